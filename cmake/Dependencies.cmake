@@ -1,0 +1,30 @@
+# Every third-party library comes from a Debian package (scripts/deps.sh);
+# docs/dependencies.md says why each one is here.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(simdjson CONFIG REQUIRED)
+find_package(GTest CONFIG REQUIRED)
+if(TERN_BUILD_BENCH)
+  find_package(benchmark CONFIG REQUIRED)
+endif()
+
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+pkg_check_modules(BROTLIDEC REQUIRED IMPORTED_TARGET libbrotlidec)
+pkg_check_modules(BROTLIENC REQUIRED IMPORTED_TARGET libbrotlienc)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+pkg_check_modules(MSGPACK REQUIRED IMPORTED_TARGET msgpack)
+
+# llhttp: Debian's node-llhttp ships the generated C sources rather than a
+# library, so we compile our own static copy (used by net/).
+set(TERN_LLHTTP_DIR /usr/share/llhttp CACHE PATH "llhttp C sources")
+set(TERN_LLHTTP_INCLUDE /usr/share/include/llhttp CACHE PATH "llhttp.h")
+if(EXISTS ${TERN_LLHTTP_DIR}/llhttp.c)
+  add_library(llhttp STATIC ${TERN_LLHTTP_DIR}/api.c ${TERN_LLHTTP_DIR}/http.c
+                            ${TERN_LLHTTP_DIR}/llhttp.c)
+  target_include_directories(llhttp SYSTEM PUBLIC ${TERN_LLHTTP_INCLUDE})
+  set_target_properties(llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON)
+else()
+  message(FATAL_ERROR "llhttp sources not found in ${TERN_LLHTTP_DIR}; run scripts/deps.sh")
+endif()

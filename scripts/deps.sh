@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package Tern builds and tests with. Idempotent and
+# non-interactive: a machine that already has everything costs one dpkg query.
+# Why each package is here: docs/dependencies.md.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
+  # libraries
+  libuv1-dev node-llhttp libsimdjson-dev libzstd-dev librdkafka-dev libabsl-dev
+  libbenchmark-dev libgtest-dev libgmock-dev zlib1g-dev libdeflate-dev
+  libbrotli-dev libmsgpack-dev libyaml-cpp-dev libspdlog-dev libpcre2-dev
+  libsqlite3-dev libpq-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  # dpkg-query exits 0 for removed-but-configured packages too; check status.
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
