@@ -12,6 +12,10 @@ PACKAGES=(
   libbenchmark-dev libgtest-dev libgmock-dev zlib1g-dev libdeflate-dev
   libbrotli-dev libmsgpack-dev libyaml-cpp-dev libspdlog-dev libpcre2-dev
   libsqlite3-dev libpq-dev
+  # build cache, so repeated CI runs on one machine rebuild only what changed
+  ccache
+  # bench/micro.sh formats results; later issues run sentry-python from a venv
+  python3 python3-venv
 )
 
 missing=()

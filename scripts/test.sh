@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every Tern test: installs dependencies, checks formatting, builds two
+# trees and runs ctest in both.
+#   build/       gcc, Release: unit tests and a one-shot run of each benchmark
+#   build/fuzz/  clang, ASan+UBSan: the same unit tests plus every fuzzer for
+#                TERN_FUZZ_SECONDS (default 5) over its seed corpus
+# Exits non-zero if anything fails. Safe to run again: builds are incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/deps.sh
+./scripts/check-format.sh
+
+launcher=()
+if command -v ccache >/dev/null 2>&1; then
+  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+fuzz_seconds="${TERN_FUZZ_SECONDS:-5}"
+
+echo "== build (Release)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
+cmake --build build
+
+echo "== build (clang, ASan+UBSan, fuzzers)"
+CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DTERN_FUZZ=ON -DTERN_SANITIZE=address,undefined -DTERN_BUILD_BENCH=OFF \
+  -DTERN_FUZZ_SECONDS="$fuzz_seconds" "${launcher[@]}" >/dev/null
+cmake --build build/fuzz
+
+# ASan reports leaks at exit; UBSan findings are already fatal
+# (-fno-sanitize-recover). Both print a stack on failure.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+
+passed=0
+failed=0
+run_ctest() {  # $1 = build dir
+  local log rc=0
+  log=$(mktemp)
+  (cd "$1" && ctest --output-on-failure --timeout 900 -j2) 2>&1 | tee "$log" || rc=1
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -n1 || true)
+  if [[ -n "$line" ]]; then
+    local total nfail
+    nfail=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
+    passed=$((passed + total - nfail))
+    failed=$((failed + nfail))
+  else
+    failed=$((failed + 1))
+    rc=1
+  fi
+  rm -f "$log"
+  return $rc
+}
+
+status=0
+echo "== tests (clang, ASan+UBSan, fuzzers)"
+run_ctest build/fuzz || status=1
+echo "== tests (Release)"
+run_ctest build || status=1
+
+echo
+echo "all trees: $passed passed, $failed failed"
+exit $status
