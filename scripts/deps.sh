@@ -16,6 +16,9 @@ PACKAGES=(
   ccache
   # bench/micro.sh formats results; later issues run sentry-python from a venv
   python3 python3-venv
+  # integration tests' real Kafka broker (scripts/kafka/, docs/kafka.md):
+  # Java 17 runs it, Maven fetches its jars, kcat produces/consumes/probes it
+  openjdk-17-jre-headless maven kcat
 )
 
 missing=()
