@@ -8,6 +8,13 @@ if(TERN_WERROR)
   list(APPEND TERN_WARNINGS -Werror)
 endif()
 
+# In the fuzz tree every library is built with libFuzzer's coverage
+# instrumentation (without its main), or the fuzzers would only see the
+# harness's own branches; the fuzzer executables add -fsanitize=fuzzer.
+if(TERN_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 if(TERN_SANITIZE)
   add_compile_options(-fsanitize=${TERN_SANITIZE} -fno-omit-frame-pointer
                       -fno-sanitize-recover=all)
