@@ -61,5 +61,5 @@ echo "== tests (Release)"
 run_ctest build || status=1
 
 echo
-echo "all trees: $passed passed, $failed failed"
+echo "total: $passed passed, $failed failed"
 exit $status
