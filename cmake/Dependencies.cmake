@@ -5,6 +5,7 @@ find_package(Threads REQUIRED)
 find_package(absl CONFIG REQUIRED)
 find_package(simdjson CONFIG REQUIRED)
 find_package(GTest CONFIG REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)
 if(TERN_BUILD_BENCH)
   find_package(benchmark CONFIG REQUIRED)
 endif()
@@ -15,6 +16,7 @@ pkg_check_modules(BROTLIDEC REQUIRED IMPORTED_TARGET libbrotlidec)
 pkg_check_modules(BROTLIENC REQUIRED IMPORTED_TARGET libbrotlienc)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(MSGPACK REQUIRED IMPORTED_TARGET msgpack)
+pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 
 # llhttp: Debian's node-llhttp ships the generated C sources rather than a
 # library, so we compile our own static copy (used by net/).

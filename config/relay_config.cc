@@ -1,0 +1,423 @@
+#include "config/relay_config.h"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/status.h"
+#include "config/decoder.h"
+#include "config/values.h"
+#include "config/yaml_tree.h"
+
+namespace tern::config {
+namespace {
+
+// Bounds that catch unit mistakes (a size in bits, a count with three zeros
+// too many) without second-guessing real deployments.
+constexpr uint64_t kMaxBodySize = 1ull << 40;  // 1 TiB
+constexpr uint64_t kMaxIntBytes = 2147483647;  // setsockopt, librdkafka
+constexpr absl::Duration kPositive = absl::Milliseconds(1);
+
+bool IsTopicChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+         c == '_' || c == '-';
+}
+
+absl::Status DecodeAddress(Decoder& d, const YamlNode& node,
+                           std::string_view path, HostPort* out) {
+  std::string text;
+  TERN_RETURN_IF_ERROR(d.String(node, path, &text));
+  absl::StatusOr<HostPort> parsed = ParseHostPort(text, true);
+  if (!parsed.ok()) {
+    return d.Error(
+        node, path,
+        absl::StrCat(parsed.status().message(), ", got \"", text, "\""));
+  }
+  *out = *std::move(parsed);
+  return absl::OkStatus();
+}
+
+absl::Status DecodeTopic(Decoder& d, const YamlNode& node,
+                         std::string_view path, std::string* out) {
+  TERN_RETURN_IF_ERROR(d.String(node, path, out));
+  bool ok = !out->empty() && out->size() <= 249;
+  for (char c : *out) ok = ok && IsTopicChar(c);
+  if (!ok) {
+    return d.Error(node, path,
+                   absl::StrCat("expected a Kafka topic name (1-249 of "
+                                "[A-Za-z0-9._-]), got \"",
+                                *out, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeBootstrapServers(Decoder& d, const YamlNode& node,
+                                    std::string_view path, std::string* out) {
+  TERN_RETURN_IF_ERROR(d.String(node, path, out));
+  if (out->empty()) {
+    return d.Error(node, path, "expected host:port[,host:port...], got \"\"");
+  }
+  for (absl::string_view server : absl::StrSplit(*out, ',')) {
+    server = absl::StripAsciiWhitespace(server);
+    absl::StatusOr<HostPort> parsed =
+        ParseHostPort(std::string_view(server.data(), server.size()), false);
+    if (!parsed.ok()) {
+      return d.Error(
+          node, path,
+          absl::StrCat(parsed.status().message(), " in \"", server, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// http(s)://host[:port][/path], no query or fragment; a trailing '/' is
+// dropped so the relay can append "/api/0/...".
+absl::Status DecodeUpstreamUrl(Decoder& d, const YamlNode& node,
+                               std::string_view path, std::string* out) {
+  if (node.kind == YamlNode::Kind::kNull) {
+    out->clear();
+    return absl::OkStatus();
+  }
+  TERN_RETURN_IF_ERROR(d.String(node, path, out));
+  if (out->empty()) return absl::OkStatus();
+  auto bad = [&](absl::string_view why) {
+    return d.Error(node, path,
+                   absl::StrCat("expected a URL like http://127.0.0.1:9000 (",
+                                why, "), got \"", *out, "\""));
+  };
+  absl::string_view rest = *out;
+  if (!absl::ConsumePrefix(&rest, "http://") &&
+      !absl::ConsumePrefix(&rest, "https://")) {
+    return bad("scheme must be http or https");
+  }
+  if (rest.find_first_of("?# \t") != absl::string_view::npos) {
+    return bad("no query, fragment or spaces");
+  }
+  const size_t slash = rest.find('/');
+  std::string authority(rest.substr(0, slash));
+  if (authority.find('@') != std::string::npos) {
+    return bad("credentials go in token, not in the URL");
+  }
+  // A port is optional in a URL; borrow ParseHostPort for the host check.
+  const size_t bracket = authority.rfind(']');
+  const size_t colon = authority.rfind(':');
+  const bool has_port = colon != std::string::npos &&
+                        (bracket == std::string::npos || colon > bracket);
+  if (!has_port) authority += ":1";
+  absl::StatusOr<HostPort> parsed = ParseHostPort(authority, false);
+  if (!parsed.ok()) return bad(parsed.status().message());
+  while (!out->empty() && out->back() == '/') out->pop_back();
+  return absl::OkStatus();
+}
+
+absl::Status DecodeListen(Decoder& d, const YamlNode& node,
+                          std::string_view path, ListenConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, node, path));
+  TERN_RETURN_IF_ERROR(m.Field("http", [&](const YamlNode& n, auto p) {
+    return DecodeAddress(d, n, p, &out->http);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("udp", [&](const YamlNode& n, auto p) {
+    if (n.kind == YamlNode::Kind::kNull ||
+        (n.kind == YamlNode::Kind::kScalar && n.scalar.empty())) {
+      out->udp.reset();
+      return absl::OkStatus();
+    }
+    HostPort udp;
+    TERN_RETURN_IF_ERROR(DecodeAddress(d, n, p, &udp));
+    out->udp = udp;
+    return absl::OkStatus();
+  }));
+  return m.Finish();
+}
+
+absl::Status DecodeLimits(Decoder& d, const YamlNode& node,
+                          std::string_view path, LimitsConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, node, path));
+  auto size = [&](std::string_view key, uint64_t max, uint64_t* field) {
+    return m.Field(key, [&](const YamlNode& n, auto p) {
+      return d.Size(n, p, 1, max, field);
+    });
+  };
+  auto count = [&](std::string_view key, uint64_t max, uint64_t* field) {
+    return m.Field(key, [&](const YamlNode& n, auto p) {
+      return d.Uint(n, p, 1, max, field);
+    });
+  };
+  TERN_RETURN_IF_ERROR(
+      size("max_header_bytes", 64 * kMiB, &out->max_header_bytes));
+  TERN_RETURN_IF_ERROR(count("max_headers", 100000, &out->max_headers));
+  TERN_RETURN_IF_ERROR(
+      size("max_event_size", kMaxBodySize, &out->max_event_size));
+  TERN_RETURN_IF_ERROR(
+      size("max_envelope_size", kMaxBodySize, &out->max_envelope_size));
+  TERN_RETURN_IF_ERROR(
+      size("max_attachment_size", kMaxBodySize, &out->max_attachment_size));
+  TERN_RETURN_IF_ERROR(
+      count("max_items_per_envelope", 1000000, &out->max_items_per_envelope));
+  TERN_RETURN_IF_ERROR(count("max_connections_per_worker", 10000000,
+                             &out->max_connections_per_worker));
+  return m.Finish();
+}
+
+absl::Status DecodeTimeouts(Decoder& d, const YamlNode& node,
+                            std::string_view path, TimeoutsConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, node, path));
+  auto duration = [&](std::string_view key, absl::Duration* field) {
+    return m.Field(key, [&](const YamlNode& n, auto p) {
+      return d.Duration(n, p, kPositive, field);
+    });
+  };
+  TERN_RETURN_IF_ERROR(duration("header_read", &out->header_read));
+  TERN_RETURN_IF_ERROR(duration("idle", &out->idle));
+  TERN_RETURN_IF_ERROR(duration("shutdown", &out->shutdown));
+  TERN_RETURN_IF_ERROR(
+      duration("project_fetch_wait", &out->project_fetch_wait));
+  return m.Finish();
+}
+
+absl::Status DecodeProducer(Decoder& d, const YamlNode& node,
+                            std::string_view path, KafkaProducerConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, node, path));
+  TERN_RETURN_IF_ERROR(m.Field("compression", [&](const YamlNode& n, auto p) {
+    int index = 0;
+    TERN_RETURN_IF_ERROR(
+        d.OneOf(n, p, {"none", "gzip", "snappy", "lz4", "zstd"}, &index));
+    out->compression = n.scalar;
+    return absl::OkStatus();
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("linger_ms", [&](const YamlNode& n, auto p) {
+    return d.Uint(n, p, 0, 900000, &out->linger_ms);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("batch_size", [&](const YamlNode& n, auto p) {
+    return d.Size(n, p, 1, kMaxIntBytes, &out->batch_size);
+  }));
+  TERN_RETURN_IF_ERROR(
+      m.Field("queue_high_watermark", [&](const YamlNode& n, auto p) {
+        return d.Uint(n, p, 1, 1000000000, &out->queue_high_watermark);
+      }));
+  TERN_RETURN_IF_ERROR(
+      m.Field("queue_low_watermark", [&](const YamlNode& n, auto p) {
+        return d.Uint(n, p, 0, 1000000000, &out->queue_low_watermark);
+      }));
+  TERN_RETURN_IF_ERROR(m.Field("extra", [&](const YamlNode& n, auto p) {
+    TERN_RETURN_IF_ERROR(d.StringMap(n, p, &out->extra));
+    for (const auto& [key, value] : out->extra) {
+      static constexpr std::string_view kOwned[] = {
+          "bootstrap.servers", "metadata.broker.list",
+          "compression.type",  "compression.codec",
+          "linger.ms",         "queue.buffering.max.ms",
+          "batch.size"};
+      for (std::string_view owned : kOwned) {
+        if (key == owned) {
+          return d.ErrorAtPath(
+              JoinPath(p, key),
+              "set by a kafka key of its own (bootstrap_servers, "
+              "producer.compression, producer.linger_ms or "
+              "producer.batch_size), not in extra");
+        }
+      }
+    }
+    return absl::OkStatus();
+  }));
+  TERN_RETURN_IF_ERROR(m.Finish());
+  if (out->queue_low_watermark >= out->queue_high_watermark) {
+    const std::string low = JoinPath(path, "queue_low_watermark");
+    const std::string high = JoinPath(path, "queue_high_watermark");
+    return d.ErrorAtPath(
+        m.Take("queue_low_watermark") != nullptr ? low : high,
+        absl::StrCat("queue_low_watermark (", out->queue_low_watermark,
+                     ") must be below queue_high_watermark (",
+                     out->queue_high_watermark, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeKafka(Decoder& d, const YamlNode& node,
+                         std::string_view path, KafkaConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, node, path));
+  TERN_RETURN_IF_ERROR(
+      m.Field("bootstrap_servers", [&](const YamlNode& n, auto p) {
+        return DecodeBootstrapServers(d, n, p, &out->bootstrap_servers);
+      }));
+  TERN_RETURN_IF_ERROR(m.Field("topics", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields t, MapFields::Open(&d, n, p));
+    auto topic = [&](std::string_view key, std::string* field) {
+      return t.Field(key, [&](const YamlNode& tn, auto tp) {
+        return DecodeTopic(d, tn, tp, field);
+      });
+    };
+    TERN_RETURN_IF_ERROR(topic("events", &out->topics.events));
+    TERN_RETURN_IF_ERROR(topic("attachments", &out->topics.attachments));
+    TERN_RETURN_IF_ERROR(topic("transactions", &out->topics.transactions));
+    TERN_RETURN_IF_ERROR(topic("sessions", &out->topics.sessions));
+    TERN_RETURN_IF_ERROR(topic("outcomes", &out->topics.outcomes));
+    return t.Finish();
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("producer", [&](const YamlNode& n, auto p) {
+    return DecodeProducer(d, n, p, &out->producer);
+  }));
+  return m.Finish();
+}
+
+absl::Status DecodeProjects(Decoder& d, const YamlNode& node,
+                            std::string_view path, ProjectsSourceConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, node, path));
+  TERN_RETURN_IF_ERROR(m.Field("file", [&](const YamlNode& n, auto p) {
+    if (n.kind == YamlNode::Kind::kNull) {
+      out->file.clear();
+      return absl::OkStatus();
+    }
+    return d.String(n, p, &out->file);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("upstream", [&](const YamlNode& n, auto p) {
+    UpstreamConfig& up = out->upstream;
+    TERN_ASSIGN_OR_RETURN(MapFields u, MapFields::Open(&d, n, p));
+    TERN_RETURN_IF_ERROR(u.Field("url", [&](const YamlNode& un, auto up_path) {
+      return DecodeUpstreamUrl(d, un, up_path, &up.url);
+    }));
+    TERN_RETURN_IF_ERROR(u.Field("token", [&](const YamlNode& un, auto tp) {
+      if (un.kind == YamlNode::Kind::kNull) {
+        up.token.clear();
+        return absl::OkStatus();
+      }
+      return d.String(un, tp, &up.token);
+    }));
+    auto duration = [&](std::string_view key, absl::Duration min,
+                        absl::Duration* field) {
+      return u.Field(key, [&](const YamlNode& un, auto dp) {
+        return d.Duration(un, dp, min, field);
+      });
+    };
+    TERN_RETURN_IF_ERROR(
+        duration("batch_interval", kPositive, &up.batch_interval));
+    TERN_RETURN_IF_ERROR(duration("ttl", kPositive, &up.ttl));
+    TERN_RETURN_IF_ERROR(
+        duration("stale_grace", absl::ZeroDuration(), &up.stale_grace));
+    TERN_RETURN_IF_ERROR(
+        duration("negative_ttl", absl::ZeroDuration(), &up.negative_ttl));
+    return u.Finish();
+  }));
+  TERN_RETURN_IF_ERROR(m.Finish());
+  if (out->file.empty() && out->upstream.url.empty()) {
+    return d.ErrorAtPath(path,
+                         "no project source: set projects.file, "
+                         "projects.upstream.url, or both");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeRoot(Decoder& d, const YamlNode& root, RelayConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, root, ""));
+  TERN_RETURN_IF_ERROR(m.Field("listen", [&](const YamlNode& n, auto p) {
+    return DecodeListen(d, n, p, &out->listen);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("workers", [&](const YamlNode& n, auto p) {
+    return d.Uint(n, p, 0, 1024, &out->workers);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("limits", [&](const YamlNode& n, auto p) {
+    return DecodeLimits(d, n, p, &out->limits);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("timeouts", [&](const YamlNode& n, auto p) {
+    return DecodeTimeouts(d, n, p, &out->timeouts);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("kafka", [&](const YamlNode& n, auto p) {
+    return DecodeKafka(d, n, p, &out->kafka);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("unknown_items", [&](const YamlNode& n, auto p) {
+    int index = 0;
+    TERN_RETURN_IF_ERROR(d.OneOf(n, p, {"forward", "drop"}, &index));
+    out->unknown_items =
+        index == 0 ? UnknownItems::kForward : UnknownItems::kDrop;
+    return absl::OkStatus();
+  }));
+  // Decoded even when absent so the "at least one source" check runs on the
+  // defaults too (they pass: the default file is set).
+  const YamlNode* projects = m.Take("projects");
+  const YamlNode empty;
+  TERN_RETURN_IF_ERROR(DecodeProjects(d, projects ? *projects : empty,
+                                      "projects", &out->projects));
+  TERN_RETURN_IF_ERROR(m.Field("udp", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields u, MapFields::Open(&d, n, p));
+    TERN_RETURN_IF_ERROR(
+        u.Field("recv_buffer", [&](const YamlNode& un, auto up) {
+          return d.Size(un, up, 1, kMaxIntBytes, &out->udp.recv_buffer);
+        }));
+    return u.Finish();
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("metrics", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields mm, MapFields::Open(&d, n, p));
+    TERN_RETURN_IF_ERROR(mm.Field("enabled", [&](const YamlNode& mn, auto mp) {
+      return d.Bool(mn, mp, &out->metrics.enabled);
+    }));
+    return mm.Finish();
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("logging", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields l, MapFields::Open(&d, n, p));
+    TERN_RETURN_IF_ERROR(l.Field("level", [&](const YamlNode& ln, auto lp) {
+      int index = 0;
+      TERN_RETURN_IF_ERROR(d.OneOf(
+          ln, lp,
+          {"trace", "debug", "info", "warn", "error", "critical", "off"},
+          &index));
+      out->logging.level = ln.scalar;
+      return absl::OkStatus();
+    }));
+    TERN_RETURN_IF_ERROR(l.Field("format", [&](const YamlNode& ln, auto lp) {
+      int index = 0;
+      TERN_RETURN_IF_ERROR(d.OneOf(ln, lp, {"text", "json"}, &index));
+      out->logging.format = index == 0 ? LogFormat::kText : LogFormat::kJson;
+      return absl::OkStatus();
+    }));
+    return l.Finish();
+  }));
+  TERN_RETURN_IF_ERROR(m.Finish());
+
+  // Checks across keys, after every key decoded.
+  const LimitsConfig& limits = out->limits;
+  if (limits.max_event_size > limits.max_envelope_size) {
+    return d.ErrorAtPath("limits.max_event_size",
+                         absl::StrCat("max_event_size (", limits.max_event_size,
+                                      ") must not exceed max_envelope_size (",
+                                      limits.max_envelope_size, ")"));
+  }
+  if (limits.max_attachment_size > limits.max_envelope_size) {
+    return d.ErrorAtPath(
+        "limits.max_attachment_size",
+        absl::StrCat("max_attachment_size (", limits.max_attachment_size,
+                     ") must not exceed max_envelope_size (",
+                     limits.max_envelope_size, ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string_view UnknownItemsName(UnknownItems value) {
+  return value == UnknownItems::kForward ? "forward" : "drop";
+}
+
+std::string_view LogFormatName(LogFormat value) {
+  return value == LogFormat::kJson ? "json" : "text";
+}
+
+absl::StatusOr<RelayConfig> ParseRelayConfig(std::string_view yaml,
+                                             std::string_view filename) {
+  TERN_ASSIGN_OR_RETURN(YamlNode root, ParseYaml(yaml, filename));
+  Decoder decoder(filename);
+  RelayConfig config;
+  TERN_RETURN_IF_ERROR(DecodeRoot(decoder, root, &config));
+  return config;
+}
+
+absl::StatusOr<RelayConfig> LoadRelayConfig(const std::string& path) {
+  TERN_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
+  return ParseRelayConfig(text, path);
+}
+
+}  // namespace tern::config

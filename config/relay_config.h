@@ -1,0 +1,181 @@
+// The relay's configuration (config/relay.yml): every key, its default, and
+// the loader that validates a file into a RelayConfig.
+//
+// The struct below IS the schema: each field's initializer is the default the
+// relay runs with when the key is absent, and config/relay.yml and
+// docs/config.md list the same values (a test checks the example against
+// these defaults). Loading is strict: unknown keys, wrong types and values
+// out of range are errors naming "file:line:column: key.path: reason", which
+// is what `tern-relay check-config FILE` prints.
+#ifndef TERN_CONFIG_RELAY_CONFIG_H_
+#define TERN_CONFIG_RELAY_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "config/values.h"
+
+namespace tern::config {
+
+inline constexpr uint64_t kKiB = 1024;
+inline constexpr uint64_t kMiB = 1024 * kKiB;
+
+struct ListenConfig {
+  // HTTP listener (store, envelope, health, metrics). Required. Port 0 asks
+  // the kernel for a free port (tests).
+  HostPort http{"127.0.0.1", 3000};
+  // UDP listener for legacy datagrams; empty or null in the file disables it.
+  std::optional<HostPort> udp = HostPort{"127.0.0.1", 3000};
+};
+
+struct LimitsConfig {
+  // Request line plus headers, per request; over it: 431 and close.
+  uint64_t max_header_bytes = 16 * kKiB;
+  uint64_t max_headers = 100;
+  // Body of a store request and of one event item, both before and after
+  // decompression.
+  uint64_t max_event_size = 1 * kMiB;
+  // A whole envelope request, before and after decompression.
+  uint64_t max_envelope_size = 100 * kMiB;
+  // One attachment item.
+  uint64_t max_attachment_size = 100 * kMiB;
+  uint64_t max_items_per_envelope = 1000;
+  // Open connections per worker; over it new connections are closed at once.
+  uint64_t max_connections_per_worker = 10000;
+};
+
+struct TimeoutsConfig {
+  // Time allowed to receive a request's headers (slowloris).
+  absl::Duration header_read = absl::Seconds(10);
+  // A keep-alive connection with no request in flight is closed after this.
+  absl::Duration idle = absl::Seconds(60);
+  // SIGTERM: time to finish in-flight requests and flush the producer.
+  absl::Duration shutdown = absl::Seconds(10);
+  // How long a request waits for its project config from upstream before it
+  // gets 503 with Retry-After.
+  absl::Duration project_fetch_wait = absl::Seconds(2);
+};
+
+struct KafkaTopics {
+  std::string events = "ingest-events";
+  std::string attachments = "ingest-attachments";
+  std::string transactions = "ingest-transactions";
+  std::string sessions = "ingest-sessions";
+  std::string outcomes = "outcomes";
+};
+
+struct KafkaProducerConfig {
+  // librdkafka compression.type: none, gzip, snappy, lz4 or zstd.
+  std::string compression = "zstd";
+  // librdkafka linger.ms (0-900000).
+  uint64_t linger_ms = 5;
+  // librdkafka batch.size, in bytes.
+  uint64_t batch_size = 1 * kMiB;
+  // Producer queue depth (messages) at which the relay stops taking events
+  // (HTTP 503, UDP drops), and at which it takes them again. low < high.
+  uint64_t queue_high_watermark = 100000;
+  uint64_t queue_low_watermark = 50000;
+  // Extra librdkafka properties, passed as written (for example
+  // "security.protocol": "ssl"). Properties set by the keys above, and
+  // bootstrap.servers, are refused here so a value has one source.
+  std::map<std::string, std::string> extra;
+};
+
+struct KafkaConfig {
+  // librdkafka bootstrap.servers: comma-separated host:port list.
+  std::string bootstrap_servers = "127.0.0.1:9092";
+  KafkaTopics topics;
+  KafkaProducerConfig producer;
+};
+
+// What to do with envelope items the relay does not route to a topic
+// (anything but events, transactions, attachments and sessions).
+enum class UnknownItems { kForward, kDrop };
+
+struct UpstreamConfig {
+  // Backend base URL ("http://127.0.0.1:9000"), without a trailing slash;
+  // empty disables fetching. The relay POSTs to
+  // {url}/api/0/relays/projectconfigs/.
+  std::string url;
+  // Sent as "Authorization: Bearer {token}" when non-empty.
+  std::string token;
+  // Key lookups are batched into one request this often.
+  absl::Duration batch_interval = absl::Milliseconds(100);
+  // A fetched project config is fresh this long...
+  absl::Duration ttl = absl::Seconds(300);
+  // ...then still served this long while a refresh is under way.
+  absl::Duration stale_grace = absl::Seconds(120);
+  // A key upstream does not know is remembered as unknown this long.
+  absl::Duration negative_ttl = absl::Seconds(60);
+};
+
+struct ProjectsSourceConfig {
+  // The projects file (see config/projects.h). A relative path is taken from
+  // the relay's working directory. Empty or null disables the file.
+  std::string file = "config/projects.yml";
+  UpstreamConfig upstream;
+};
+
+struct UdpConfig {
+  // SO_RCVBUF asked for each UDP socket (the kernel may clamp it to
+  // net.core.rmem_max).
+  uint64_t recv_buffer = 8 * kMiB;
+};
+
+struct MetricsConfig {
+  // Serve GET /metrics on the HTTP listener.
+  bool enabled = true;
+};
+
+enum class LogFormat { kText, kJson };
+
+struct LoggingConfig {
+  // spdlog level name: trace, debug, info, warn, error, critical or off.
+  std::string level = "info";
+  LogFormat format = LogFormat::kText;
+};
+
+struct RelayConfig {
+  ListenConfig listen;
+  // Worker threads, each with its own loop and sockets; 0 = one per core.
+  uint64_t workers = 0;
+  LimitsConfig limits;
+  TimeoutsConfig timeouts;
+  KafkaConfig kafka;
+  // Default drop: the relay only produces what Sentry's ingest consumers
+  // read from the topics it knows; either way an outcome is recorded.
+  UnknownItems unknown_items = UnknownItems::kDrop;
+  ProjectsSourceConfig projects;
+  UdpConfig udp;
+  MetricsConfig metrics;
+  LoggingConfig logging;
+};
+
+// Parses and validates the YAML text of a relay config; `filename` labels
+// errors. An empty document gives every default. On error the Status is
+// InvalidArgument "filename:line:column: key.path: reason" for the first
+// problem found: YAML syntax, unknown keys, wrong types, values out of range,
+// addresses that do not parse, queue_low_watermark >= queue_high_watermark,
+// max_event_size or max_attachment_size above max_envelope_size, extra
+// producer properties that shadow a key, and no project source at all (no
+// file and no upstream url).
+absl::StatusOr<RelayConfig> ParseRelayConfig(std::string_view yaml,
+                                             std::string_view filename);
+
+// Reads `path` and parses it as ParseRelayConfig does, labelling errors with
+// `path`. A file that cannot be read gives NotFound, PermissionDenied, ...
+// naming the path. Does not read the projects file it names.
+absl::StatusOr<RelayConfig> LoadRelayConfig(const std::string& path);
+
+// "forward" / "drop", "text" / "json": the names the file uses.
+std::string_view UnknownItemsName(UnknownItems value);
+std::string_view LogFormatName(LogFormat value);
+
+}  // namespace tern::config
+
+#endif  // TERN_CONFIG_RELAY_CONFIG_H_
