@@ -3,12 +3,14 @@
 #include "config/yaml_tree.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,20 +106,54 @@ class Converter {
   size_t nodes_ = 0;
 };
 
+// Sees only parser events: remembers where the second document starts.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ == 2) second_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+  const YAML::Mark& second_document() const { return second_; }
+
+ private:
+  int documents_ = 0;
+  YAML::Mark second_;
+};
+
 }  // namespace
 
 absl::StatusOr<YamlNode> ParseYaml(std::string_view text,
                                    std::string_view filename) {
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    YamlNode root;
-    if (docs.empty()) return root;
-    if (docs.size() > 1) {
-      return ErrorAt(filename, ToMark(docs[1].Mark()),
-                     "a config file holds a single YAML document");
+    const std::string owned(text);
+    // yaml-cpp 0.7's LoadAll can loop forever on malformed input (found by
+    // tests/fuzz/config_fuzz), so documents are counted with an event-only
+    // pass that asks for at most two, then the first is loaded.
+    {
+      std::istringstream in(owned);
+      YAML::Parser parser(in);
+      DocumentCounter counter;
+      if (parser.HandleNextDocument(counter) &&
+          parser.HandleNextDocument(counter)) {
+        return ErrorAt(filename, ToMark(counter.second_document()),
+                       "a config file holds a single YAML document");
+      }
     }
+    YAML::Node doc = YAML::Load(owned);
+    YamlNode root;
+    if (!doc.IsDefined() || doc.IsNull()) return root;
     Converter converter(filename);
-    TERN_RETURN_IF_ERROR(converter.Convert(docs[0], Mark{}, 0, &root));
+    TERN_RETURN_IF_ERROR(converter.Convert(doc, Mark{}, 0, &root));
     return root;
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp's own guard (its message would be the unhelpful "bad file").
