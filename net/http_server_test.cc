@@ -409,6 +409,13 @@ TEST_F(HttpServerTest, MaxConnectionsClosesExtraConnections) {
 }
 
 TEST_F(HttpServerTest, ThousandsOfIdleConnectionsDoNotBlockNewRequests) {
+  // Both ends of every connection live in this process: lift the soft
+  // descriptor limit (1024 on a stock Debian login) to the hard one.
+  rlimit lim{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  lim.rlim_cur = lim.rlim_max;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+  ASSERT_GE(lim.rlim_cur, 4200u) << "hard RLIMIT_NOFILE too low for this test";
   StartServer();
   constexpr int kIdle = 2000;
   std::vector<std::unique_ptr<TestClient>> idle;
@@ -421,7 +428,8 @@ TEST_F(HttpServerTest, ThousandsOfIdleConnectionsDoNotBlockNewRequests) {
   TestClient c(port());
   ASSERT_TRUE(c.Send("GET /fresh HTTP/1.1\r\n\r\n"));
   EXPECT_EQ(c.ReadResponse(), Ok("GET /fresh? [-] "));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  // A liveness bound, not a speed target: generous for sanitizer builds.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 TEST_F(HttpServerTest, ClientGoneBeforeAsyncAnswer) {

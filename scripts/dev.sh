@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the Tern stack on embedded defaults: installs dependencies, builds
-# Release, then starts what exists. Today that is the protocol library only:
+# Release, then starts what exists. Today there is no binary to start:
 # tern-relay and tern-backend are not built yet (see README.md, "Status").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,9 @@ if ((${#missing[@]})); then
   cat <<MSG
 
 Built: the protocol library (DSN, auth, envelopes, body decoding, event
-normalization, Kafka codec, rate-limit headers), its tests and benchmarks.
+normalization, Kafka codec, rate-limit headers), net/ (HTTP and UDP servers),
+config/ (YAML loaders) and relay/kafka (the producer), with their tests and
+benchmarks.
 Not there yet: ${missing[*]}. There is no stack to start until they exist;
 ./scripts/test.sh runs every test that does exist.
 MSG
