@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
@@ -81,6 +82,12 @@ bool IsValidOrigin(std::string_view origin) {
     if (port.empty() || port.size() > 5) return false;
     for (char c : port) {
       if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+    }
+    // Same range the relay's origin matcher accepts (relay/project), so a
+    // file that passes check-config also loads.
+    int value = 0;
+    if (!absl::SimpleAtoi(port, &value) || value < 1 || value > 65535) {
+      return false;
     }
   }
   return true;
