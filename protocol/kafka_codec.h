@@ -30,6 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "protocol/data_category.h"
 #include "protocol/event_id.h"
 
 namespace tern::protocol {
@@ -159,17 +160,8 @@ enum class Outcome : uint8_t {
   kClientDiscard = 5,
 };
 
-// Sentry's DataCategory numbers for the categories the relay reports. Other
-// values decode as their number.
-enum class DataCategory : uint8_t {
-  kDefault = 0,
-  kError = 1,
-  kTransaction = 2,
-  kSecurity = 3,
-  kAttachment = 4,
-  kSession = 5,
-};
-
+// An outcome's `category` is a DataCategory (protocol/data_category.h), as
+// Sentry's integer; values Tern does not name decode as their number.
 // {"timestamp":"2024-05-01T12:00:00.000000Z","project_id":1,"key_id":2,
 //  "outcome":0,"reason":null,"event_id":"<32 hex>"|null,
 //  "remote_addr":"..."|null,"category":1,"quantity":1}

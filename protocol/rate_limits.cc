@@ -20,9 +20,6 @@
 namespace tern::protocol {
 namespace {
 
-constexpr std::string_view kCategoryNames[] = {
-    "default", "error", "transaction", "security", "attachment", "session",
-};
 constexpr std::string_view kUnknown = "unknown";
 constexpr std::string_view kScopes[] = {"organization", "project", "key"};
 
@@ -156,18 +153,6 @@ absl::StatusOr<RateLimit> ParseQuota(std::string_view quota, size_t index) {
 }
 
 }  // namespace
-
-std::string_view DataCategoryName(DataCategory category) {
-  size_t index = static_cast<size_t>(category);
-  return index < std::size(kCategoryNames) ? kCategoryNames[index] : kUnknown;
-}
-
-DataCategory DataCategoryFromName(std::string_view name) {
-  for (size_t i = 0; i < std::size(kCategoryNames); ++i) {
-    if (name == kCategoryNames[i]) return static_cast<DataCategory>(i);
-  }
-  return DataCategory::kUnknown;
-}
 
 bool RateLimitAppliesTo(const RateLimit& limit, std::string_view category) {
   if (limit.categories.empty()) return true;

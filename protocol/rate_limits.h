@@ -18,27 +18,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "protocol/data_category.h"
 
 namespace tern::protocol {
-
-// The data categories the relay itself produces limits for. Others that
-// Sentry defines (profile, replay, span, ...) still parse; they are kept by
-// name and map to kUnknown here.
-enum class DataCategory {
-  kDefault,
-  kError,
-  kTransaction,
-  kSecurity,
-  kAttachment,
-  kSession,
-  kUnknown,
-};
-
-// "default", "error", ...; "unknown" for kUnknown.
-std::string_view DataCategoryName(DataCategory category);
-// The inverse of DataCategoryName for the six known names (exact, lowercase);
-// anything else is kUnknown.
-DataCategory DataCategoryFromName(std::string_view name);
 
 // Largest retry_after accepted or written, in seconds: 2^53, the range in
 // which a double holds every whole number, so rounding up is exact and the
