@@ -1,0 +1,42 @@
+// The auth half of the pipeline: which key a request claims (auth sources)
+// and whether the worker's project table accepts it for this project and
+// origin. Kept apart from pipeline.cc so that file does not depend on the
+// project table's layout; the interface below names only protocol types.
+#ifndef TERN_RELAY_PIPELINE_KEY_CHECK_H_
+#define TERN_RELAY_PIPELINE_KEY_CHECK_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "protocol/auth.h"
+
+namespace tern::relay::project {
+class ProjectTable;
+}  // namespace tern::relay::project
+
+namespace tern::relay::pipeline {
+
+// Who a request is, once its key has passed CheckKey.
+struct KeyCheckResult {
+  uint64_t project_id = 0;
+  std::optional<uint64_t> key_id;  // absent when the key has no numeric id
+  // sentry_client as sent; a view into the auth source or `scratch`.
+  std::string_view sentry_client;
+};
+
+// ExtractAuth over `sources`, then CheckKey against `table`. When the auth
+// came from an envelope DSN, the DSN's project id must equal
+// `url_project_id` (403 "project mismatch" otherwise) and stands in for it
+// when the URL named none. `scratch` is ExtractAuth's. Errors are
+// ExtractAuth's (401/400) and CheckKey's (403); `*out` is set only on OK.
+absl::Status CheckRequestKey(const project::ProjectTable& table,
+                             const protocol::AuthSources& sources,
+                             uint64_t url_project_id, std::string_view origin,
+                             std::string* scratch, KeyCheckResult* out);
+
+}  // namespace tern::relay::pipeline
+
+#endif  // TERN_RELAY_PIPELINE_KEY_CHECK_H_

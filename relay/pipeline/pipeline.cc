@@ -1,0 +1,445 @@
+#include "relay/pipeline/pipeline.h"
+
+#include <algorithm>
+#include <limits>
+#include <random>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/http_status.h"
+#include "common/status.h"
+#include "protocol/auth.h"
+#include "protocol/json_writer.h"
+#include "protocol/kafka_codec.h"
+#include "relay/pipeline/key_check.h"
+
+namespace tern::relay::pipeline {
+namespace {
+
+using protocol::DataCategory;
+using protocol::EnvelopeItem;
+using protocol::EventId;
+using protocol::ItemType;
+using protocol::Outcome;
+
+constexpr std::string_view kEnvelopeContentType =
+    "application/x-sentry-envelope";
+
+// The reason an outcome carries for a normalizer error: the detail up to its
+// first ':' ("invalid_json: ..." -> "invalid_json"), which is the stable
+// token protocol/normalize.h promises; the rest is for humans.
+std::string_view ReasonOf(const absl::Status& status) {
+  std::string_view m(status.message().data(), status.message().size());
+  return m.substr(0, m.find(':'));
+}
+
+DataCategory CategoryOf(protocol::EventType type) {
+  switch (type) {
+    case protocol::EventType::kTransaction:
+      return DataCategory::kTransaction;
+    case protocol::EventType::kDefault:
+      return DataCategory::kDefault;
+    case protocol::EventType::kError:
+      return DataCategory::kError;
+    default:
+      return DataCategory::kSecurity;
+  }
+}
+
+uint32_t Quantity(size_t bytes) {
+  return static_cast<uint32_t>(
+      std::min<size_t>(bytes, std::numeric_limits<uint32_t>::max()));
+}
+
+Response ErrorResponse(const absl::Status& status, absl::Duration retry_after) {
+  Response r;
+  r.status = HttpStatusFor(status);
+  r.body = "{\"detail\":";
+  protocol::JsonWriter::AppendQuoted(
+      &r.body,
+      std::string_view(status.message().data(), status.message().size()));
+  r.body += '}';
+  if (r.status == 503) {
+    r.headers.emplace_back("Retry-After",
+                           absl::StrCat(absl::ToInt64Seconds(retry_after)));
+  }
+  return r;
+}
+
+// EmitOutcome takes the codec's enums as integers (see pipeline.h).
+constexpr uint8_t U(Outcome o) { return static_cast<uint8_t>(o); }
+constexpr uint8_t U(DataCategory c) { return static_cast<uint8_t>(c); }
+
+}  // namespace
+
+// Per-request state, on Handle's stack.
+struct Pipeline::Ctx {
+  explicit Ctx(const Request& r) : request(r), received(r.received) {}
+  const Request& request;
+  absl::Time received;
+  uint64_t project_id = 0;
+  std::optional<uint64_t> key_id;
+  std::string_view sentry_client;
+  std::optional<EventId> envelope_event_id;
+  // The id answered in {"id": ...}: the (first) event's or transaction's.
+  std::optional<EventId> response_id;
+};
+
+Pipeline::Pipeline(PipelineOptions options, kafka::Producer* producer)
+    : options_(std::move(options)),
+      producer_(producer),
+      normalizer_(options_.limits.max_event_size,
+                  options_.seed != 0
+                      ? options_.seed
+                      : (uint64_t{std::random_device{}()} << 32) ^
+                            std::random_device{}()),
+      rng_state_(options_.seed != 0 ? options_.seed * 0x9e3779b97f4a7c15u
+                                    : (uint64_t{std::random_device{}()} << 32) ^
+                                          std::random_device{}()) {}
+
+uint64_t Pipeline::NextRandom() {
+  // splitmix64: attachment ids only need to be unique, not secret.
+  uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15u);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
+std::string Pipeline::NewAttachmentId() {
+  uint64_t hi = NextRandom();
+  return EventId::FromRandom(hi, NextRandom()).ToHex();
+}
+
+Response Pipeline::Handle(const Request& request,
+                          const project::ProjectTable& table) {
+  Response r = Run(request, table);
+  int route = request.route == Request::kEnvelope ? 1 : 0;
+  int cls = std::clamp(r.status / 100, 0, 5);
+  counters_.requests[route][cls].fetch_add(1, std::memory_order_relaxed);
+  return r;
+}
+
+Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
+  counters_.bytes_in.fetch_add(req.body.size(), std::memory_order_relaxed);
+  // Before any parsing: under backpressure the cheapest answer is the right
+  // one, and the client retries after Retry-After.
+  if (!producer_->Accepting()) {
+    counters_.backpressure.fetch_add(1, std::memory_order_relaxed);
+    return ErrorResponse(absl::UnavailableError("the relay is overloaded"),
+                         options_.retry_after);
+  }
+  const bool is_envelope =
+      req.route == Request::kEnvelope ||
+      absl::StartsWithIgnoreCase(
+          absl::string_view(req.content_type.data(), req.content_type.size()),
+          absl::string_view(kEnvelopeContentType.data(),
+                            kEnvelopeContentType.size()));
+  const size_t limit = is_envelope ? options_.limits.max_envelope_size
+                                   : options_.limits.max_event_size;
+
+  protocol::AuthSources sources;
+  if (!req.x_sentry_auth.empty()) sources.x_sentry_auth = req.x_sentry_auth;
+  if (!req.authorization.empty()) sources.authorization = req.authorization;
+  if (!req.query.empty()) sources.query = req.query;
+  const bool header_auth = sources.x_sentry_auth.has_value() ||
+                           protocol::IsSentryAuthorization(req.authorization) ||
+                           protocol::HasSentryAuthParams(req.query);
+
+  Ctx ctx(req);
+  auto authenticate = [&]() -> absl::Status {
+    KeyCheckResult key;
+    TERN_RETURN_IF_ERROR(CheckRequestKey(table, sources, req.url_project_id,
+                                         req.origin, &auth_scratch_, &key));
+    ctx.project_id = key.project_id;
+    ctx.key_id = key.key_id;
+    ctx.sentry_client = key.sentry_client;
+    return absl::OkStatus();
+  };
+  auto fail_auth = [&](const absl::Status& s) {
+    counters_.auth_errors.fetch_add(1, std::memory_order_relaxed);
+    return ErrorResponse(s, options_.retry_after);
+  };
+  auto fail_decode = [&](const absl::Status& s) {
+    counters_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+    return ErrorResponse(s, options_.retry_after);
+  };
+
+  // Auth before decoding whenever the envelope body cannot be the source, so
+  // an unauthenticated client costs no decompression.
+  if (header_auth || !is_envelope) {
+    if (absl::Status s = authenticate(); !s.ok()) return fail_auth(s);
+  }
+  if (req.body.size() > limit) {
+    return fail_decode(TooLarge(absl::StrCat(
+        "body of ", req.body.size(), " bytes is over the limit of ", limit)));
+  }
+  absl::StatusOr<std::string_view> decoded = decoder_.DecodeContent(
+      req.content_encoding, req.body, limit, &content_scratch_);
+  if (!decoded.ok()) return fail_decode(decoded.status());
+
+  absl::Status result;
+  if (is_envelope) {
+    protocol::EnvelopeLimits limits;
+    limits.max_envelope_bytes = limit;
+    limits.max_item_bytes = limit;
+    if (absl::Status s = parser_.Parse(*decoded, limits, &envelope_); !s.ok()) {
+      return fail_decode(s);
+    }
+    if (!header_auth) {
+      if (!envelope_.dsn.empty()) sources.envelope_dsn = envelope_.dsn;
+      if (absl::Status s = authenticate(); !s.ok()) return fail_auth(s);
+    }
+    ctx.envelope_event_id = envelope_.event_id;
+    result = HandleEnvelope(ctx);
+  } else {
+    absl::StatusOr<std::string_view> json =
+        decoder_.DecodeStoreBody(*decoded, limit, &store_scratch_);
+    if (!json.ok()) return fail_decode(json.status());
+    result = HandleStore(ctx, *json);
+  }
+  if (!result.ok()) return ErrorResponse(result, options_.retry_after);
+
+  Response r;
+  std::optional<EventId> id = ctx.response_id;
+  if (!id) id = ctx.envelope_event_id;
+  r.body = id ? absl::StrCat("{\"id\":\"", id->ToHex(), "\"}") : "{}";
+  return r;
+}
+
+absl::Status Pipeline::HandleStore(Ctx& ctx, std::string_view json) {
+  attachment_items_.clear();
+  return ProcessEvent(ctx, json, /*is_transaction=*/false, attachment_items_,
+                      /*strict=*/true);
+}
+
+absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
+  attachment_items_.clear();
+  bool has_event = false;
+  for (const EnvelopeItem& item : envelope_.items) {
+    if (item.item_type == ItemType::kEvent) has_event = true;
+    if (item.item_type == ItemType::kAttachment) {
+      attachment_items_.push_back(&item);
+    }
+  }
+  const std::vector<const EnvelopeItem*> none;
+  bool event_done = false;
+  for (const EnvelopeItem& item : envelope_.items) {
+    absl::Status s;
+    switch (item.item_type) {
+      case ItemType::kEvent:
+        if (event_done) {
+          // Relay allows one event per envelope; the first one carries the
+          // attachments and the id.
+          EmitOutcome(ctx, U(Outcome::kInvalid), "duplicate_item",
+                      ctx.envelope_event_id, U(DataCategory::kError), 1);
+          counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
+          break;
+        }
+        event_done = true;
+        s = ProcessEvent(ctx, item.payload, false, attachment_items_, false);
+        break;
+      case ItemType::kTransaction:
+        s = ProcessEvent(ctx, item.payload, true, none, false);
+        break;
+      case ItemType::kAttachment:
+        if (has_event) break;  // produced with its event
+        if (!ctx.envelope_event_id) {
+          // A standalone attachment is keyed and stored by its event id;
+          // without one it cannot be joined to anything.
+          EmitOutcome(ctx, U(Outcome::kInvalid), "missing_event_id",
+                      std::nullopt, U(DataCategory::kAttachment),
+                      Quantity(item.payload.size()));
+          counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
+          break;
+        }
+        s = ProduceStandaloneAttachment(ctx, item, *ctx.envelope_event_id);
+        break;
+      case ItemType::kSession:
+      case ItemType::kSessions: {
+        std::string key = absl::StrCat(ctx.project_id);
+        s = ProduceItem(options_.topics.sessions, key, item.payload);
+        if (s.ok()) {
+          EmitOutcome(ctx, U(Outcome::kAccepted), std::nullopt, std::nullopt,
+                      U(DataCategory::kSession), 1);
+          counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
+        }
+        break;
+      }
+      default:
+        // unknown_items: drop (the only policy so far), with an outcome so
+        // the drop is visible.
+        EmitOutcome(ctx, U(Outcome::kInvalid), "unsupported_item_type",
+                    ctx.envelope_event_id, U(DataCategory::kDefault), 1);
+        counters_.items_dropped.fetch_add(1, std::memory_order_relaxed);
+        break;
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::ProcessEvent(
+    Ctx& ctx, std::string_view json, bool is_transaction,
+    const std::vector<const EnvelopeItem*>& attachments, bool strict) {
+  protocol::NormalizeOptions opts;
+  opts.received = ctx.received;
+  opts.client_ip = ctx.request.client_ip;
+  opts.sentry_client = ctx.sentry_client;
+  opts.envelope_event_id = ctx.envelope_event_id;
+  opts.is_transaction = is_transaction;
+  if (absl::Status s = normalizer_.Normalize(json, opts, &normalized_);
+      !s.ok()) {
+    std::string_view reason = ReasonOf(s);
+    EmitOutcome(
+        ctx, U(Outcome::kInvalid), reason, ctx.envelope_event_id,
+        U(is_transaction ? DataCategory::kTransaction : DataCategory::kError),
+        1);
+    counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
+    // The event's attachments go with it.
+    for (const EnvelopeItem* a : attachments) {
+      EmitOutcome(ctx, U(Outcome::kInvalid), reason, ctx.envelope_event_id,
+                  U(DataCategory::kAttachment), Quantity(a->payload.size()));
+      counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
+    }
+    return strict ? s : absl::OkStatus();
+  }
+  const EventId event_id = normalized_.event_id;
+  if (!ctx.response_id) ctx.response_id = event_id;
+  const std::string key = event_id.ToHex();
+
+  // Attachments first, as Sentry does: the consumer must hold every chunk
+  // when the event that lists them arrives.
+  attachment_ids_.clear();
+  for (size_t i = 0; i < attachments.size(); ++i) {
+    attachment_ids_.push_back(NewAttachmentId());
+  }
+  chunked_.clear();
+  for (size_t i = 0; i < attachments.size(); ++i) {
+    const EnvelopeItem& a = *attachments[i];
+    TERN_RETURN_IF_ERROR(ProduceChunks(ctx, options_.topics.attachments,
+                                       event_id, attachment_ids_[i],
+                                       a.payload));
+    protocol::ChunkedAttachment c;
+    c.id = attachment_ids_[i];
+    c.name = a.filename.empty() ? "Unnamed Attachment" : a.filename;
+    if (!a.content_type.empty()) c.content_type = a.content_type;
+    c.attachment_type =
+        a.attachment_type.empty() ? "event.attachment" : a.attachment_type;
+    c.chunks = protocol::AttachmentChunkCount(a.payload.size());
+    c.size = a.payload.size();
+    chunked_.push_back(c);
+  }
+
+  protocol::EventMessage m;
+  m.payload = normalized_.json;
+  m.start_time = static_cast<uint64_t>(absl::ToUnixSeconds(ctx.received));
+  m.event_id = event_id;
+  m.project_id = ctx.project_id;
+  if (!ctx.request.client_ip.empty()) m.remote_addr = ctx.request.client_ip;
+  // Lend the reusable vector to the message instead of copying it.
+  m.attachments.swap(chunked_);
+  value_scratch_.clear();
+  protocol::EncodeEventMessage(m, &value_scratch_);
+  m.attachments.swap(chunked_);
+
+  const std::string& topic = is_transaction ? options_.topics.transactions
+                             : attachments.empty()
+                                 ? options_.topics.events
+                                 : options_.topics.attachments;
+  TERN_RETURN_IF_ERROR(ProduceItem(topic, key, value_scratch_));
+
+  EmitOutcome(ctx, U(Outcome::kAccepted), std::nullopt, event_id,
+              U(CategoryOf(normalized_.type)), 1);
+  counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
+  for (const EnvelopeItem* a : attachments) {
+    EmitOutcome(ctx, U(Outcome::kAccepted), std::nullopt, event_id,
+                U(DataCategory::kAttachment), Quantity(a->payload.size()));
+    counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::ProduceChunks(Ctx& ctx, std::string_view topic,
+                                     const EventId& event_id,
+                                     std::string_view id,
+                                     std::string_view payload) {
+  const std::string key = event_id.ToHex();
+  const uint64_t n = protocol::AttachmentChunkCount(payload.size());
+  for (uint64_t i = 0; i < n; ++i) {
+    protocol::AttachmentChunkMessage c;
+    c.payload = protocol::AttachmentChunk(payload, i);
+    c.event_id = event_id;
+    c.project_id = ctx.project_id;
+    c.id = id;
+    c.chunk_index = i;
+    value_scratch_.clear();
+    protocol::EncodeAttachmentChunkMessage(c, &value_scratch_);
+    TERN_RETURN_IF_ERROR(ProduceItem(topic, key, value_scratch_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::ProduceStandaloneAttachment(Ctx& ctx,
+                                                   const EnvelopeItem& item,
+                                                   const EventId& event_id) {
+  const std::string id = NewAttachmentId();
+  TERN_RETURN_IF_ERROR(ProduceChunks(ctx, options_.topics.attachments, event_id,
+                                     id, item.payload));
+  protocol::AttachmentMessage m;
+  m.event_id = event_id;
+  m.project_id = ctx.project_id;
+  m.attachment.id = id;
+  m.attachment.name =
+      item.filename.empty() ? "Unnamed Attachment" : item.filename;
+  if (!item.content_type.empty()) m.attachment.content_type = item.content_type;
+  m.attachment.attachment_type =
+      item.attachment_type.empty() ? "event.attachment" : item.attachment_type;
+  m.attachment.chunks = protocol::AttachmentChunkCount(item.payload.size());
+  m.attachment.size = item.payload.size();
+  value_scratch_.clear();
+  protocol::EncodeAttachmentMessage(m, &value_scratch_);
+  TERN_RETURN_IF_ERROR(ProduceItem(options_.topics.attachments,
+                                   event_id.ToHex(), value_scratch_));
+  EmitOutcome(ctx, U(Outcome::kAccepted), std::nullopt, event_id,
+              U(DataCategory::kAttachment), Quantity(item.payload.size()));
+  counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::ProduceItem(std::string_view topic, std::string_view key,
+                                   std::string_view value) {
+  absl::Status s = producer_->Produce(topic, key, value, /*tag=*/0);
+  if (!s.ok()) counters_.produce_errors.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+Pipeline::~Pipeline() = default;
+
+void Pipeline::EmitOutcome(Ctx& ctx, uint8_t outcome,
+                           std::optional<std::string_view> reason,
+                           std::optional<EventId> event_id, uint8_t category,
+                           uint32_t quantity) {
+  protocol::OutcomeMessage m;
+  m.timestamp = ctx.received;
+  m.project_id = ctx.project_id;
+  m.key_id = ctx.key_id;
+  m.outcome = static_cast<Outcome>(outcome);
+  m.reason = reason;
+  m.event_id = event_id;
+  if (!ctx.request.client_ip.empty()) m.remote_addr = ctx.request.client_ip;
+  m.category = static_cast<DataCategory>(category);
+  m.quantity = quantity;
+  outcome_scratch_.clear();
+  protocol::EncodeOutcome(m, &outcome_scratch_);
+  // An outcome is accounting for an item whose fate is already decided (and
+  // also counted in counters_), so a full queue here fails nothing.
+  absl::Status s = producer_->Produce(
+      options_.topics.outcomes, event_id ? event_id->ToHex() : std::string(),
+      outcome_scratch_, /*tag=*/0);
+  if (!s.ok()) {
+    counters_.outcome_produce_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace tern::relay::pipeline

@@ -1,0 +1,213 @@
+// The relay's per-request work after HTTP parsing: auth, key check, body
+// decoding, normalization and production to Kafka, with one outcome per item.
+//
+// The input is a plain Request (views into the HTTP layer's buffers) and the
+// output a plain Response, so this file knows nothing of sockets, libuv or
+// llhttp and is tested without them. net/ parses the request, hands it here
+// and writes the Response back.
+//
+// One Pipeline per worker thread: it owns the reusable state (BodyDecoder,
+// EnvelopeParser, Normalizer, scratch strings) that keeps a warm worker from
+// allocating, and is not thread-safe. The Producer is shared by all workers
+// (it is thread-safe); the ProjectTable snapshot is passed per call, so a
+// worker uses whichever snapshot it holds without any lock.
+//
+// Status mapping follows ARCHITECTURE.md: 401 missing/multiple/malformed
+// auth, 400 protocol version > 7 or bad payload, 403 unknown or disabled key,
+// project mismatch or origin not allowed, 413 too large, 415 unknown
+// Content-Encoding, 503 with Retry-After under backpressure.
+#ifndef TERN_RELAY_PIPELINE_PIPELINE_H_
+#define TERN_RELAY_PIPELINE_PIPELINE_H_
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "protocol/decode.h"
+#include "protocol/envelope.h"
+#include "protocol/event_id.h"
+#include "protocol/normalize.h"
+#include "relay/kafka/producer.h"
+
+// Forward declarations rather than includes: see key_check.h for why this
+// header may name neither project_table.h's nor kafka_codec.h's types.
+namespace tern::relay::project {
+class ProjectTable;
+}  // namespace tern::relay::project
+namespace tern::protocol {
+struct ChunkedAttachment;
+}  // namespace tern::protocol
+
+namespace tern::relay::pipeline {
+
+// One request as the HTTP layer hands it over. Every view must stay valid for
+// the duration of Pipeline::Handle. For every optional header value the empty
+// view means "absent": an empty X-Sentry-Auth or Authorization header carries
+// no key either, so treating it as absent only changes which 401 detail the
+// client sees.
+struct Request {
+  enum Route { kStore, kEnvelope };
+  Route route = kStore;
+  // The id in /api/{id}/...; 0 when the URL named none (legacy /api/store/).
+  uint64_t url_project_id = 0;
+  std::string_view x_sentry_auth;
+  std::string_view authorization;  // whole value, whatever its scheme
+  std::string_view query;          // with or without the leading '?'
+  std::string_view content_encoding;
+  std::string_view content_type;
+  // The Origin header, or the Referer when there is no Origin.
+  std::string_view origin;
+  std::string_view client_ip;  // text form of the peer address
+  std::string_view body;       // as received (Content-Encoding not removed)
+  absl::Time received = absl::UnixEpoch();
+};
+
+// What to answer. `body` is JSON: {"id":"<32 hex>"}, {} (an accepted envelope
+// that names no event id), or {"detail":"..."} for errors.
+struct Response {
+  int status = 200;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Size limits per endpoint (the max_event_size/max_envelope_size).
+// Each bounds both the body as received and the body after decompression.
+struct Limits {
+  size_t max_event_size = 1 << 20;        // store bodies and each event
+  size_t max_envelope_size = 100u << 20;  // envelope bodies
+};
+
+// Kafka topic names (from config).
+struct Topics {
+  std::string events = "ingest-events";
+  std::string attachments = "ingest-attachments";
+  std::string transactions = "ingest-transactions";
+  std::string sessions = "ingest-sessions";
+  std::string outcomes = "outcomes";
+};
+
+struct PipelineOptions {
+  Limits limits;
+  Topics topics;
+  // Sent as Retry-After (whole seconds) with every 503.
+  absl::Duration retry_after = absl::Seconds(60);
+  // Seed for attachment ids and for the ids of events sent without one; 0
+  // means std::random_device (tests fix it for reproducible ids).
+  uint64_t seed = 0;
+};
+
+// Per-worker counters. Only the owning worker writes them (relaxed atomics,
+// so a /metrics reader on another thread reads each one without a data race;
+// the set as a whole is not a consistent snapshot).
+struct PipelineCounters {
+  // requests[route][status / 100], status classes 1..5 used.
+  std::array<std::array<std::atomic<uint64_t>, 6>, 2> requests{};
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> auth_errors{0};     // 401/400 auth, 403 key
+  std::atomic<uint64_t> decode_errors{0};   // content/store/envelope
+  std::atomic<uint64_t> backpressure{0};    // 503 before parsing
+  std::atomic<uint64_t> produce_errors{0};  // item Produce() failed
+  std::atomic<uint64_t> outcome_produce_errors{0};
+  // Items by outcome (counted also when the outcome message failed).
+  std::atomic<uint64_t> items_accepted{0};
+  std::atomic<uint64_t> items_invalid{0};
+  std::atomic<uint64_t> items_dropped{0};  // unsupported item types
+};
+
+// Runs requests for one worker thread. Not thread-safe; not copyable.
+class Pipeline {
+ public:
+  // `producer` is shared and must outlive this Pipeline.
+  Pipeline(PipelineOptions options, kafka::Producer* producer);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Handles one request against the worker's current project table snapshot
+  // and returns the answer. Never fails: every error is a Response.
+  //
+  // Order: backpressure (503 when !producer.Accepting(), before any parsing);
+  // auth and key check; decode (413/415/400); then per item normalize and
+  // produce. Auth comes from X-Sentry-Auth, Authorization: Sentry, or the
+  // query string; for envelopes the envelope header `dsn` counts as a source
+  // only when none of those is present (so the body is decoded and parsed
+  // before auth only then). The JS SDK puts `dsn` in every envelope header
+  // when a tunnel is configured, together with the normal auth header in the
+  // direct case; counting it unconditionally would make every such request a
+  // 401 "multiple authorization payloads".
+  //
+  // Store: one event; an invalid one is 400 with the normalizer's detail
+  // (plus an `invalid` outcome). Envelope: 400 only when the envelope does
+  // not parse; invalid items are dropped with an `invalid` outcome and the
+  // answer is still 200, as in Relay.
+  //
+  // A Produce() failure for an item answers 503 with Retry-After (Unavailable:
+  // the local queue is full) or the status of the error, never 200. Items of
+  // the same request that were produced before stay produced: the client's
+  // retry is safe because the idempotent producer does not duplicate within a
+  // session and the backend deduplicates on (project, event_id).
+  Response Handle(const Request& request, const project::ProjectTable& table);
+
+  const PipelineCounters& counters() const { return counters_; }
+
+ private:
+  struct Ctx;  // per-request state, lives on Handle's stack
+  Response Run(const Request& request, const project::ProjectTable& table);
+  absl::Status HandleStore(Ctx& ctx, std::string_view json);
+  absl::Status HandleEnvelope(Ctx& ctx);
+  // Normalizes and produces one event or transaction item (with its
+  // attachments). Returns only produce errors; invalid items become outcomes
+  // and OK, or when `strict` the normalizer's error.
+  absl::Status ProcessEvent(
+      Ctx& ctx, std::string_view json, bool is_transaction,
+      const std::vector<const protocol::EnvelopeItem*>& attachments,
+      bool strict);
+  absl::Status ProduceStandaloneAttachment(Ctx& ctx,
+                                           const protocol::EnvelopeItem& item,
+                                           const protocol::EventId& event_id);
+  absl::Status ProduceChunks(Ctx& ctx, std::string_view topic,
+                             const protocol::EventId& event_id,
+                             std::string_view id, std::string_view payload);
+  // Produces one outcome message; failures are only counted (the item's own
+  // fate has been decided already).
+  // `outcome` and `category` are protocol::Outcome and
+  // protocol::DataCategory values.
+  void EmitOutcome(Ctx& ctx, uint8_t outcome,
+                   std::optional<std::string_view> reason,
+                   std::optional<protocol::EventId> event_id, uint8_t category,
+                   uint32_t quantity);
+  absl::Status ProduceItem(std::string_view topic, std::string_view key,
+                           std::string_view value);
+  std::string NewAttachmentId();
+  uint64_t NextRandom();
+
+  PipelineOptions options_;
+  kafka::Producer* producer_;
+  protocol::BodyDecoder decoder_;
+  protocol::EnvelopeParser parser_;
+  protocol::Envelope envelope_;
+  protocol::Normalizer normalizer_;
+  protocol::NormalizedEvent normalized_;
+  std::string auth_scratch_;
+  std::string content_scratch_;
+  std::string store_scratch_;
+  std::string value_scratch_;
+  std::string outcome_scratch_;
+  std::vector<std::string> attachment_ids_;
+  std::vector<protocol::ChunkedAttachment> chunked_;
+  std::vector<const protocol::EnvelopeItem*> attachment_items_;
+  uint64_t rng_state_;
+  PipelineCounters counters_;
+};
+
+}  // namespace tern::relay::pipeline
+
+#endif  // TERN_RELAY_PIPELINE_PIPELINE_H_

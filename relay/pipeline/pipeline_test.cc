@@ -1,0 +1,481 @@
+#include "relay/pipeline/pipeline.h"
+
+#include <zlib.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "protocol/kafka_codec.h"
+#include "relay/kafka/mock_cluster.h"
+#include "relay/kafka/producer.h"
+#include "relay/kafka/test_consumer.h"
+
+namespace tern::relay::pipeline {
+
+// In pipeline_test_table.cc: project_table.h cannot share a translation unit
+// with kafka_codec.h (see key_check.h). Project 1 (allowed origin
+// https://good.example) has `key` (key id 7) and the disabled
+// `disabled_key` (id 8); project 2 (any origin) has `other_key` (id 9).
+std::shared_ptr<const project::ProjectTable> MakeTestTable(
+    const char* key, const char* disabled_key, const char* other_key);
+
+namespace {
+
+using protocol::DataCategory;
+using protocol::Outcome;
+using ::testing::HasSubstr;
+
+constexpr char kKey[] = "abc123";
+constexpr char kDisabledKey[] = "dead00";
+constexpr char kOtherKey[] = "other9";
+constexpr char kEventId[] = "0123456789abcdef0123456789abcdef";
+
+template <typename F>
+bool WaitFor(F cond, absl::Duration timeout = absl::Seconds(10)) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (cond()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return cond();
+}
+
+// zlib (windowBits 15) or gzip (31) compression of `in`.
+std::string Compress(std::string_view in, int window_bits) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8,
+                         Z_DEFAULT_STRATEGY),
+            Z_OK);
+  std::string out(deflateBound(&z, in.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto cluster = kafka::MockCluster::Create(1);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+    const Topics t;
+    for (const std::string& name :
+         {t.events, t.attachments, t.transactions, t.sessions, t.outcomes}) {
+      ASSERT_TRUE(cluster_->CreateTopic(name, 1).ok());
+    }
+    producer_ = MakeProducer(kafka::ProducerConfig());
+    ASSERT_NE(producer_, nullptr);
+
+    table_ = MakeTestTable(kKey, kDisabledKey, kOtherKey);
+    ASSERT_NE(table_, nullptr);
+
+    PipelineOptions o;
+    o.seed = 42;
+    pipeline_ = std::make_unique<Pipeline>(std::move(o), producer_.get());
+  }
+
+  std::unique_ptr<kafka::Producer> MakeProducer(kafka::ProducerConfig c) {
+    c.bootstrap_servers = cluster_->bootstrap_servers();
+    c.linger_ms = 1;
+    c.properties["reconnect.backoff.ms"] = "10";
+    c.properties["reconnect.backoff.max.ms"] = "100";
+    c.close_timeout = absl::Milliseconds(100);
+    c.log = [](kafka::LogSeverity, std::string_view) {};
+    auto p = kafka::Producer::Create(std::move(c));
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return nullptr;
+    EXPECT_TRUE(WaitFor([&] { return (*p)->Ready(); }));
+    return *std::move(p);
+  }
+
+  Request Store(std::string_view body) {
+    Request r;
+    r.route = Request::kStore;
+    r.url_project_id = 1;
+    x_auth_ = absl::StrCat("Sentry sentry_key=", kKey,
+                           ", sentry_version=7, sentry_client=test/1.0");
+    r.x_sentry_auth = x_auth_;
+    r.client_ip = "10.0.0.1";
+    r.body = body;
+    r.received = absl::FromUnixSeconds(1700000000);
+    return r;
+  }
+  Request Env(std::string_view body) {
+    Request r = Store(body);
+    r.route = Request::kEnvelope;
+    return r;
+  }
+
+  Response Handle(const Request& r) { return pipeline_->Handle(r, *table_); }
+
+  std::vector<kafka::testing::ConsumedMessage> Read(std::string_view topic) {
+    EXPECT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
+    auto got =
+        kafka::testing::ReadPartition(cluster_->bootstrap_servers(), topic, 0);
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? *std::move(got)
+                    : std::vector<kafka::testing::ConsumedMessage>{};
+  }
+
+  std::vector<protocol::OutcomeMessage> Outcomes() {
+    outcome_values_ = Read(Topics().outcomes);
+    std::vector<protocol::OutcomeMessage> out;
+    for (const auto& m : outcome_values_) {
+      protocol::OutcomeMessage o;
+      EXPECT_TRUE(outcome_decoder_.Decode(m.value, &o).ok()) << m.value;
+      o.reason.reset();  // a view into the decoder; tests use reasons below
+      out.push_back(o);
+    }
+    return out;
+  }
+  // The decoded reason of outcome `i` of the last Outcomes() read.
+  std::string Reason(size_t i) {
+    protocol::OutcomeMessage o;
+    EXPECT_TRUE(outcome_decoder_.Decode(outcome_values_[i].value, &o).ok());
+    return o.reason ? std::string(*o.reason) : "";
+  }
+
+  std::unique_ptr<kafka::MockCluster> cluster_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::shared_ptr<const project::ProjectTable> table_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::string x_auth_;
+  std::vector<kafka::testing::ConsumedMessage> outcome_values_;
+  protocol::KafkaMessageDecoder decoder_;
+  protocol::OutcomeDecoder outcome_decoder_;
+};
+
+const std::string kEvent =
+    absl::StrCat(R"({"event_id":")", kEventId,
+                 R"(","level":"warn","exception":{"values":[{"type":"E",)",
+                 R"("value":"boom"}]},"user":{"ip_address":"{{auto}}"}})");
+
+TEST_F(PipelineTest, StoreJsonEventIsProducedNormalizedWithAnOutcome) {
+  Response r = Handle(Store(kEvent));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, absl::StrCat(R"({"id":")", kEventId, R"("})"));
+
+  auto events = Read(Topics().events);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].key, kEventId);
+  protocol::KafkaMessage msg;
+  ASSERT_TRUE(decoder_.Decode(events[0].value, &msg).ok());
+  const auto* ev = std::get_if<protocol::EventMessage>(&msg);
+  ASSERT_NE(ev, nullptr);
+  EXPECT_EQ(ev->project_id, 1u);
+  EXPECT_EQ(ev->event_id.ToHex(), kEventId);
+  EXPECT_EQ(ev->start_time, 1700000000u);
+  EXPECT_EQ(ev->remote_addr, "10.0.0.1");
+  EXPECT_TRUE(ev->attachments.empty());
+  // Normalized: level rewritten, {{auto}} replaced, received added.
+  EXPECT_THAT(ev->payload, HasSubstr(R"("level":"warning")"));
+  EXPECT_THAT(ev->payload, HasSubstr("10.0.0.1"));
+  EXPECT_THAT(ev->payload, HasSubstr(R"("received")"));
+
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].outcome, Outcome::kAccepted);
+  EXPECT_EQ(outcomes[0].project_id, 1u);
+  EXPECT_EQ(outcomes[0].key_id, 7u);
+  EXPECT_EQ(outcomes[0].category, DataCategory::kError);
+  ASSERT_TRUE(outcomes[0].event_id.has_value());
+  EXPECT_EQ(outcomes[0].event_id->ToHex(), kEventId);
+  EXPECT_EQ(pipeline_->counters().items_accepted.load(), 1u);
+  EXPECT_EQ(pipeline_->counters().requests[0][2].load(), 1u);
+}
+
+TEST_F(PipelineTest, StoreBase64ZlibBody) {
+  std::string body = absl::Base64Escape(Compress(kEvent, 15));
+  Response r = Handle(Store(body));
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto events = Read(Topics().events);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].key, kEventId);
+}
+
+TEST_F(PipelineTest, GzipEnvelopeWithAttachmentGoesToAttachmentsTopic) {
+  const std::string attachment(10, 'A');
+  std::string env = absl::StrCat(
+      R"({"event_id":")", kEventId, "\"}\n", R"({"type":"event"})", "\n",
+      kEvent, "\n", R"({"type":"attachment","length":10,"filename":"a.txt",)",
+      R"("content_type":"text/plain"})", "\n", attachment, "\n");
+  std::string gz = Compress(env, 31);
+  Request req = Env(gz);
+  req.content_encoding = "gzip";
+  Response r = Handle(req);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, absl::StrCat(R"({"id":")", kEventId, R"("})"));
+
+  EXPECT_TRUE(Read(Topics().events).empty());
+  auto msgs = Read(Topics().attachments);
+  ASSERT_EQ(msgs.size(), 2u);
+  protocol::KafkaMessage chunk_msg;
+  ASSERT_TRUE(decoder_.Decode(msgs[0].value, &chunk_msg).ok());
+  const auto* chunk = std::get_if<protocol::AttachmentChunkMessage>(&chunk_msg);
+  ASSERT_NE(chunk, nullptr);
+  EXPECT_EQ(chunk->payload, attachment);
+  EXPECT_EQ(chunk->chunk_index, 0u);
+  EXPECT_EQ(chunk->project_id, 1u);
+  EXPECT_EQ(chunk->event_id.ToHex(), kEventId);
+
+  protocol::KafkaMessageDecoder decoder2;
+  protocol::KafkaMessage ev_msg;
+  ASSERT_TRUE(decoder2.Decode(msgs[1].value, &ev_msg).ok());
+  const auto* ev = std::get_if<protocol::EventMessage>(&ev_msg);
+  ASSERT_NE(ev, nullptr);
+  ASSERT_EQ(ev->attachments.size(), 1u);
+  EXPECT_EQ(ev->attachments[0].id, chunk->id);
+  EXPECT_EQ(ev->attachments[0].name, "a.txt");
+  EXPECT_EQ(ev->attachments[0].content_type, "text/plain");
+  EXPECT_EQ(ev->attachments[0].attachment_type, "event.attachment");
+  EXPECT_EQ(ev->attachments[0].chunks, 1u);
+  EXPECT_EQ(ev->attachments[0].size, 10u);
+
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(outcomes[0].category, DataCategory::kError);
+  EXPECT_EQ(outcomes[1].category, DataCategory::kAttachment);
+  EXPECT_EQ(outcomes[1].quantity, 10u);
+}
+
+TEST_F(PipelineTest, TransactionAndSessionGoToTheirTopics) {
+  std::string env = absl::StrCat(
+      "{}\n", R"({"type":"transaction"})", "\n",
+      R"({"type":"transaction","transaction":"/x","start_timestamp":1699999999,)",
+      R"("timestamp":1700000000,"contexts":{"trace":{"trace_id":")",
+      "0123456789abcdef0123456789abcdef",
+      R"(","span_id":"0123456789abcdef"}}})", "\n", R"({"type":"session"})",
+      "\n", R"({"sid":"s1","status":"ok","started":"2023-11-14T22:13:20Z"})",
+      "\n", R"({"type":"client_report"})", "\n", R"({"discarded_events":[]})",
+      "\n");
+  Response r = Handle(Env(env));
+  EXPECT_EQ(r.status, 200) << r.body;
+
+  auto tx = Read(Topics().transactions);
+  ASSERT_EQ(tx.size(), 1u);
+  protocol::KafkaMessage msg;
+  ASSERT_TRUE(decoder_.Decode(tx[0].value, &msg).ok());
+  ASSERT_TRUE(std::holds_alternative<protocol::EventMessage>(msg));
+  EXPECT_EQ(r.body, absl::StrCat(R"({"id":")", tx[0].key, R"("})"));
+
+  auto sessions = Read(Topics().sessions);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].key, "1");
+  EXPECT_THAT(sessions[0].value, HasSubstr(R"("sid":"s1")"));
+  EXPECT_TRUE(Read(Topics().events).empty());
+
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_EQ(outcomes[0].category, DataCategory::kTransaction);
+  EXPECT_EQ(outcomes[0].outcome, Outcome::kAccepted);
+  EXPECT_EQ(outcomes[1].category, DataCategory::kSession);
+  EXPECT_EQ(outcomes[1].outcome, Outcome::kAccepted);
+  EXPECT_EQ(outcomes[2].outcome, Outcome::kInvalid);  // client_report dropped
+  EXPECT_EQ(Reason(2), "unsupported_item_type");
+  EXPECT_EQ(pipeline_->counters().items_dropped.load(), 1u);
+}
+
+TEST_F(PipelineTest, AuthAndKeyErrors) {
+  struct Case {
+    std::string name;
+    std::string x_auth;
+    std::string authorization;
+    std::string query;
+    std::string origin;
+    int status;
+    std::string detail;
+  };
+  const std::vector<Case> cases = {
+      {"missing", "", "", "", "", 401, "missing authorization"},
+      {"multiple", absl::StrCat("Sentry sentry_key=", kKey), "",
+       absl::StrCat("sentry_key=", kKey), "", 401, "multiple"},
+      {"version 8",
+       absl::StrCat("Sentry sentry_key=", kKey, ",sentry_version=8"), "", "",
+       "", 400, "version"},
+      {"unknown", "Sentry sentry_key=nosuchkey", "", "", "", 403, "unknown"},
+      {"disabled", absl::StrCat("Sentry sentry_key=", kDisabledKey), "", "", "",
+       403, "disabled"},
+      {"mismatch", "", absl::StrCat("Sentry sentry_key=", kOtherKey), "", "",
+       403, "mismatch"},
+      {"origin", "", "", absl::StrCat("?sentry_key=", kKey),
+       "https://evil.example", 403, "origin"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Request req = Store(kEvent);
+    req.x_sentry_auth = c.x_auth;
+    req.authorization = c.authorization;
+    req.query = c.query;
+    req.origin = c.origin;
+    Response r = Handle(req);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    EXPECT_THAT(r.body, HasSubstr(c.detail));
+    EXPECT_TRUE(absl::StartsWith(r.body, R"({"detail":")")) << r.body;
+  }
+  // The allowed origin passes.
+  Request ok = Store(kEvent);
+  ok.origin = "https://good.example";
+  EXPECT_EQ(Handle(ok).status, 200);
+  EXPECT_EQ(pipeline_->counters().auth_errors.load(), cases.size());
+}
+
+TEST_F(PipelineTest, EnvelopeDsnIsAnAuthSourceOnlyWithoutHeaderAuth) {
+  std::string env =
+      absl::StrCat(R"({"dsn":"https://)", kKey, R"(@o1.ingest.example/1"})",
+                   "\n", R"({"type":"event"})", "\n", kEvent, "\n");
+  Request req = Env(env);
+  req.x_sentry_auth = "";
+  EXPECT_EQ(Handle(req).status, 200);
+  // With a header too: the header wins, no "multiple payloads" 401.
+  EXPECT_EQ(Handle(Env(env)).status, 200);
+  // A DSN naming another project than the URL.
+  req.url_project_id = 2;
+  EXPECT_EQ(Handle(req).status, 403);
+}
+
+TEST_F(PipelineTest, TooLargeAndUnknownEncoding) {
+  // Compressed under the limit, decompressed over it.
+  const std::string big = std::string(5000, ' ') + kEvent;
+  std::string gz = Compress(big, 31);
+  PipelineOptions o;
+  o.limits.max_event_size = gz.size() + 1;
+  Pipeline small(std::move(o), producer_.get());
+  Response r = small.Handle(Store(big), *table_);
+  EXPECT_EQ(r.status, 413) << r.body;
+  Request req = Store(gz);
+  req.content_encoding = "gzip";
+  r = small.Handle(req, *table_);
+  EXPECT_EQ(r.status, 413) << r.body;
+
+  Request bad = Store(kEvent);
+  bad.content_encoding = "compress";
+  r = Handle(bad);
+  EXPECT_EQ(r.status, 415) << r.body;
+  EXPECT_EQ(small.counters().decode_errors.load(), 2u);
+}
+
+TEST_F(PipelineTest, InvalidJsonStoreIs400WithAnInvalidOutcome) {
+  Response r = Handle(Store("{\"message\": nope}"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("invalid_json"));
+  EXPECT_TRUE(Read(Topics().events).empty());
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].outcome, Outcome::kInvalid);
+  EXPECT_EQ(Reason(0), "invalid_json");
+}
+
+TEST_F(PipelineTest, EnvelopeWithInvalidEventIs200WithAnInvalidOutcome) {
+  std::string env = absl::StrCat(R"({"event_id":")", kEventId, "\"}\n",
+                                 R"({"type":"event"})", "\n", "[1,2]\n");
+  Response r = Handle(Env(env));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, absl::StrCat(R"({"id":")", kEventId, R"("})"));
+  EXPECT_TRUE(Read(Topics().events).empty());
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].outcome, Outcome::kInvalid);
+  EXPECT_EQ(Reason(0), "not_an_object");
+  EXPECT_EQ(pipeline_->counters().items_invalid.load(), 1u);
+
+  // An envelope that does not parse is a 400.
+  r = Handle(Env("not json\n"));
+  EXPECT_EQ(r.status, 400) << r.body;
+}
+
+TEST_F(PipelineTest, BackpressureAnswers503BeforeParsingAndProducesNothing) {
+  kafka::ProducerConfig c;
+  c.queue_high_watermark = 2;
+  c.queue_low_watermark = 1;
+  auto p = MakeProducer(std::move(c));
+  ASSERT_NE(p, nullptr);
+  // Warm up so the producer knows the leader before the broker goes down.
+  ASSERT_TRUE(p->Produce("warmup", "k", "v", 0).ok());
+  ASSERT_TRUE(p->Flush(absl::Seconds(10)).ok());
+  ASSERT_TRUE(cluster_->SetBrokerDown(1).ok());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(p->Produce("warmup", "k", "v", 0).ok());
+  ASSERT_FALSE(p->Accepting());
+
+  PipelineOptions o;
+  o.retry_after = absl::Seconds(7);
+  Pipeline pipeline(std::move(o), p.get());
+  Response r = pipeline.Handle(Store(kEvent), *table_);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_THAT(r.headers,
+              ::testing::Contains(
+                  std::pair<std::string, std::string>("Retry-After", "7")));
+  EXPECT_EQ(p->InFlight(), 3);  // nothing of ours was produced
+  EXPECT_EQ(pipeline.counters().backpressure.load(), 1u);
+  EXPECT_EQ(pipeline.counters().requests[0][5].load(), 1u);
+
+  ASSERT_TRUE(cluster_->SetBrokerUp(1).ok());
+  ASSERT_TRUE(p->Flush(absl::Seconds(10)).ok());
+  EXPECT_TRUE(Read(Topics().events).empty());
+  EXPECT_TRUE(Read(Topics().outcomes).empty());
+}
+
+TEST_F(PipelineTest, ProduceFailureMidRequestIs503NotA200) {
+  // Accepting() is still true at the high watermark, but the local queue
+  // has room for one more message only: the attachment chunk fits, the
+  // event does not.
+  kafka::ProducerConfig c;
+  c.queue_high_watermark = 10;
+  c.queue_low_watermark = 5;
+  c.queue_max_messages = 11;
+  auto p = MakeProducer(std::move(c));
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(p->Produce("warmup", "k", "v", 0).ok());
+  ASSERT_TRUE(p->Flush(absl::Seconds(10)).ok());
+  ASSERT_TRUE(cluster_->SetBrokerDown(1).ok());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(p->Produce("warmup", "k", "v", 0).ok());
+  }
+  ASSERT_TRUE(p->Accepting());
+
+  Pipeline pipeline(PipelineOptions(), p.get());
+  std::string env =
+      absl::StrCat("{}\n", R"({"type":"event"})", "\n", kEvent, "\n",
+                   R"({"type":"attachment","length":3})", "\n", "abc", "\n");
+  Response r = pipeline.Handle(Env(env), *table_);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(pipeline.counters().produce_errors.load(), 1u);
+  EXPECT_EQ(pipeline.counters().items_accepted.load(), 0u);
+
+  ASSERT_TRUE(cluster_->SetBrokerUp(1).ok());
+  ASSERT_TRUE(p->Flush(absl::Seconds(10)).ok());
+  // The chunk produced before the failure stays produced (the retry is
+  // deduplicated downstream); no event and no accepted outcome.
+  EXPECT_EQ(Read(Topics().attachments).size(), 1u);
+  EXPECT_TRUE(Read(Topics().events).empty());
+  EXPECT_TRUE(Read(Topics().outcomes).empty());
+}
+
+TEST_F(PipelineTest, StoreWithEnvelopeContentTypeIsAnEnvelope) {
+  std::string env =
+      absl::StrCat("{}\n", R"({"type":"event"})", "\n", kEvent, "\n");
+  Request req = Store(env);
+  req.content_type = "application/x-sentry-envelope";
+  Response r = Handle(req);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Read(Topics().events).size(), 1u);
+}
+
+}  // namespace
+}  // namespace tern::relay::pipeline
