@@ -35,6 +35,18 @@ struct EventId {
   // Writes the same 32 digits to `out` (no terminator); for hot paths.
   void WriteHex(char* out) const;
 
+  // The same 32 digits held by value, so a hot path can use them as a Kafka
+  // key without a heap allocation: `auto key = id.HexDigits(); key.view()`.
+  struct Hex {
+    char digits[32];
+    std::string_view view() const { return {digits, sizeof(digits)}; }
+  };
+  Hex HexDigits() const {
+    Hex h;
+    WriteHex(h.digits);
+    return h;
+  }
+
   friend bool operator==(const EventId&, const EventId&) = default;
 };
 

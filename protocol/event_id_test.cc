@@ -25,6 +25,14 @@ TEST(EventId, RejectsMalformedIds) {
   }
 }
 
+TEST(EventId, HexDigitsMatchToHex) {
+  auto id = EventId::Parse("FC6D8C0C-43FC-4630-AD85-0EE518F1B9D0");
+  ASSERT_TRUE(id.has_value());
+  const EventId::Hex hex = id->HexDigits();
+  EXPECT_EQ(hex.view(), id->ToHex());
+  EXPECT_EQ(hex.view(), "fc6d8c0c43fc4630ad850ee518f1b9d0");
+}
+
 TEST(EventId, RandomIdsAreVersion4) {
   EventId id = EventId::FromRandom(~0ull, ~0ull);
   std::string hex = id.ToHex();

@@ -67,10 +67,6 @@ Response ErrorResponse(const absl::Status& status, absl::Duration retry_after) {
   return r;
 }
 
-// EmitOutcome takes the codec's enums as integers (see pipeline.h).
-constexpr uint8_t U(Outcome o) { return static_cast<uint8_t>(o); }
-constexpr uint8_t U(DataCategory c) { return static_cast<uint8_t>(c); }
-
 }  // namespace
 
 // Per-request state, on Handle's stack.
@@ -231,8 +227,8 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
         if (event_done) {
           // Relay allows one event per envelope; the first one carries the
           // attachments and the id.
-          EmitOutcome(ctx, U(Outcome::kInvalid), "duplicate_item",
-                      ctx.envelope_event_id, U(DataCategory::kError), 1);
+          EmitOutcome(ctx, Outcome::kInvalid, "duplicate_item",
+                      ctx.envelope_event_id, DataCategory::kError, 1);
           counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
           break;
         }
@@ -247,9 +243,8 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
         if (!ctx.envelope_event_id) {
           // A standalone attachment is keyed and stored by its event id;
           // without one it cannot be joined to anything.
-          EmitOutcome(ctx, U(Outcome::kInvalid), "missing_event_id",
-                      std::nullopt, U(DataCategory::kAttachment),
-                      Quantity(item.payload.size()));
+          EmitOutcome(ctx, Outcome::kInvalid, "missing_event_id", std::nullopt,
+                      DataCategory::kAttachment, Quantity(item.payload.size()));
           counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
           break;
         }
@@ -260,8 +255,8 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
         std::string key = absl::StrCat(ctx.project_id);
         s = ProduceItem(options_.topics.sessions, key, item.payload);
         if (s.ok()) {
-          EmitOutcome(ctx, U(Outcome::kAccepted), std::nullopt, std::nullopt,
-                      U(DataCategory::kSession), 1);
+          EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, std::nullopt,
+                      DataCategory::kSession, 1);
           counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
         }
         break;
@@ -269,8 +264,8 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
       default:
         // unknown_items: drop (the only policy so far), with an outcome so
         // the drop is visible.
-        EmitOutcome(ctx, U(Outcome::kInvalid), "unsupported_item_type",
-                    ctx.envelope_event_id, U(DataCategory::kDefault), 1);
+        EmitOutcome(ctx, Outcome::kInvalid, "unsupported_item_type",
+                    ctx.envelope_event_id, DataCategory::kDefault, 1);
         counters_.items_dropped.fetch_add(1, std::memory_order_relaxed);
         break;
     }
@@ -292,21 +287,20 @@ absl::Status Pipeline::ProcessEvent(
       !s.ok()) {
     std::string_view reason = ReasonOf(s);
     EmitOutcome(
-        ctx, U(Outcome::kInvalid), reason, ctx.envelope_event_id,
-        U(is_transaction ? DataCategory::kTransaction : DataCategory::kError),
-        1);
+        ctx, Outcome::kInvalid, reason, ctx.envelope_event_id,
+        is_transaction ? DataCategory::kTransaction : DataCategory::kError, 1);
     counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
     // The event's attachments go with it.
     for (const EnvelopeItem* a : attachments) {
-      EmitOutcome(ctx, U(Outcome::kInvalid), reason, ctx.envelope_event_id,
-                  U(DataCategory::kAttachment), Quantity(a->payload.size()));
+      EmitOutcome(ctx, Outcome::kInvalid, reason, ctx.envelope_event_id,
+                  DataCategory::kAttachment, Quantity(a->payload.size()));
       counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
     }
     return strict ? s : absl::OkStatus();
   }
   const EventId event_id = normalized_.event_id;
   if (!ctx.response_id) ctx.response_id = event_id;
-  const std::string key = event_id.ToHex();
+  const EventId::Hex key = event_id.HexDigits();
 
   // Attachments first, as Sentry does: the consumer must hold every chunk
   // when the event that lists them arrives.
@@ -347,14 +341,14 @@ absl::Status Pipeline::ProcessEvent(
                              : attachments.empty()
                                  ? options_.topics.events
                                  : options_.topics.attachments;
-  TERN_RETURN_IF_ERROR(ProduceItem(topic, key, value_scratch_));
+  TERN_RETURN_IF_ERROR(ProduceItem(topic, key.view(), value_scratch_));
 
-  EmitOutcome(ctx, U(Outcome::kAccepted), std::nullopt, event_id,
-              U(CategoryOf(normalized_.type)), 1);
+  EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, event_id,
+              CategoryOf(normalized_.type), 1);
   counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
   for (const EnvelopeItem* a : attachments) {
-    EmitOutcome(ctx, U(Outcome::kAccepted), std::nullopt, event_id,
-                U(DataCategory::kAttachment), Quantity(a->payload.size()));
+    EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, event_id,
+                DataCategory::kAttachment, Quantity(a->payload.size()));
     counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
   }
   return absl::OkStatus();
@@ -364,7 +358,7 @@ absl::Status Pipeline::ProduceChunks(Ctx& ctx, std::string_view topic,
                                      const EventId& event_id,
                                      std::string_view id,
                                      std::string_view payload) {
-  const std::string key = event_id.ToHex();
+  const EventId::Hex key = event_id.HexDigits();
   const uint64_t n = protocol::AttachmentChunkCount(payload.size());
   for (uint64_t i = 0; i < n; ++i) {
     protocol::AttachmentChunkMessage c;
@@ -375,7 +369,7 @@ absl::Status Pipeline::ProduceChunks(Ctx& ctx, std::string_view topic,
     c.chunk_index = i;
     value_scratch_.clear();
     protocol::EncodeAttachmentChunkMessage(c, &value_scratch_);
-    TERN_RETURN_IF_ERROR(ProduceItem(topic, key, value_scratch_));
+    TERN_RETURN_IF_ERROR(ProduceItem(topic, key.view(), value_scratch_));
   }
   return absl::OkStatus();
 }
@@ -400,9 +394,10 @@ absl::Status Pipeline::ProduceStandaloneAttachment(Ctx& ctx,
   value_scratch_.clear();
   protocol::EncodeAttachmentMessage(m, &value_scratch_);
   TERN_RETURN_IF_ERROR(ProduceItem(options_.topics.attachments,
-                                   event_id.ToHex(), value_scratch_));
-  EmitOutcome(ctx, U(Outcome::kAccepted), std::nullopt, event_id,
-              U(DataCategory::kAttachment), Quantity(item.payload.size()));
+                                   event_id.HexDigits().view(),
+                                   value_scratch_));
+  EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, event_id,
+              DataCategory::kAttachment, Quantity(item.payload.size()));
   counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
 }
@@ -416,27 +411,30 @@ absl::Status Pipeline::ProduceItem(std::string_view topic, std::string_view key,
 
 Pipeline::~Pipeline() = default;
 
-void Pipeline::EmitOutcome(Ctx& ctx, uint8_t outcome,
+void Pipeline::EmitOutcome(Ctx& ctx, Outcome outcome,
                            std::optional<std::string_view> reason,
-                           std::optional<EventId> event_id, uint8_t category,
-                           uint32_t quantity) {
+                           std::optional<EventId> event_id,
+                           DataCategory category, uint32_t quantity) {
   protocol::OutcomeMessage m;
   m.timestamp = ctx.received;
   m.project_id = ctx.project_id;
   m.key_id = ctx.key_id;
-  m.outcome = static_cast<Outcome>(outcome);
+  m.outcome = outcome;
   m.reason = reason;
   m.event_id = event_id;
   if (!ctx.request.client_ip.empty()) m.remote_addr = ctx.request.client_ip;
-  m.category = static_cast<DataCategory>(category);
+  m.category = category;
   m.quantity = quantity;
   outcome_scratch_.clear();
   protocol::EncodeOutcome(m, &outcome_scratch_);
   // An outcome is accounting for an item whose fate is already decided (and
   // also counted in counters_), so a full queue here fails nothing.
+  EventId::Hex key{};
+  if (event_id) key = event_id->HexDigits();
   absl::Status s = producer_->Produce(
-      options_.topics.outcomes, event_id ? event_id->ToHex() : std::string(),
-      outcome_scratch_, /*tag=*/0);
+      options_.topics.outcomes, event_id ? key.view() : std::string_view(),
+      outcome_scratch_,
+      /*tag=*/0);
   if (!s.ok()) {
     counters_.outcome_produce_errors.fetch_add(1, std::memory_order_relaxed);
   }

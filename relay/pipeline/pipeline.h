@@ -34,6 +34,7 @@
 #include "protocol/decode.h"
 #include "protocol/envelope.h"
 #include "protocol/event_id.h"
+#include "protocol/kafka_codec.h"
 #include "protocol/normalize.h"
 #include "relay/kafka/producer.h"
 
@@ -42,9 +43,6 @@
 namespace tern::relay::project {
 class ProjectTable;
 }  // namespace tern::relay::project
-namespace tern::protocol {
-struct ChunkedAttachment;
-}  // namespace tern::protocol
 
 namespace tern::relay::pipeline {
 
@@ -178,12 +176,10 @@ class Pipeline {
                              std::string_view id, std::string_view payload);
   // Produces one outcome message; failures are only counted (the item's own
   // fate has been decided already).
-  // `outcome` and `category` are protocol::Outcome and
-  // protocol::DataCategory values.
-  void EmitOutcome(Ctx& ctx, uint8_t outcome,
+  void EmitOutcome(Ctx& ctx, protocol::Outcome outcome,
                    std::optional<std::string_view> reason,
-                   std::optional<protocol::EventId> event_id, uint8_t category,
-                   uint32_t quantity);
+                   std::optional<protocol::EventId> event_id,
+                   protocol::DataCategory category, uint32_t quantity);
   absl::Status ProduceItem(std::string_view topic, std::string_view key,
                            std::string_view value);
   std::string NewAttachmentId();
