@@ -48,49 +48,8 @@ bool IsSlug(std::string_view s) {
   return true;
 }
 
-// "*", or [scheme://][*.]host[:port] with nothing after; see Project.
 bool IsValidOrigin(std::string_view origin) {
-  if (origin == "*") return true;
-  absl::string_view rest = ToAbsl(origin);
-  const size_t scheme_end = rest.find("://");
-  if (scheme_end != absl::string_view::npos) {
-    absl::string_view scheme = rest.substr(0, scheme_end);
-    if (scheme.empty() || !absl::ascii_isalpha(scheme[0])) return false;
-    for (char c : scheme) {
-      if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' ||
-            c == '.' || c == '-')) {
-        return false;
-      }
-    }
-    rest.remove_prefix(scheme_end + 3);
-  }
-  absl::ConsumePrefix(&rest, "*.");
-  const size_t colon = rest.find(':');
-  absl::string_view host = rest.substr(0, colon);
-  if (host.empty() || host.front() == '.' || host.back() == '.' ||
-      host.front() == '-' || absl::StrContains(host, "..")) {
-    return false;
-  }
-  for (char c : host) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-          c == '.')) {
-      return false;
-    }
-  }
-  if (colon != absl::string_view::npos) {
-    absl::string_view port = rest.substr(colon + 1);
-    if (port.empty() || port.size() > 5) return false;
-    for (char c : port) {
-      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
-    }
-    // Same range the relay's origin matcher accepts (relay/project), so a
-    // file that passes check-config also loads.
-    int value = 0;
-    if (!absl::SimpleAtoi(port, &value) || value < 1 || value > 65535) {
-      return false;
-    }
-  }
-  return true;
+  return origin == "*" || ParseOriginPattern(origin).has_value();
 }
 
 absl::Status DecodeQuota(Decoder& d, const YamlNode& node,
@@ -369,6 +328,54 @@ std::string_view QuotaScopeName(QuotaScope scope) {
 
 std::string_view KeyStatusName(KeyStatus status) {
   return status == KeyStatus::kDisabled ? "disabled" : "active";
+}
+
+std::optional<OriginPattern> ParseOriginPattern(std::string_view entry) {
+  const std::string lower = absl::AsciiStrToLower(ToAbsl(entry));
+  absl::string_view rest = lower;
+  OriginPattern p;
+  const size_t scheme_end = rest.find("://");
+  if (scheme_end != absl::string_view::npos) {
+    absl::string_view scheme = rest.substr(0, scheme_end);
+    if (scheme.empty() || !absl::ascii_isalpha(scheme[0])) return std::nullopt;
+    for (char c : scheme) {
+      if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' ||
+            c == '.' || c == '-')) {
+        return std::nullopt;
+      }
+    }
+    p.scheme = std::string(scheme);
+    rest.remove_prefix(scheme_end + 3);
+  }
+  p.subdomains = absl::ConsumePrefix(&rest, "*.");
+  const size_t colon = rest.find(':');
+  absl::string_view host = rest.substr(0, colon);
+  if (host.empty() || host.front() == '.' || host.back() == '.' ||
+      host.front() == '-' || absl::StrContains(host, "..")) {
+    return std::nullopt;
+  }
+  for (char c : host) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+          c == '.')) {
+      return std::nullopt;
+    }
+  }
+  p.host = std::string(host);
+  if (colon != absl::string_view::npos) {
+    absl::string_view port = rest.substr(colon + 1);
+    if (port.empty() || port.size() > 5) return std::nullopt;
+    for (char c : port) {
+      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+        return std::nullopt;
+      }
+    }
+    int value = 0;
+    if (!absl::SimpleAtoi(port, &value) || value < 1 || value > 65535) {
+      return std::nullopt;
+    }
+    p.port = static_cast<uint32_t>(value);
+  }
+  return p;
 }
 
 absl::StatusOr<ProjectsFile> ParseProjectsFile(std::string_view yaml,

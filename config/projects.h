@@ -12,6 +12,7 @@
 #define TERN_CONFIG_PROJECTS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,25 @@
 #include "protocol/rate_limits.h"
 
 namespace tern::config {
+
+// One allowed_origins entry other than "*": [scheme://][*.]host[:port]. The
+// grammar lives here, in one place, so what check-config accepts is exactly
+// what the relay's origin matcher (relay/project) can load.
+struct OriginPattern {
+  // Lowercase scheme ("https"); empty when the entry named none, which
+  // matches any scheme.
+  std::string scheme;
+  // Lowercase host without the "*." prefix.
+  std::string host;
+  // The entry was "*.host": matches host itself and every subdomain of it.
+  bool subdomains = false;
+  // 1..65535; 0 when the entry named no port, which matches any port.
+  uint32_t port = 0;
+};
+
+// Parses an allowed_origins entry (any case); nullopt when it is not of the
+// form above (a path, a query, a bad host, a port outside 1..65535, "*").
+std::optional<OriginPattern> ParseOriginPattern(std::string_view entry);
 
 enum class QuotaScope { kProject, kKey };
 

@@ -30,20 +30,11 @@
 
 namespace tern::relay::project {
 
-// One entry of a project's allowed_origins, parsed once at Build time so the
-// per-request check compares views and integers only. The "*" entry is not
-// a pattern: it sets ProjectSettings::allow_any_origin.
-struct OriginPattern {
-  // Lowercase scheme ("https"); empty when the entry named none, which
-  // matches any scheme.
-  std::string scheme;
-  // Lowercase host without the "*." prefix.
-  std::string host;
-  // The entry was "*.host": matches host itself and every subdomain of it.
-  bool subdomains = false;
-  // 1..65535; 0 when the entry named no port, which matches any port.
-  uint32_t port = 0;
-};
+// One entry of a project's allowed_origins, parsed once at Build time (by
+// config's grammar) so the per-request check compares views and integers
+// only. The "*" entry is not a pattern: it sets
+// ProjectSettings::allow_any_origin.
+using OriginPattern = config::OriginPattern;
 
 // One project's settings as the request path sees them: the parsed config
 // plus what Build precomputes from it.
