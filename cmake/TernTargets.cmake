@@ -1,5 +1,6 @@
 # One helper per target kind, so every directory's CMakeLists.txt reads the
-# same way: tern_library, tern_test, tern_benchmark, tern_fuzzer.
+# same way: tern_library, tern_binary, tern_test, tern_benchmark,
+# tern_fuzzer.
 include(CMakeParseArguments)
 include(GoogleTest)
 
@@ -30,6 +31,16 @@ function(tern_library name)
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
   target_compile_options(${name} PRIVATE ${TERN_WARNINGS})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# tern_binary(NAME SRCS main.cc DEPS lib...)
+# A program shipped to users (build/bin/NAME): tern-relay, tern-backend,
+# tern-bench.
+function(tern_binary name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_compile_options(${name} PRIVATE ${TERN_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
 endfunction()
 
 # tern_test(NAME SRCS foo_test.cc DEPS lib...)

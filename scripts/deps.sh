@@ -14,8 +14,9 @@ PACKAGES=(
   libsqlite3-dev libpq-dev
   # build cache, so repeated CI runs on one machine rebuild only what changed
   ccache
-  # bench/micro.sh formats results; later issues run sentry-python from a venv
-  python3 python3-venv
+  # bench/micro.sh formats results; integration tests run sentry-python from a
+  # venv and @sentry/node from npm; wrk cross-checks the relay's throughput
+  python3 python3-venv wrk
   # integration tests' real Kafka broker (scripts/kafka/, docs/kafka.md):
   # Java 17 runs it, Maven fetches its jars, kcat produces/consumes/probes it
   openjdk-17-jre-headless maven kcat
@@ -28,6 +29,12 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js for @sentry/node and @sentry/browser: Debian's nodejs and npm, unless
+# a node with npm is already installed (a NodeSource nodejs bundles npm and
+# conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if ((${#missing[@]} == 0)); then
   exit 0

@@ -13,6 +13,7 @@ absl::Status CheckRequestKey(const project::ProjectTable& table,
   absl::StatusOr<protocol::AuthInfo> auth =
       protocol::ExtractAuth(sources, scratch);
   if (!auth.ok()) return auth.status();
+  out->public_key = auth->public_key;
   uint64_t project_id = url_project_id;
   if (auth->dsn_project_id != 0) {
     // CheckKey compares the key's project with the URL's; a DSN naming a

@@ -25,13 +25,19 @@ struct KeyCheckResult {
   std::optional<uint64_t> key_id;  // absent when the key has no numeric id
   // sentry_client as sent; a view into the auth source or `scratch`.
   std::string_view sentry_client;
+  // The key the request claims; a view into the auth source or `scratch`.
+  // Set as soon as the auth parsed, also when CheckKey then fails, so a
+  // pending key (Unavailable) can be fetched and the request retried.
+  std::string_view public_key;
 };
 
 // ExtractAuth over `sources`, then CheckKey against `table`. When the auth
 // came from an envelope DSN, the DSN's project id must equal
 // `url_project_id` (403 "project mismatch" otherwise) and stands in for it
 // when the URL named none. `scratch` is ExtractAuth's. Errors are
-// ExtractAuth's (401/400) and CheckKey's (403); `*out` is set only on OK.
+// ExtractAuth's (401/400) and CheckKey's (403, or Unavailable while the
+// key's project config is being fetched); `*out` is set only on OK, except
+// `out->public_key` (see above).
 absl::Status CheckRequestKey(const project::ProjectTable& table,
                              const protocol::AuthSources& sources,
                              uint64_t url_project_id, std::string_view origin,

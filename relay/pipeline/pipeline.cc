@@ -143,16 +143,25 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
                            protocol::HasSentryAuthParams(req.query);
 
   Ctx ctx(req);
+  std::string_view pending_key;
   auto authenticate = [&]() -> absl::Status {
     KeyCheckResult key;
-    TERN_RETURN_IF_ERROR(CheckRequestKey(table, sources, req.url_project_id,
-                                         req.origin, &auth_scratch_, &key));
+    absl::Status s = CheckRequestKey(table, sources, req.url_project_id,
+                                     req.origin, &auth_scratch_, &key);
+    if (absl::IsUnavailable(s)) pending_key = key.public_key;
+    TERN_RETURN_IF_ERROR(s);
     ctx.project_id = key.project_id;
     ctx.key_id = key.key_id;
     ctx.sentry_client = key.sentry_client;
     return absl::OkStatus();
   };
   auto fail_auth = [&](const absl::Status& s) {
+    if (!pending_key.empty()) {
+      counters_.key_pending.fetch_add(1, std::memory_order_relaxed);
+      Response r = ErrorResponse(s, options_.retry_after);
+      r.pending_key = std::string(pending_key);
+      return r;
+    }
     counters_.auth_errors.fetch_add(1, std::memory_order_relaxed);
     return ErrorResponse(s, options_.retry_after);
   };

@@ -74,6 +74,11 @@ struct Response {
   int status = 200;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set (with status 503) when the request's key is not in the table yet
+  // and its project config is being fetched from upstream: the caller may
+  // ask for the key, hold the request for a bounded time and run it again
+  // once a newer table arrives, or answer this 503 as it is.
+  std::string pending_key;
 };
 
 // Size limits per endpoint (the max_event_size/max_envelope_size).
@@ -110,6 +115,7 @@ struct PipelineCounters {
   std::array<std::array<std::atomic<uint64_t>, 6>, 2> requests{};
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> auth_errors{0};     // 401/400 auth, 403 key
+  std::atomic<uint64_t> key_pending{0};     // 503: key config being fetched
   std::atomic<uint64_t> decode_errors{0};   // content/store/envelope
   std::atomic<uint64_t> backpressure{0};    // 503 before parsing
   std::atomic<uint64_t> produce_errors{0};  // item Produce() failed

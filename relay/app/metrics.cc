@@ -1,0 +1,172 @@
+#include "relay/app/metrics.h"
+
+#include <array>
+#include <atomic>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "relay/admin/prometheus.h"
+
+namespace tern::relay::app {
+namespace {
+
+using admin::PrometheusWriter;
+constexpr auto kCounter = PrometheusWriter::Type::kCounter;
+constexpr auto kGauge = PrometheusWriter::Type::kGauge;
+
+uint64_t Load(const std::atomic<uint64_t>& a) {
+  return a.load(std::memory_order_relaxed);
+}
+
+constexpr std::array<std::string_view, 6> kStatusClass = {"0xx", "1xx", "2xx",
+                                                          "3xx", "4xx", "5xx"};
+
+}  // namespace
+
+std::string RenderMetrics(const Relay::Impl& r) {
+  PrometheusWriter w;
+  const auto& workers = r.workers;
+
+  // HTTP answers by route and status class, as the handler sent them.
+  w.Family("http_responses", "HTTP responses by route and status class",
+           kCounter);
+  for (size_t route = 0; route < server::kRouteNames.size(); ++route) {
+    for (size_t cls = 1; cls < kStatusClass.size(); ++cls) {
+      uint64_t n = 0;
+      for (const auto& p : workers) {
+        n += Load(p->handler->counters().responses[route][cls]);
+      }
+      if (n == 0 && cls != 2) continue;
+      w.Sample({{"route", server::kRouteNames[route]},
+                {"status", kStatusClass[cls]}},
+               static_cast<double>(n));
+    }
+  }
+
+  // net/'s connection-level counters (limits, timeouts, malformed HTTP).
+  net::ForEachCounter(
+      workers.front()->http->counters(),
+      [&](std::string_view name, std::string_view help, uint64_t) {
+        uint64_t n = 0;
+        for (const auto& p : workers) {
+          net::ForEachCounter(
+              p->http->counters(),
+              [&](std::string_view other, std::string_view, uint64_t v) {
+                if (other == name) n += v;
+              });
+        }
+        w.Counter(absl::StrCat("http_", ToAbsl(name)), help, n);
+      });
+  uint64_t open = 0;
+  for (const auto& p : workers) open += p->http->open_connections();
+  w.Gauge("http_open_connections", "open HTTP connections",
+          static_cast<double>(open));
+
+  // The pipeline's view: bytes, errors, items by outcome.
+  auto sum = [&](auto field) {
+    uint64_t n = 0;
+    for (const auto& p : workers) n += Load(p->pipeline->counters().*field);
+    return n;
+  };
+  using PC = pipeline::PipelineCounters;
+  w.Counter("bytes_in", "request bodies and datagrams received, in bytes",
+            sum(&PC::bytes_in));
+  w.Counter("auth_errors", "requests refused by auth or key checks (401/403)",
+            sum(&PC::auth_errors));
+  w.Counter("decode_errors",
+            "requests refused while decoding (400/413/415 body errors)",
+            sum(&PC::decode_errors));
+  w.Counter("backpressure_rejections",
+            "requests answered 503 because the Kafka queue is over its mark",
+            sum(&PC::backpressure));
+  w.Counter("key_pending",
+            "requests whose key's project config was still being fetched",
+            sum(&PC::key_pending));
+  w.Counter("produce_errors", "items whose Produce() failed (answered 503)",
+            sum(&PC::produce_errors));
+  w.Counter("outcome_produce_errors", "outcome messages that failed to queue",
+            sum(&PC::outcome_produce_errors));
+  w.Family("items", "envelope items and events by outcome", kCounter);
+  w.Sample({{"outcome", "accepted"}},
+           static_cast<double>(sum(&PC::items_accepted)));
+  w.Sample({{"outcome", "invalid"}},
+           static_cast<double>(sum(&PC::items_invalid)));
+  w.Sample({{"outcome", "dropped"}},
+           static_cast<double>(sum(&PC::items_dropped)));
+
+  // Held requests (project config being fetched upstream).
+  uint64_t held = 0, held_timeouts = 0, held_now = 0;
+  for (const auto& p : workers) {
+    held += Load(p->handler->counters().held);
+    held_timeouts += Load(p->handler->counters().held_timeouts);
+    held_now += Load(p->handler->counters().held_now);
+  }
+  w.Counter("requests_held", "requests held for a pending project config",
+            held);
+  w.Counter("requests_held_timeouts",
+            "held requests answered 503 after the fetch wait", held_timeouts);
+  w.Gauge("requests_held_now", "requests held at this moment",
+          static_cast<double>(held_now));
+
+  // UDP.
+  if (workers.front()->udp) {
+    uint64_t accepted = 0;
+    std::array<uint64_t, server::kUdpDropCount> dropped{};
+    for (const auto& p : workers) {
+      accepted += Load(p->handler->counters().udp_accepted);
+      for (int i = 0; i < server::kUdpDropCount; ++i) {
+        dropped[i] += Load(p->handler->counters().udp_dropped[i]);
+      }
+    }
+    uint64_t datagrams = 0, truncated = 0, too_large = 0, errors = 0;
+    for (const auto& p : workers) {
+      const net::UdpCounters& c = p->udp->counters();
+      datagrams += c.datagrams.value();
+      truncated += c.truncated.value();
+      too_large += c.too_large.value();
+      errors += c.recv_errors.value();
+    }
+    w.Counter("udp_datagrams", "UDP datagrams received", datagrams);
+    w.Counter("udp_accepted", "UDP datagrams produced to Kafka", accepted);
+    w.Family("udp_dropped", "UDP datagrams dropped, by reason", kCounter);
+    for (int i = 0; i < server::kUdpDropCount; ++i) {
+      w.Sample(
+          {{"reason", server::UdpDropName(static_cast<server::UdpDrop>(i))}},
+          static_cast<double>(dropped[i]));
+    }
+    w.Sample({{"reason", "truncated"}}, static_cast<double>(truncated));
+    w.Sample({{"reason", "datagram_too_large"}},
+             static_cast<double>(too_large));
+    w.Counter("udp_receive_errors", "UDP socket receive errors", errors);
+  }
+
+  // Kafka.
+  const kafka::ProducerStats k = r.producer->Stats();
+  w.Gauge("kafka_queue_depth", "messages in flight to Kafka",
+          static_cast<double>(k.in_flight));
+  w.Gauge("kafka_accepting", "1 while the queue is under its high mark",
+          k.accepting ? 1 : 0);
+  w.Counter("kafka_produced", "messages handed to the producer", k.produced);
+  w.Counter("kafka_delivered", "messages acknowledged by Kafka", k.delivered);
+  w.Family("kafka_delivery_errors", "messages that failed for good, by error",
+           kCounter);
+  w.Sample({{"error", "all"}}, static_cast<double>(k.failed));
+  for (const auto& [name, n] : k.failed_by_error) {
+    w.Sample({{"error", name}}, static_cast<double>(n));
+  }
+  w.Counter("kafka_queue_full", "Produce() refused: local queue full",
+            k.queue_full);
+  w.Counter("kafka_client_errors", "librdkafka error events", k.client_errors);
+
+  // Project table.
+  w.Counter("project_reloads", "project table reloads applied",
+            Load(r.reloads));
+  w.Counter("project_reload_errors", "project table reloads refused",
+            Load(r.reload_errors));
+  w.Gauge("ready", "1 when /api/relay/healthcheck/ready/ answers 200",
+          r.Ready() ? 1 : 0);
+  return w.Take();
+}
+
+}  // namespace tern::relay::app

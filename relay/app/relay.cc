@@ -1,0 +1,242 @@
+#include "relay/app/relay.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "config/projects.h"
+#include "net/http_server.h"
+#include "net/udp_receiver.h"
+#include "net/worker.h"
+#include "relay/app/metrics.h"
+#include "relay/app/parts.h"
+#include "relay/kafka/producer.h"
+#include "relay/pipeline/pipeline.h"
+#include "relay/project/project_table.h"
+#include "relay/project/table_slot.h"
+#include "relay/server/handler.h"
+#include "spdlog/spdlog.h"
+
+namespace tern::relay::app {
+namespace {
+
+// Attachment chunks are Sentry's 1 MiB plus msgpack framing, above
+// librdkafka's (and Kafka's) default message size of about 1 MB; Sentry's
+// own deployments raise the broker's limit the same way (docs/kafka.md).
+constexpr std::string_view kDefaultMessageMaxBytes = "10485760";
+
+kafka::ProducerConfig ProducerConfigFrom(const config::KafkaConfig& k) {
+  kafka::ProducerConfig p;
+  p.bootstrap_servers = k.bootstrap_servers;
+  p.compression = k.producer.compression;
+  p.linger_ms = static_cast<int>(k.producer.linger_ms);
+  p.batch_size_bytes = static_cast<int>(
+      std::min<uint64_t>(k.producer.batch_size, 2'000'000'000));
+  p.queue_high_watermark =
+      static_cast<int64_t>(k.producer.queue_high_watermark);
+  p.queue_low_watermark = static_cast<int64_t>(k.producer.queue_low_watermark);
+  p.properties.emplace("message.max.bytes",
+                       std::string(kDefaultMessageMaxBytes));
+  for (const auto& [name, value] : k.producer.extra) {
+    p.properties[name] = value;
+  }
+  p.log = [](kafka::LogSeverity severity, std::string_view line) {
+    switch (severity) {
+      case kafka::LogSeverity::kInfo:
+        spdlog::info("kafka: {}", line);
+        break;
+      case kafka::LogSeverity::kWarning:
+        spdlog::warn("kafka: {}", line);
+        break;
+      case kafka::LogSeverity::kError:
+        spdlog::error("kafka: {}", line);
+        break;
+    }
+  };
+  return p;
+}
+
+pipeline::PipelineOptions PipelineOptionsFrom(const config::RelayConfig& c) {
+  pipeline::PipelineOptions o;
+  o.limits.max_event_size = c.limits.max_event_size;
+  o.limits.max_envelope_size = c.limits.max_envelope_size;
+  o.topics.events = c.kafka.topics.events;
+  o.topics.attachments = c.kafka.topics.attachments;
+  o.topics.transactions = c.kafka.topics.transactions;
+  o.topics.sessions = c.kafka.topics.sessions;
+  o.topics.outcomes = c.kafka.topics.outcomes;
+  o.retry_after = kRetryAfter;
+  return o;
+}
+
+net::HttpServerOptions HttpOptionsFrom(const config::RelayConfig& c) {
+  net::HttpServerOptions o;
+  o.max_header_bytes = c.limits.max_header_bytes;
+  o.max_header_count = c.limits.max_headers;
+  o.default_max_body_bytes = c.limits.max_event_size;
+  o.header_timeout_ms = absl::ToInt64Milliseconds(c.timeouts.header_read);
+  o.idle_timeout_ms = absl::ToInt64Milliseconds(c.timeouts.idle);
+  o.max_connections = c.limits.max_connections_per_worker;
+  return o;
+}
+
+}  // namespace
+
+Relay::Relay(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Relay::~Relay() { impl_->StopAll(); }
+
+absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
+    config::RelayConfig config) {
+  auto impl = std::make_unique<Impl>();
+  Impl& r = *impl;
+  r.config = std::move(config);
+  const config::RelayConfig& c = r.config;
+
+  r.control = std::make_unique<net::Worker>("tern-control");
+  auto table = r.LoadInitialTable();
+  if (!table.ok()) return table.status();
+
+  auto producer = kafka::Producer::Create(ProducerConfigFrom(c.kafka));
+  if (!producer.ok()) return producer.status();
+  r.producer = std::move(*producer);
+
+  r.shared.max_event_size = c.limits.max_event_size;
+  r.shared.max_envelope_size = c.limits.max_envelope_size;
+  r.shared.metrics_enabled = c.metrics.enabled;
+  r.shared.fetch_wait = c.timeouts.project_fetch_wait;
+  r.shared.ready = [&r] { return r.Ready(); };
+  r.shared.metrics = [&r] { return RenderMetrics(r); };
+
+  size_t n = c.workers;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<project::Publisher::Target> targets;
+  for (size_t i = 0; i < n; ++i) {
+    auto w = std::make_unique<WorkerParts>();
+    w->worker = std::make_unique<net::Worker>(absl::StrCat("tern-worker-", i));
+    w->pipeline = std::make_unique<pipeline::Pipeline>(PipelineOptionsFrom(c),
+                                                       r.producer.get());
+    w->slot = std::make_unique<project::TableSlot>(*table);
+    w->handler = std::make_unique<server::RelayHandler>(
+        w->worker.get(), &r.shared, w->slot.get(), w->pipeline.get());
+    w->http = std::make_unique<net::HttpServer>(
+        w->worker.get(), w->handler.get(), HttpOptionsFrom(c));
+    // Port 0 (tests): the first worker picks a port and the others bind the
+    // same one, so they share it through SO_REUSEPORT.
+    const uint16_t http_port = i == 0 ? c.listen.http.port : r.http_port;
+    if (absl::Status s = w->http->Listen(c.listen.http.host, http_port);
+        !s.ok()) {
+      return s;
+    }
+    if (i == 0) r.http_port = w->http->port();
+    if (c.listen.udp) {
+      net::UdpOptions uo;
+      uo.rcvbuf_bytes =
+          static_cast<int>(std::min<uint64_t>(c.udp.recv_buffer, 1u << 30));
+      server::RelayHandler* h = w->handler.get();
+      w->udp = std::make_unique<net::UdpReceiver>(
+          w->worker.get(),
+          [h](std::string_view data, const sockaddr* peer) {
+            h->OnDatagram(data, peer);
+          },
+          uo);
+      const uint16_t udp_port = i == 0 ? c.listen.udp->port : *r.udp_port;
+      if (absl::Status s = w->udp->Bind(c.listen.udp->host, udp_port);
+          !s.ok()) {
+        return s;
+      }
+      if (i == 0) r.udp_port = w->udp->port();
+    }
+    net::Worker* worker = w->worker.get();
+    server::RelayHandler* handler = w->handler.get();
+    targets.push_back(project::Publisher::Target{
+        w->slot.get(), [worker, handler](absl::AnyInvocable<void() &&> fn) {
+          worker->Post([fn = std::move(fn), handler]() mutable {
+            std::move(fn)();
+            handler->OnTableInstalled();
+          });
+        }});
+    r.workers.push_back(std::move(w));
+  }
+  r.publisher =
+      std::make_unique<project::Publisher>(*table, std::move(targets));
+  if (absl::Status s = r.StartControlPlane(); !s.ok()) return s;
+  if (absl::Status s = r.control->Start(); !s.ok()) return s;
+  for (auto& w : r.workers) {
+    if (absl::Status s = w->worker->Start(); !s.ok()) return s;
+  }
+  spdlog::info(
+      "tern-relay: http {}:{}, udp {}, {} workers, kafka {}, {} projects",
+      c.listen.http.host, r.http_port,
+      c.listen.udp ? absl::StrCat(c.listen.udp->host, ":", *r.udp_port)
+                   : std::string("off"),
+      n, c.kafka.bootstrap_servers, (*table)->project_count());
+  return std::unique_ptr<Relay>(new Relay(std::move(impl)));
+}
+
+uint16_t Relay::http_port() const { return impl_->http_port; }
+std::optional<uint16_t> Relay::udp_port() const { return impl_->udp_port; }
+void Relay::Reload() { impl_->Reload(); }
+bool Relay::Ready() const { return impl_->Ready(); }
+std::string Relay::Metrics() const { return RenderMetrics(*impl_); }
+absl::Status Relay::Shutdown() { return impl_->Shutdown(); }
+
+bool Relay::Impl::Ready() const {
+  return !shutting_down.load(std::memory_order_relaxed) && producer->Ready() &&
+         producer->Accepting();
+}
+
+absl::Status Relay::Impl::Shutdown() {
+  if (shutting_down.exchange(true)) {
+    return absl::FailedPreconditionError("shutdown already ran");
+  }
+  const absl::Time deadline = absl::Now() + config.timeouts.shutdown;
+  spdlog::info("tern-relay: shutting down (up to {})",
+               absl::FormatDuration(config.timeouts.shutdown));
+  for (auto& w : workers) {
+    w->http->StopAccepting();
+    server::RelayHandler* h = w->handler.get();
+    w->worker->Post([h] { h->ReleaseHeld(); });
+  }
+  auto open = [this] {
+    uint64_t n = 0;
+    for (auto& w : workers) n += w->http->open_connections();
+    return n;
+  };
+  while (open() > 0 && absl::Now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const uint64_t left_open = open();
+  // No worker may produce after this point, so the flush below covers
+  // everything that was answered 200.
+  StopWorkers();
+  absl::Status flushed =
+      producer->Flush(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+  if (left_open > 0) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        left_open, " connections still open at the shutdown timeout",
+        flushed.ok() ? "" : absl::StrCat("; ", flushed.message())));
+  }
+  if (!flushed.ok()) return flushed;
+  spdlog::info("tern-relay: stopped cleanly");
+  return absl::OkStatus();
+}
+
+void Relay::Impl::StopWorkers() {
+  for (auto& w : workers) w->worker->Stop();
+  if (control) control->Stop();
+}
+
+void Relay::Impl::StopAll() {
+  StopWorkers();
+  // Workers are stopped: their handles are closed, so the servers, handlers
+  // and timers can go; the producer goes last (its destructor flushes).
+  workers.clear();
+}
+
+}  // namespace tern::relay::app

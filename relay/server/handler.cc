@@ -1,0 +1,434 @@
+#include "relay/server/handler.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "relay/project/project_table.h"
+
+namespace tern::relay::server {
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kEnvelopeType = "application/x-sentry-envelope";
+// Bodies of routes that take none (health, metrics, unknown paths): enough
+// for a stray form post, small enough that nobody parks memory on it.
+constexpr size_t kSmallBody = 64 * 1024;
+// How often held requests are checked against their deadline.
+constexpr uint64_t kHoldSweepMs = 50;
+
+// The headers browsers may send with a cross-origin store/envelope request,
+// and those the SDKs read from the answer; as Relay allows them.
+constexpr std::string_view kAllowHeaders =
+    "x-sentry-auth, x-requested-with, x-forwarded-for, origin, referer, "
+    "accept, content-type, authentication, authorization, content-encoding, "
+    "transfer-encoding, sentry-trace, baggage";
+constexpr std::string_view kExposeHeaders =
+    "x-sentry-error, x-sentry-rate-limits, retry-after";
+
+// What a path names. `id` is the project id of /api/{id}/...; 0 for the
+// legacy /api/store/.
+struct PathInfo {
+  enum Kind : uint8_t { kNone, kStore, kEnvelope, kLive, kReady, kMetrics };
+  Kind kind = kNone;
+  uint64_t id = 0;
+};
+
+// Strips one optional trailing slash from `rest` and tells whether what is
+// left equals `word`.
+bool IsSegment(std::string_view rest, std::string_view word) {
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  return rest == word;
+}
+
+PathInfo ParsePath(std::string_view path) {
+  PathInfo info;
+  if (path == "/metrics") {
+    info.kind = PathInfo::kMetrics;
+    return info;
+  }
+  constexpr std::string_view kApi = "/api/";
+  if (path.substr(0, kApi.size()) != kApi) return info;
+  std::string_view rest = path.substr(kApi.size());
+  constexpr std::string_view kHealth = "relay/healthcheck/";
+  if (rest.substr(0, kHealth.size()) == kHealth) {
+    rest.remove_prefix(kHealth.size());
+    if (IsSegment(rest, "live")) info.kind = PathInfo::kLive;
+    if (IsSegment(rest, "ready")) info.kind = PathInfo::kReady;
+    return info;
+  }
+  if (IsSegment(rest, "store")) {
+    info.kind = PathInfo::kStore;
+    return info;
+  }
+  const size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash > 19) return info;
+  const std::string_view digits = rest.substr(0, slash);
+  if (!std::all_of(digits.begin(), digits.end(),
+                   [](char c) { return c >= '0' && c <= '9'; })) {
+    return info;
+  }
+  uint64_t id = 0;
+  // A project id of 0 names no project: treat the path as unknown.
+  if (!absl::SimpleAtoi(ToAbsl(digits), &id) || id == 0) return info;
+  rest.remove_prefix(slash + 1);
+  if (IsSegment(rest, "store")) info.kind = PathInfo::kStore;
+  if (IsSegment(rest, "envelope")) info.kind = PathInfo::kEnvelope;
+  if (info.kind != PathInfo::kNone) info.id = id;
+  return info;
+}
+
+// The value of `name` in a query string (raw, not decoded: DSN keys are hex).
+std::string_view QueryParam(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+      return pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+std::string_view HeaderOr(const net::HttpRequest& req, std::string_view name) {
+  return req.Header(name).value_or(std::string_view());
+}
+
+std::string DetailBody(std::string_view detail) {
+  // Our own details only: plain ASCII without quotes or backslashes.
+  return absl::StrCat("{\"detail\":\"", ToAbsl(detail), "\"}");
+}
+
+void PeerIp(const sockaddr* peer, std::string* out) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  out->clear();
+  if (peer == nullptr) return;
+  if (peer->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(peer)->sin_addr,
+              buf, sizeof buf);
+  } else if (peer->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(peer)->sin6_addr,
+              buf, sizeof buf);
+  }
+  out->assign(buf);
+}
+
+UdpDrop DropFor(const pipeline::Response& r) {
+  if (!r.pending_key.empty()) return UdpDrop::kPending;
+  switch (r.status) {
+    case 401:
+      return UdpDrop::kAuth;
+    case 403:
+      return UdpDrop::kForbidden;
+    case 413:
+      return UdpDrop::kTooLarge;
+    case 400:
+    case 415:
+      return UdpDrop::kInvalid;
+    case 503:
+      return UdpDrop::kBackpressure;
+    default:
+      return UdpDrop::kOther;
+  }
+}
+
+}  // namespace
+
+std::string_view UdpDropName(UdpDrop reason) {
+  switch (reason) {
+    case UdpDrop::kMalformed:
+      return "malformed";
+    case UdpDrop::kAuth:
+      return "auth";
+    case UdpDrop::kForbidden:
+      return "forbidden";
+    case UdpDrop::kPending:
+      return "project_pending";
+    case UdpDrop::kTooLarge:
+      return "too_large";
+    case UdpDrop::kInvalid:
+      return "invalid";
+    case UdpDrop::kBackpressure:
+      return "backpressure";
+    case UdpDrop::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+RelayHandler::RelayHandler(net::Worker* worker, const ServerShared* shared,
+                           project::TableSlot* slot,
+                           pipeline::Pipeline* pipeline)
+    : worker_(worker),
+      shared_(shared),
+      slot_(slot),
+      pipeline_(pipeline),
+      hold_timer_(worker) {}
+
+RelayHandler::~RelayHandler() = default;
+
+net::HeadVerdict RelayHandler::OnHeaders(const net::HttpRequest& head,
+                                         size_t /*default_max_body_bytes*/) {
+  net::HeadVerdict verdict;
+  verdict.max_body_bytes = kSmallBody;
+  if (head.method != "POST") return verdict;
+  const PathInfo path = ParsePath(head.path);
+  if (path.kind == PathInfo::kEnvelope) {
+    verdict.max_body_bytes = shared_->max_envelope_size;
+  } else if (path.kind == PathInfo::kStore) {
+    // A store request may carry an envelope (by content type), with the
+    // envelope's limit; the pipeline applies the per-event limit inside.
+    const bool envelope = absl::StartsWithIgnoreCase(
+        ToAbsl(HeaderOr(head, "Content-Type")), ToAbsl(kEnvelopeType));
+    verdict.max_body_bytes =
+        envelope ? shared_->max_envelope_size : shared_->max_event_size;
+  }
+  return verdict;
+}
+
+void RelayHandler::Send(Route route, net::HttpResponder& responder, int status,
+                        std::span<const net::HttpHeader> headers,
+                        std::string_view body, bool close_after) {
+  counters_.responses[route][std::clamp(status / 100, 0, 5)].fetch_add(
+      1, std::memory_order_relaxed);
+  responder.Send(status, headers, body, close_after);
+}
+
+void RelayHandler::OnRequest(net::HttpRequest& req,
+                             std::unique_ptr<net::HttpResponder> responder) {
+  const PathInfo path = ParsePath(req.path);
+  const net::HttpHeader json[] = {{"Content-Type", kJson}};
+  switch (path.kind) {
+    case PathInfo::kNone:
+      Send(kOther, *responder, 404, json, DetailBody("not found"));
+      return;
+    case PathInfo::kLive:
+    case PathInfo::kReady: {
+      if (req.method != "GET" && req.method != "HEAD") {
+        const net::HttpHeader h[] = {{"Content-Type", kJson},
+                                     {"Allow", "GET, HEAD"}};
+        Send(kHealth, *responder, 405, h, DetailBody("method not allowed"));
+        return;
+      }
+      const bool ok =
+          path.kind == PathInfo::kLive || (shared_->ready && shared_->ready());
+      Send(kHealth, *responder, ok ? 200 : 503, json,
+           ok ? "{\"is_healthy\":true}" : "{\"is_healthy\":false}");
+      return;
+    }
+    case PathInfo::kMetrics: {
+      if (!shared_->metrics_enabled || !shared_->metrics) {
+        Send(kOther, *responder, 404, json, DetailBody("not found"));
+        return;
+      }
+      if (req.method != "GET" && req.method != "HEAD") {
+        const net::HttpHeader h[] = {{"Content-Type", kJson},
+                                     {"Allow", "GET, HEAD"}};
+        Send(kMetrics, *responder, 405, h, DetailBody("method not allowed"));
+        return;
+      }
+      const std::string text = shared_->metrics();
+      const net::HttpHeader h[] = {
+          {"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
+      Send(kMetrics, *responder, 200, h, text);
+      return;
+    }
+    case PathInfo::kStore:
+    case PathInfo::kEnvelope:
+      if (req.method != "POST" && req.method != "OPTIONS") {
+        const net::HttpHeader h[] = {{"Content-Type", kJson},
+                                     {"Allow", "POST, OPTIONS"}};
+        Send(path.kind == PathInfo::kStore ? kStore : kEnvelope, *responder,
+             405, h, DetailBody("method not allowed"));
+        return;
+      }
+      Dispatch(req, std::move(responder), /*retry=*/false,
+               absl::Now() + shared_->fetch_wait);
+      return;
+  }
+}
+
+void RelayHandler::Dispatch(net::HttpRequest& req,
+                            std::unique_ptr<net::HttpResponder> responder,
+                            bool retry, absl::Time deadline) {
+  const PathInfo path = ParsePath(req.path);
+  const bool preflight = req.method == "OPTIONS";
+  const Route route =
+      preflight ? kOptions
+                : (path.kind == PathInfo::kStore ? kStore : kEnvelope);
+  pipeline::Response r;
+  if (preflight) {
+    r = Preflight(req, path.id);
+  } else {
+    pipeline::Request pr;
+    pr.route = path.kind == PathInfo::kEnvelope ? pipeline::Request::kEnvelope
+                                                : pipeline::Request::kStore;
+    pr.url_project_id = path.id;
+    pr.x_sentry_auth = HeaderOr(req, "X-Sentry-Auth");
+    pr.authorization = HeaderOr(req, "Authorization");
+    pr.query = req.query;
+    pr.content_encoding = HeaderOr(req, "Content-Encoding");
+    pr.content_type = HeaderOr(req, "Content-Type");
+    pr.origin = HeaderOr(req, "Origin");
+    if (pr.origin.empty()) pr.origin = HeaderOr(req, "Referer");
+    ip_scratch_ = req.RemoteIp();
+    pr.client_ip = ip_scratch_;
+    pr.body = req.body;
+    pr.received = absl::Now();
+    r = pipeline_->Handle(pr, slot_->table());
+  }
+  if (!r.pending_key.empty() && shared_->want_key && absl::Now() < deadline) {
+    Want(r.pending_key);
+    if (!retry) counters_.held.fetch_add(1, std::memory_order_relaxed);
+    held_.push_back(Held{&req, std::move(responder), std::move(r), deadline});
+    counters_.held_now.store(held_.size(), std::memory_order_relaxed);
+    if (!hold_timer_.active()) {
+      hold_timer_.Start(kHoldSweepMs, kHoldSweepMs, [this] { SweepHeld(); });
+    }
+    return;
+  }
+  SendPipelineResponse(route, req, *responder, r);
+}
+
+pipeline::Response RelayHandler::Preflight(const net::HttpRequest& req,
+                                           uint64_t url_project_id) {
+  pipeline::Response r;
+  std::string_view origin = HeaderOr(req, "Origin");
+  const project::ProjectTable& table = slot_->table();
+  const std::string_view key = QueryParam(req.query, "sentry_key");
+  absl::Status allowed;
+  if (!key.empty()) {
+    allowed = project::CheckKey(table, key, url_project_id, origin, nullptr);
+    if (absl::IsUnavailable(allowed)) r.pending_key = std::string(key);
+  } else if (const project::ProjectSettings* p =
+                 table.FindProject(url_project_id);
+             p == nullptr) {
+    allowed = absl::PermissionDeniedError("unknown project");
+  } else if (!project::OriginAllowed(*p, origin)) {
+    allowed = absl::PermissionDeniedError("origin not allowed");
+  }
+  if (!allowed.ok()) {
+    r.status = absl::IsUnavailable(allowed) ? 503 : 403;
+    r.body = DetailBody(
+        std::string_view(allowed.message().data(), allowed.message().size()));
+    return r;
+  }
+  r.status = 200;
+  r.headers.emplace_back("Access-Control-Allow-Origin",
+                         origin.empty() ? "*" : std::string(origin));
+  r.headers.emplace_back("Access-Control-Allow-Methods", "POST, OPTIONS");
+  r.headers.emplace_back("Access-Control-Allow-Headers",
+                         std::string(kAllowHeaders));
+  r.headers.emplace_back("Access-Control-Max-Age", "3600");
+  r.headers.emplace_back("Vary", "Origin");
+  return r;
+}
+
+void RelayHandler::SendPipelineResponse(Route route,
+                                        const net::HttpRequest& req,
+                                        net::HttpResponder& responder,
+                                        const pipeline::Response& r) {
+  std::vector<net::HttpHeader> headers;
+  headers.reserve(r.headers.size() + 4);
+  if (!r.body.empty()) headers.push_back({"Content-Type", kJson});
+  for (const auto& [name, value] : r.headers) headers.push_back({name, value});
+  // Browsers read the answer of a cross-origin POST only with these; a
+  // request whose origin was refused (403) gets none.
+  const std::string_view origin = HeaderOr(req, "Origin");
+  if (route != kOptions && !origin.empty() && r.status != 403) {
+    headers.push_back({"Access-Control-Allow-Origin", origin});
+    headers.push_back({"Access-Control-Expose-Headers", kExposeHeaders});
+    headers.push_back({"Vary", "Origin"});
+  }
+  Send(route, responder, r.status, headers, r.body);
+}
+
+void RelayHandler::Want(const std::string& key) {
+  if (!shared_->want_key) return;
+  if (wanted_.insert(key).second) shared_->want_key(key);
+}
+
+void RelayHandler::OnTableInstalled() {
+  // The control plane may have answered any of the keys we asked for; keys
+  // still pending are asked for again on their next miss.
+  wanted_.clear();
+  if (held_.empty()) return;
+  std::deque<Held> held;
+  held.swap(held_);
+  for (Held& h : held) {
+    if (!h.responder->connected()) continue;
+    Dispatch(*h.req, std::move(h.responder), /*retry=*/true, h.deadline);
+  }
+  counters_.held_now.store(held_.size(), std::memory_order_relaxed);
+  if (held_.empty()) hold_timer_.Stop();
+}
+
+void RelayHandler::SweepHeld() {
+  const absl::Time now = absl::Now();
+  std::deque<Held> keep;
+  for (Held& h : held_) {
+    if (!h.responder->connected()) continue;
+    if (now < h.deadline) {
+      keep.push_back(std::move(h));
+      continue;
+    }
+    counters_.held_timeouts.fetch_add(1, std::memory_order_relaxed);
+    const Route route =
+        h.req->method == "OPTIONS"
+            ? kOptions
+            : (ParsePath(h.req->path).kind == PathInfo::kStore ? kStore
+                                                               : kEnvelope);
+    SendPipelineResponse(route, *h.req, *h.responder, h.last);
+  }
+  held_.swap(keep);
+  counters_.held_now.store(held_.size(), std::memory_order_relaxed);
+  if (held_.empty()) hold_timer_.Stop();
+}
+
+void RelayHandler::ReleaseHeld() {
+  for (Held& h : held_) h.deadline = absl::InfinitePast();
+  SweepHeld();
+}
+
+void RelayHandler::OnDatagram(std::string_view data, const sockaddr* peer) {
+  pipeline::Request pr;
+  if (!data.empty() && data.front() == '{') {
+    // An envelope datagram: its header's dsn is the auth.
+    pr.route = pipeline::Request::kEnvelope;
+    pr.body = data;
+  } else {
+    const size_t split = data.find("\n\n");
+    if (split == std::string_view::npos || split == 0) {
+      counters_.udp_dropped[static_cast<int>(UdpDrop::kMalformed)].fetch_add(
+          1, std::memory_order_relaxed);
+      return;
+    }
+    pr.route = pipeline::Request::kStore;
+    pr.x_sentry_auth = data.substr(0, split);
+    pr.body = data.substr(split + 2);
+  }
+  PeerIp(peer, &ip_scratch_);
+  pr.client_ip = ip_scratch_;
+  pr.received = absl::Now();
+  const pipeline::Response r = pipeline_->Handle(pr, slot_->table());
+  if (r.status == 200) {
+    counters_.udp_accepted.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!r.pending_key.empty()) Want(r.pending_key);
+  counters_.udp_dropped[static_cast<int>(DropFor(r))].fetch_add(
+      1, std::memory_order_relaxed);
+}
+
+}  // namespace tern::relay::server

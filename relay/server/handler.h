@@ -1,0 +1,173 @@
+// The relay's front door on one worker: routes HTTP requests (store,
+// envelope, CORS preflight, health, metrics) and UDP datagrams to the
+// worker's Pipeline, and writes the answers back.
+//
+// One RelayHandler per worker, touched only by that worker's thread: it owns
+// no lock and shares nothing writable with other workers. What all workers
+// share is read-only or atomic (ServerShared). The project table comes from
+// the worker's own TableSlot.
+//
+// Routes (ARCHITECTURE.md):
+//   POST    /api/{id}/store/, /api/store/ (legacy: the key picks the project)
+//   POST    /api/{id}/envelope/
+//           (the trailing slash is optional, as in Relay)
+//   OPTIONS on both: CORS preflight against the project's allowed_origins
+//   GET     /api/relay/healthcheck/live/, /api/relay/healthcheck/ready/
+//   GET     /metrics (Prometheus text) when metrics are enabled
+// Anything else is 404; a known path with another method is 405 with Allow.
+//
+// Pending keys: when the table does not know a key yet and upstream fetching
+// is on, the pipeline answers 503 with Response::pending_key. The handler
+// then holds the request (its buffers stay with the connection), asks the
+// control plane for the key once, and runs the request again each time a
+// newer table is installed on this worker; after `fetch_wait` it sends the
+// 503 (with Retry-After) it was given. The request is never guessed.
+#ifndef TERN_RELAY_SERVER_HANDLER_H_
+#define TERN_RELAY_SERVER_HANDLER_H_
+
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "net/http_server.h"
+#include "net/timer.h"
+#include "net/worker.h"
+#include "relay/pipeline/pipeline.h"
+#include "relay/project/table_slot.h"
+
+namespace tern::relay::server {
+
+// What every worker's handler reads; owned by the relay, outlives the
+// handlers. Set before the workers start, except the atomics.
+struct ServerShared {
+  // Body limits per route (config limits.max_event_size/max_envelope_size).
+  size_t max_event_size = 1 << 20;
+  size_t max_envelope_size = 100u << 20;
+  bool metrics_enabled = true;
+  // How long a request waits for its key's project config; 0 disables
+  // holding (the 503 goes out at once).
+  absl::Duration fetch_wait = absl::Seconds(2);
+  // Readiness (GET .../ready/); called on worker threads, must be lock-free.
+  std::function<bool()> ready;
+  // Renders /metrics; called on a worker thread.
+  std::function<std::string()> metrics;
+  // Asks the control plane for a key's project config; any thread. Null
+  // when upstream fetching is off.
+  std::function<void(std::string_view public_key)> want_key;
+};
+
+// Why a UDP datagram was not produced. Each has a counter in /metrics.
+enum class UdpDrop : uint8_t {
+  kMalformed,     // neither "<auth>\n\n<body>" nor an envelope
+  kAuth,          // 401/400 from auth
+  kForbidden,     // 403: unknown/disabled key, project mismatch
+  kPending,       // key's project config not fetched yet (asked for it)
+  kTooLarge,      // 413
+  kInvalid,       // 400/415 body or event
+  kBackpressure,  // 503: producer queue over its high mark
+  kOther,         // any other non-200 answer
+};
+inline constexpr int kUdpDropCount = 8;
+std::string_view UdpDropName(UdpDrop reason);
+
+// Per-worker counters the handler adds to the pipeline's and net's. Written
+// by the owning worker only; read by /metrics.
+struct HandlerCounters {
+  // HTTP answers by route and status class: [route][status / 100].
+  // Routes: store, envelope, options, health, metrics, other.
+  std::array<std::array<std::atomic<uint64_t>, 6>, 6> responses{};
+  std::atomic<uint64_t> udp_accepted{0};
+  std::array<std::atomic<uint64_t>, kUdpDropCount> udp_dropped{};
+  std::atomic<uint64_t> held{0};           // requests held for a pending key
+  std::atomic<uint64_t> held_timeouts{0};  // ... answered 503 after the wait
+  std::atomic<uint64_t> held_now{0};       // gauge: held at this moment
+};
+inline constexpr std::array<std::string_view, 6> kRouteNames = {
+    "store", "envelope", "options", "health", "metrics", "other"};
+
+class RelayHandler final : public net::HttpHandler {
+ public:
+  // All pointers must outlive the handler; `worker` is the worker this
+  // handler serves (timers for held requests live on it). Construct before
+  // the worker starts or on its thread.
+  RelayHandler(net::Worker* worker, const ServerShared* shared,
+               project::TableSlot* slot, pipeline::Pipeline* pipeline);
+  ~RelayHandler() override;
+
+  net::HeadVerdict OnHeaders(const net::HttpRequest& head,
+                             size_t default_max_body_bytes) override;
+  void OnRequest(net::HttpRequest& req,
+                 std::unique_ptr<net::HttpResponder> responder) override;
+
+  // One UDP datagram (the UdpReceiver's callback). Never replies.
+  void OnDatagram(std::string_view data, const sockaddr* peer);
+
+  // Called on the worker's thread right after a newer table was installed
+  // in the slot: runs the held requests again.
+  void OnTableInstalled();
+
+  // Answers every held request with its 503 now (shutdown). Worker thread.
+  void ReleaseHeld();
+
+  const HandlerCounters& counters() const { return counters_; }
+
+ private:
+  enum Route : uint8_t {
+    kStore,
+    kEnvelope,
+    kOptions,
+    kHealth,
+    kMetrics,
+    kOther
+  };
+  struct Held {
+    net::HttpRequest* req;
+    std::unique_ptr<net::HttpResponder> responder;
+    pipeline::Response last;  // the 503 to send when the wait ends
+    absl::Time deadline;
+  };
+
+  // Runs `req` and answers it, or holds it when its key is pending, holding
+  // is on and the deadline has not passed.
+  // `retry` is true when a held request runs again (counted once as held).
+  void Dispatch(net::HttpRequest& req,
+                std::unique_ptr<net::HttpResponder> responder, bool retry,
+                absl::Time deadline);
+  void Send(Route route, net::HttpResponder& responder, int status,
+            std::span<const net::HttpHeader> headers, std::string_view body,
+            bool close_after = false);
+  void SendPipelineResponse(Route route, const net::HttpRequest& req,
+                            net::HttpResponder& responder,
+                            const pipeline::Response& r);
+  // The CORS answer for OPTIONS on store/envelope, as a pipeline Response
+  // (so a pending key is held like any request).
+  pipeline::Response Preflight(const net::HttpRequest& req,
+                               uint64_t url_project_id);
+  void SweepHeld();
+  void Want(const std::string& key);
+
+  net::Worker* worker_;
+  const ServerShared* shared_;
+  project::TableSlot* slot_;
+  pipeline::Pipeline* pipeline_;
+  net::Timer hold_timer_;
+  std::deque<Held> held_;
+  // Keys asked for since the last table install; asked again after it.
+  absl::flat_hash_set<std::string> wanted_;
+  std::string ip_scratch_;
+  HandlerCounters counters_;
+};
+
+}  // namespace tern::relay::server
+
+#endif  // TERN_RELAY_SERVER_HANDLER_H_
