@@ -94,6 +94,8 @@ std::string RenderMetrics(const Relay::Impl& r) {
            static_cast<double>(sum(&PC::items_invalid)));
   w.Sample({{"outcome", "dropped"}},
            static_cast<double>(sum(&PC::items_dropped)));
+  w.Counter("client_reports", "client reports turned into outcomes",
+            sum(&PC::client_reports));
 
   // Held requests (project config being fetched upstream).
   uint64_t held = 0, held_timeouts = 0, held_now = 0;

@@ -10,6 +10,7 @@
 #include "common/http_status.h"
 #include "common/status.h"
 #include "protocol/auth.h"
+#include "protocol/client_report.h"
 #include "protocol/json_writer.h"
 #include "protocol/kafka_codec.h"
 #include "relay/pipeline/key_check.h"
@@ -270,6 +271,21 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
         }
         break;
       }
+      case ItemType::kClientReport:
+        // What the SDK discarded itself becomes outcomes, as a processing
+        // Relay does; the item itself goes nowhere. A report that does not
+        // parse is dropped without an outcome (it describes other items;
+        // it is not one the client wanted stored).
+        if (client_reports_.Parse(item.payload, &client_report_).ok()) {
+          for (const protocol::ClientReportEntry& e : client_report_.entries) {
+            EmitOutcome(ctx, e.outcome, e.reason, std::nullopt, e.category,
+                        e.quantity);
+          }
+          counters_.client_reports.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
+        }
+        break;
       default:
         // unknown_items: drop (the only policy so far), with an outcome so
         // the drop is visible.

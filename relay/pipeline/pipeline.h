@@ -31,6 +31,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "protocol/client_report.h"
 #include "protocol/decode.h"
 #include "protocol/envelope.h"
 #include "protocol/event_id.h"
@@ -123,7 +124,8 @@ struct PipelineCounters {
   // Items by outcome (counted also when the outcome message failed).
   std::atomic<uint64_t> items_accepted{0};
   std::atomic<uint64_t> items_invalid{0};
-  std::atomic<uint64_t> items_dropped{0};  // unsupported item types
+  std::atomic<uint64_t> items_dropped{0};   // unsupported item types
+  std::atomic<uint64_t> client_reports{0};  // turned into outcomes
 };
 
 // Runs requests for one worker thread. Not thread-safe; not copyable.
@@ -198,6 +200,8 @@ class Pipeline {
   protocol::Envelope envelope_;
   protocol::Normalizer normalizer_;
   protocol::NormalizedEvent normalized_;
+  protocol::ClientReportParser client_reports_;
+  protocol::ClientReport client_report_;
   std::string auth_scratch_;
   std::string content_scratch_;
   std::string store_scratch_;

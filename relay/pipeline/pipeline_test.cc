@@ -261,8 +261,9 @@ TEST_F(PipelineTest, TransactionAndSessionGoToTheirTopics) {
       "0123456789abcdef0123456789abcdef",
       R"(","span_id":"0123456789abcdef"}}})", "\n", R"({"type":"session"})",
       "\n", R"({"sid":"s1","status":"ok","started":"2023-11-14T22:13:20Z"})",
-      "\n", R"({"type":"client_report"})", "\n", R"({"discarded_events":[]})",
-      "\n");
+      "\n", R"({"type":"client_report"})", "\n",
+      R"({"discarded_events":[{"reason":"queue_overflow","category":"error",)",
+      R"("quantity":3}]})", "\n", R"({"type":"check_in"})", "\n", "{}\n");
   Response r = Handle(Env(env));
   EXPECT_EQ(r.status, 200) << r.body;
 
@@ -280,14 +281,21 @@ TEST_F(PipelineTest, TransactionAndSessionGoToTheirTopics) {
   EXPECT_TRUE(Read(Topics().events).empty());
 
   auto outcomes = Outcomes();
-  ASSERT_EQ(outcomes.size(), 3u);
+  ASSERT_EQ(outcomes.size(), 4u);
   EXPECT_EQ(outcomes[0].category, DataCategory::kTransaction);
   EXPECT_EQ(outcomes[0].outcome, Outcome::kAccepted);
   EXPECT_EQ(outcomes[1].category, DataCategory::kSession);
   EXPECT_EQ(outcomes[1].outcome, Outcome::kAccepted);
-  EXPECT_EQ(outcomes[2].outcome, Outcome::kInvalid);  // client_report dropped
-  EXPECT_EQ(Reason(2), "unsupported_item_type");
+  // The client report is not stored: its entry becomes a client_discard
+  // outcome, as a processing Relay does.
+  EXPECT_EQ(outcomes[2].outcome, Outcome::kClientDiscard);
+  EXPECT_EQ(outcomes[2].category, DataCategory::kError);
+  EXPECT_EQ(outcomes[2].quantity, 3u);
+  EXPECT_EQ(Reason(2), "queue_overflow");
+  EXPECT_EQ(outcomes[3].outcome, Outcome::kInvalid);  // check_in dropped
+  EXPECT_EQ(Reason(3), "unsupported_item_type");
   EXPECT_EQ(pipeline_->counters().items_dropped.load(), 1u);
+  EXPECT_EQ(pipeline_->counters().client_reports.load(), 1u);
 }
 
 TEST_F(PipelineTest, AuthAndKeyErrors) {
