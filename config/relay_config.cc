@@ -257,6 +257,7 @@ absl::Status DecodeKafka(Decoder& d, const YamlNode& node,
     TERN_RETURN_IF_ERROR(topic("transactions", &out->topics.transactions));
     TERN_RETURN_IF_ERROR(topic("sessions", &out->topics.sessions));
     TERN_RETURN_IF_ERROR(topic("outcomes", &out->topics.outcomes));
+    TERN_RETURN_IF_ERROR(topic("other", &out->topics.other));
     return t.Finish();
   }));
   TERN_RETURN_IF_ERROR(m.Field("producer", [&](const YamlNode& n, auto p) {

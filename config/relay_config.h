@@ -67,6 +67,9 @@ struct KafkaTopics {
   std::string transactions = "ingest-transactions";
   std::string sessions = "ingest-sessions";
   std::string outcomes = "outcomes";
+  // Envelope items of other types, when unknown_items is forward (Tern's
+  // own `item` message; no Sentry consumer reads it).
+  std::string other = "ingest-other";
 };
 
 struct KafkaProducerConfig {
@@ -93,8 +96,10 @@ struct KafkaConfig {
   KafkaProducerConfig producer;
 };
 
-// What to do with envelope items the relay does not route to a topic
-// (anything but events, transactions, attachments and sessions).
+// What to do with envelope items the relay does not route to a topic of its
+// own (anything but events, transactions, attachments, sessions, user
+// reports and client reports): forward them to kafka.topics.other, or drop
+// them. Either way an outcome is produced (accepted or invalid).
 enum class UnknownItems { kForward, kDrop };
 
 struct UpstreamConfig {

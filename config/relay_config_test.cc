@@ -40,6 +40,7 @@ void ExpectDocumentedDefaults(const RelayConfig& c) {
   EXPECT_EQ(c.kafka.topics.transactions, "ingest-transactions");
   EXPECT_EQ(c.kafka.topics.sessions, "ingest-sessions");
   EXPECT_EQ(c.kafka.topics.outcomes, "outcomes");
+  EXPECT_EQ(c.kafka.topics.other, "ingest-other");
   EXPECT_EQ(c.kafka.producer.compression, "zstd");
   EXPECT_EQ(c.kafka.producer.linger_ms, 5u);
   EXPECT_EQ(c.kafka.producer.batch_size, 1u * 1024 * 1024);

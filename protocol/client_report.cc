@@ -92,4 +92,22 @@ absl::Status ClientReportParser::Parse(std::string_view json,
   return absl::OkStatus();
 }
 
+absl::StatusOr<EventId> ClientReportParser::UserReportEventId(
+    std::string_view json) {
+  dom::element root;
+  dom::object object;
+  if (impl_->parser.parse(json.data(), json.size()).get(root) !=
+          simdjson::SUCCESS ||
+      root.get(object) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("user report: not a JSON object");
+  }
+  std::string_view text;
+  if (object.at_key("event_id").get(text) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("user report: no event_id");
+  }
+  std::optional<EventId> id = EventId::Parse(text);
+  if (!id) return absl::InvalidArgumentError("user report: bad event_id");
+  return *id;
+}
+
 }  // namespace tern::protocol

@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "protocol/data_category.h"
+#include "protocol/event_id.h"
 #include "protocol/kafka_codec.h"
 
 namespace tern::protocol {
@@ -43,7 +45,8 @@ struct ClientReport {
   size_t skipped = 0;
 };
 
-// Parses client reports. Keep one per thread; it reuses its JSON parser.
+// Parses client reports and user reports. Keep one per thread; it reuses its
+// JSON parser.
 class ClientReportParser {
  public:
   ClientReportParser();
@@ -56,6 +59,11 @@ class ClientReportParser {
   // objects; bad single entries are skipped, not fatal, as in Relay.
   // Quantities above 2^32-1 saturate.
   absl::Status Parse(std::string_view json, ClientReport* out);
+
+  // The event a user report (envelope item "user_report": {"event_id",
+  // "name", "email", "comments"}) is about. InvalidArgument when the payload
+  // is not a JSON object or its event_id is missing or not an event id.
+  absl::StatusOr<EventId> UserReportEventId(std::string_view json);
 
  private:
   struct Impl;

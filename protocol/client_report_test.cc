@@ -76,5 +76,18 @@ TEST(ClientReport, EntriesAreCapped) {
   EXPECT_EQ(report.skipped, 10u);
 }
 
+TEST(UserReport, EventIdIsRequired) {
+  ClientReportParser parser;
+  auto id = parser.UserReportEventId(
+      R"({"event_id":"0123456789ABCDEF0123456789abcdef","name":"n",)"
+      R"("email":"e@x","comments":"broke"})");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->ToHex(), "0123456789abcdef0123456789abcdef");
+  EXPECT_FALSE(parser.UserReportEventId(R"({"comments":"x"})").ok());
+  EXPECT_FALSE(parser.UserReportEventId(R"({"event_id":"nope"})").ok());
+  EXPECT_FALSE(parser.UserReportEventId(R"({"event_id":7})").ok());
+  EXPECT_FALSE(parser.UserReportEventId("[]").ok());
+}
+
 }  // namespace
 }  // namespace tern::protocol

@@ -397,6 +397,31 @@ absl::Status DecodeStandaloneAttachment(const msgpack_object& root,
                           &out->attachment);
 }
 
+absl::Status DecodeUserReport(const msgpack_object& root,
+                              UserReportMessage* out) {
+  static constexpr std::string_view kKeys[] = {"project_id", "start_time",
+                                               "payload"};
+  MapReader r;
+  TERN_RETURN_IF_ERROR(MapReader::Open(root, "user_report message", kKeys, &r));
+  TERN_RETURN_IF_ERROR(r.Uint(0, &out->project_id));
+  TERN_RETURN_IF_ERROR(r.Uint(1, &out->start_time));
+  return r.Bin(2, &out->payload);
+}
+
+absl::Status DecodeItem(const msgpack_object& root, ItemMessage* out) {
+  static constexpr std::string_view kKeys[] = {
+      "item_type", "payload", "event_id", "project_id", "start_time"};
+  MapReader r;
+  TERN_RETURN_IF_ERROR(MapReader::Open(root, "item message", kKeys, &r));
+  TERN_RETURN_IF_ERROR(r.Str(0, &out->item_type));
+  TERN_RETURN_IF_ERROR(r.Bin(1, &out->payload));
+  out->event_id.reset();
+  if (r.Get(2) != nullptr)
+    TERN_RETURN_IF_ERROR(r.Id(2, &out->event_id.emplace()));
+  TERN_RETURN_IF_ERROR(r.Uint(3, &out->project_id));
+  return r.Uint(4, &out->start_time);
+}
+
 }  // namespace
 
 // --- ingest messages ---
@@ -458,6 +483,43 @@ void EncodeAttachmentMessage(const AttachmentMessage& m, std::string* out) {
   p.Attachment(m.attachment);
 }
 
+void EncodeUserReportMessage(const UserReportMessage& m, std::string* out) {
+  out->reserve(out->size() + kMessageOverhead + m.payload.size());
+  Packer p(out);
+  p.Map(4);
+  p.Str("type");
+  p.Str("user_report");
+  p.Str("project_id");
+  p.Uint(m.project_id);
+  p.Str("start_time");
+  p.Uint(m.start_time);
+  p.Str("payload");
+  p.Bin(m.payload);
+}
+
+void EncodeItemMessage(const ItemMessage& m, std::string* out) {
+  out->reserve(out->size() + kMessageOverhead + m.payload.size() +
+               m.item_type.size());
+  Packer p(out);
+  p.Map(6);
+  p.Str("type");
+  p.Str("item");
+  p.Str("item_type");
+  p.Str(m.item_type);
+  p.Str("payload");
+  p.Bin(m.payload);
+  p.Str("event_id");
+  if (m.event_id) {
+    p.Id(*m.event_id);
+  } else {
+    p.Nil();
+  }
+  p.Str("project_id");
+  p.Uint(m.project_id);
+  p.Str("start_time");
+  p.Uint(m.start_time);
+}
+
 void EncodeKafkaMessage(const KafkaMessage& message, std::string* out) {
   std::visit(
       [out](const auto& m) {
@@ -466,8 +528,13 @@ void EncodeKafkaMessage(const KafkaMessage& message, std::string* out) {
           EncodeEventMessage(m, out);
         } else if constexpr (std::is_same_v<T, AttachmentChunkMessage>) {
           EncodeAttachmentChunkMessage(m, out);
-        } else {
+        } else if constexpr (std::is_same_v<T, AttachmentMessage>) {
           EncodeAttachmentMessage(m, out);
+        } else if constexpr (std::is_same_v<T, UserReportMessage>) {
+          EncodeUserReportMessage(m, out);
+        } else {
+          static_assert(std::is_same_v<T, ItemMessage>);
+          EncodeItemMessage(m, out);
         }
       },
       message);
@@ -538,6 +605,12 @@ absl::Status KafkaMessageDecoder::Decode(std::string_view value,
   }
   if (name == "attachment") {
     return DecodeStandaloneAttachment(root, &out->emplace<AttachmentMessage>());
+  }
+  if (name == "user_report") {
+    return DecodeUserReport(root, &out->emplace<UserReportMessage>());
+  }
+  if (name == "item") {
+    return DecodeItem(root, &out->emplace<ItemMessage>());
   }
   return BadRequest(absl::StrCat("kafka message: unknown `type` \"",
                                  absl::CHexEscape(ToAbsl(name.substr(0, 64))),

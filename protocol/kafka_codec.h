@@ -94,8 +94,37 @@ struct AttachmentMessage {
                          const AttachmentMessage&) = default;
 };
 
+// {"type":"user_report","project_id":<uint>,"start_time":<uint>,
+//  "payload":<bin>}: user feedback (the envelope's user_report item, JSON
+// {event_id, name, email, comments}), keyed by its event id, on
+// ingest-attachments, as Relay writes it.
+struct UserReportMessage {
+  uint64_t project_id = 0;
+  uint64_t start_time = 0;
+  std::string_view payload = {};
+
+  friend bool operator==(const UserReportMessage&,
+                         const UserReportMessage&) = default;
+};
+
+// {"type":"item","item_type":<str>,"payload":<bin>,"event_id":<str|nil>,
+//  "project_id":<uint>,"start_time":<uint>}: an envelope item of a type the
+// relay does not route, kept as it came (config `unknown_items: forward`).
+// Tern's own format: Sentry has no such message; its consumers never read
+// the topic it goes to.
+struct ItemMessage {
+  std::string_view item_type = {};
+  std::string_view payload = {};
+  std::optional<EventId> event_id = {};
+  uint64_t project_id = 0;
+  uint64_t start_time = 0;
+
+  friend bool operator==(const ItemMessage&, const ItemMessage&) = default;
+};
+
 using KafkaMessage =
-    std::variant<EventMessage, AttachmentChunkMessage, AttachmentMessage>;
+    std::variant<EventMessage, AttachmentChunkMessage, AttachmentMessage,
+                 UserReportMessage, ItemMessage>;
 
 // Append one msgpack-encoded message value to `*out` (existing content is
 // kept). Fields are written in Relay's order; integers in their shortest
@@ -105,6 +134,9 @@ void EncodeAttachmentChunkMessage(const AttachmentChunkMessage& message,
                                   std::string* out);
 void EncodeAttachmentMessage(const AttachmentMessage& message,
                              std::string* out);
+void EncodeUserReportMessage(const UserReportMessage& message,
+                             std::string* out);
+void EncodeItemMessage(const ItemMessage& message, std::string* out);
 void EncodeKafkaMessage(const KafkaMessage& message, std::string* out);
 
 // Decodes ingest message values. Keep one per thread; not thread-safe.
@@ -125,7 +157,7 @@ class KafkaMessageDecoder {
   //    value has bytes (checked before anything is allocated);
   //  - the value is not a map with string keys;
   //  - `type` missing, not a string, or not one of event/attachment_chunk/
-  //    attachment;
+  //    attachment/user_report/item;
   //  - a required key missing, any key of the wrong type, a string that is
   //    not UTF-8, an event_id that is not an event id.
   absl::Status Decode(std::string_view value, KafkaMessage* out);

@@ -416,6 +416,42 @@ TEST_F(KafkaDecodeTest, StandaloneAttachmentRoundTrips) {
   }
 }
 
+TEST_F(KafkaDecodeTest, UserReportRoundTripsAndHasRelaysKeys) {
+  UserReportMessage m{.project_id = 42,
+                      .start_time = 1700000000,
+                      .payload = R"({"event_id":"x","comments":"it broke"})"};
+  std::string bytes;
+  EncodeUserReportMessage(m, &bytes);
+  ASSERT_TRUE(Decode(bytes).ok()) << Decode(bytes);
+  ASSERT_TRUE(std::holds_alternative<UserReportMessage>(out_));
+  EXPECT_EQ(std::get<UserReportMessage>(out_), m);
+  // Relay's field names, in its order, after the type tag.
+  EXPECT_THAT(bytes, HasSubstr("user_report"));
+  EXPECT_LT(bytes.find("project_id"), bytes.find("start_time"));
+  EXPECT_LT(bytes.find("start_time"), bytes.find("payload"));
+}
+
+TEST_F(KafkaDecodeTest, ItemMessageRoundTripsWithAndWithoutEventId) {
+  for (std::optional<EventId> id :
+       {std::optional<EventId>(), std::optional<EventId>(kId)}) {
+    ItemMessage m{.item_type = "check_in",
+                  .payload = std::string_view("{\"a\":1}\0x", 9),
+                  .event_id = id,
+                  .project_id = 3,
+                  .start_time = 1700000001};
+    std::string bytes;
+    EncodeItemMessage(m, &bytes);
+    ASSERT_TRUE(Decode(bytes).ok()) << Decode(bytes);
+    ASSERT_TRUE(std::holds_alternative<ItemMessage>(out_));
+    EXPECT_EQ(std::get<ItemMessage>(out_), m);
+  }
+  std::string bytes;
+  EncodeItemMessage({.item_type = "x", .payload = "y", .project_id = 1},
+                    &bytes);
+  bytes.back() = '\xc0';  // start_time: nil instead of an integer
+  EXPECT_FALSE(Decode(bytes).ok());
+}
+
 TEST(KafkaCodec, EncodeKafkaMessageDispatchesAndAppends) {
   EventMessage e;
   e.event_id = kId;
@@ -423,8 +459,11 @@ TEST(KafkaCodec, EncodeKafkaMessageDispatchesAndAppends) {
   c.event_id = kId;
   AttachmentMessage a;
   a.event_id = kId;
+  UserReportMessage u{.project_id = 1, .payload = "{}"};
+  ItemMessage i{.item_type = "check_in", .payload = "{}"};
   for (const KafkaMessage& m :
-       {KafkaMessage(e), KafkaMessage(c), KafkaMessage(a)}) {
+       {KafkaMessage(e), KafkaMessage(c), KafkaMessage(a), KafkaMessage(u),
+        KafkaMessage(i)}) {
     std::string direct = "prefix";
     std::visit(
         [&](const auto& v) {
@@ -433,8 +472,12 @@ TEST(KafkaCodec, EncodeKafkaMessageDispatchesAndAppends) {
             EncodeEventMessage(v, &direct);
           } else if constexpr (std::is_same_v<T, AttachmentChunkMessage>) {
             EncodeAttachmentChunkMessage(v, &direct);
-          } else {
+          } else if constexpr (std::is_same_v<T, AttachmentMessage>) {
             EncodeAttachmentMessage(v, &direct);
+          } else if constexpr (std::is_same_v<T, UserReportMessage>) {
+            EncodeUserReportMessage(v, &direct);
+          } else {
+            EncodeItemMessage(v, &direct);
           }
         },
         m);
@@ -584,8 +627,8 @@ TEST_F(KafkaDecodeTest, RejectsNonMapsAndBadTypeTags) {
                                    [](Builder& b) { b.Bin("event"); }))),
               HasSubstr("`type` must be a string"));
   EXPECT_THAT(Reject(BuildMap(With(EventFields(), "type",
-                                   [](Builder& b) { b.Str("user_report"); }))),
-              HasSubstr("unknown `type` \"user_report\""));
+                                   [](Builder& b) { b.Str("profile"); }))),
+              HasSubstr("unknown `type` \"profile\""));
   Fields twice = EventFields();
   twice.push_back({"type", [](Builder& b) { b.Str("event"); }});
   EXPECT_THAT(Reject(BuildMap(twice)), HasSubstr("duplicate key `type`"));

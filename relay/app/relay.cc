@@ -70,6 +70,8 @@ pipeline::PipelineOptions PipelineOptionsFrom(const config::RelayConfig& c) {
   o.topics.transactions = c.kafka.topics.transactions;
   o.topics.sessions = c.kafka.topics.sessions;
   o.topics.outcomes = c.kafka.topics.outcomes;
+  o.topics.other = c.kafka.topics.other;
+  o.forward_unknown_items = c.unknown_items == config::UnknownItems::kForward;
   o.retry_after = kRetryAfter;
   return o;
 }

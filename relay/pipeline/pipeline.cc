@@ -286,9 +286,36 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
           counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
         }
         break;
+      case ItemType::kUserReport: {
+        // User feedback, keyed by the event it is about, on the attachments
+        // topic as Relay writes it.
+        absl::StatusOr<EventId> id =
+            client_reports_.UserReportEventId(item.payload);
+        if (!id.ok()) {
+          EmitOutcome(ctx, Outcome::kInvalid, "invalid_user_report",
+                      ctx.envelope_event_id, DataCategory::kDefault, 1);
+          counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
+          break;
+        }
+        protocol::UserReportMessage m;
+        m.project_id = ctx.project_id;
+        m.start_time = static_cast<uint64_t>(absl::ToUnixSeconds(ctx.received));
+        m.payload = item.payload;
+        value_scratch_.clear();
+        protocol::EncodeUserReportMessage(m, &value_scratch_);
+        const EventId::Hex key = id->HexDigits();
+        s = ProduceItem(options_.topics.attachments, key.view(),
+                        value_scratch_);
+        if (s.ok()) {
+          counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
+        }
+        break;
+      }
       default:
-        // unknown_items: drop (the only policy so far), with an outcome so
-        // the drop is visible.
+        if (options_.forward_unknown_items) {
+          s = ForwardItem(ctx, item);
+          break;
+        }
         EmitOutcome(ctx, Outcome::kInvalid, "unsupported_item_type",
                     ctx.envelope_event_id, DataCategory::kDefault, 1);
         counters_.items_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -296,6 +323,26 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
     }
     if (!s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::ForwardItem(Ctx& ctx, const EnvelopeItem& item) {
+  protocol::ItemMessage m;
+  m.item_type = item.type;
+  m.payload = item.payload;
+  m.event_id = ctx.envelope_event_id;
+  m.project_id = ctx.project_id;
+  m.start_time = static_cast<uint64_t>(absl::ToUnixSeconds(ctx.received));
+  value_scratch_.clear();
+  protocol::EncodeItemMessage(m, &value_scratch_);
+  // Keyed like the event it belongs to, else by project, so a consumer sees
+  // one project's items in order.
+  const std::string key = ctx.envelope_event_id ? ctx.envelope_event_id->ToHex()
+                                                : absl::StrCat(ctx.project_id);
+  TERN_RETURN_IF_ERROR(ProduceItem(options_.topics.other, key, value_scratch_));
+  EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, ctx.envelope_event_id,
+              DataCategory::kDefault, 1);
+  counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 

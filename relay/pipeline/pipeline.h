@@ -96,6 +96,7 @@ struct Topics {
   std::string transactions = "ingest-transactions";
   std::string sessions = "ingest-sessions";
   std::string outcomes = "outcomes";
+  std::string other = "ingest-other";
 };
 
 struct PipelineOptions {
@@ -103,6 +104,9 @@ struct PipelineOptions {
   Topics topics;
   // Sent as Retry-After (whole seconds) with every 503.
   absl::Duration retry_after = absl::Seconds(60);
+  // unknown_items: true forwards items of types the relay does not route to
+  // topics.other (accepted outcome); false drops them (invalid outcome).
+  bool forward_unknown_items = false;
   // Seed for attachment ids and for the ids of events sent without one; 0
   // means std::random_device (tests fix it for reproducible ids).
   uint64_t seed = 0;
@@ -176,6 +180,8 @@ class Pipeline {
       Ctx& ctx, std::string_view json, bool is_transaction,
       const std::vector<const protocol::EnvelopeItem*>& attachments,
       bool strict);
+  // unknown_items: forward.
+  absl::Status ForwardItem(Ctx& ctx, const protocol::EnvelopeItem& item);
   absl::Status ProduceStandaloneAttachment(Ctx& ctx,
                                            const protocol::EnvelopeItem& item,
                                            const protocol::EventId& event_id);

@@ -298,6 +298,53 @@ TEST_F(PipelineTest, TransactionAndSessionGoToTheirTopics) {
   EXPECT_EQ(pipeline_->counters().client_reports.load(), 1u);
 }
 
+TEST_F(PipelineTest, UserReportGoesToAttachmentsAndUnknownItemsForwardOrDrop) {
+  ASSERT_TRUE(cluster_->CreateTopic(Topics().other, 1).ok());
+  const std::string env = absl::StrCat(
+      R"({"event_id":")", kEventId, R"("})", "\n", R"({"type":"user_report"})",
+      "\n",
+      R"({"event_id":"fedcba9876543210fedcba9876543210","comments":"broke"})",
+      "\n", R"({"type":"user_report"})", "\n", R"({"comments":"no id"})", "\n",
+      R"({"type":"check_in"})", "\n", R"({"check_in_id":"c1"})", "\n");
+  // Dropped by default (unknown_items: drop).
+  Response r = Handle(Env(env));
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto reports = Read(Topics().attachments);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].key, "fedcba9876543210fedcba9876543210");
+  protocol::KafkaMessage msg;
+  ASSERT_TRUE(decoder_.Decode(reports[0].value, &msg).ok());
+  ASSERT_TRUE(std::holds_alternative<protocol::UserReportMessage>(msg));
+  EXPECT_EQ(std::get<protocol::UserReportMessage>(msg).project_id, 1u);
+  EXPECT_THAT(std::string(std::get<protocol::UserReportMessage>(msg).payload),
+              HasSubstr("broke"));
+  EXPECT_TRUE(Read(Topics().other).empty());
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(Reason(0), "invalid_user_report");
+  EXPECT_EQ(Reason(1), "unsupported_item_type");
+
+  // unknown_items: forward.
+  PipelineOptions o;
+  o.seed = 42;
+  o.forward_unknown_items = true;
+  pipeline_ = std::make_unique<Pipeline>(std::move(o), producer_.get());
+  r = Handle(Env(env));
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto other = Read(Topics().other);
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0].key, kEventId);
+  ASSERT_TRUE(decoder_.Decode(other[0].value, &msg).ok());
+  ASSERT_TRUE(std::holds_alternative<protocol::ItemMessage>(msg));
+  const auto& item = std::get<protocol::ItemMessage>(msg);
+  EXPECT_EQ(item.item_type, "check_in");
+  EXPECT_EQ(item.payload, R"({"check_in_id":"c1"})");
+  EXPECT_EQ(item.project_id, 1u);
+  outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outcomes[3].outcome, Outcome::kAccepted);
+}
+
 TEST_F(PipelineTest, AuthAndKeyErrors) {
   struct Case {
     std::string name;
