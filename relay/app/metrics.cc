@@ -94,6 +94,16 @@ std::string RenderMetrics(const Relay::Impl& r) {
            static_cast<double>(sum(&PC::items_invalid)));
   w.Sample({{"outcome", "dropped"}},
            static_cast<double>(sum(&PC::items_dropped)));
+  w.Family("invalid_outcomes", "invalid outcomes produced, by reason",
+           kCounter);
+  for (size_t i = 0; i < pipeline::kInvalidReasonCount; ++i) {
+    uint64_t n = 0;
+    for (const auto& p : workers) {
+      n += Load(p->pipeline->counters().invalid_by_reason[i]);
+    }
+    w.Sample({{"reason", pipeline::kInvalidReasons[i]}},
+             static_cast<double>(n));
+  }
   w.Counter("client_reports", "client reports turned into outcomes",
             sum(&PC::client_reports));
 

@@ -487,6 +487,11 @@ void Pipeline::EmitOutcome(Ctx& ctx, Outcome outcome,
                            std::optional<std::string_view> reason,
                            std::optional<EventId> event_id,
                            DataCategory category, uint32_t quantity) {
+  if (outcome == Outcome::kInvalid) {
+    size_t i = 0;
+    while (i + 1 < kInvalidReasonCount && kInvalidReasons[i] != reason) ++i;
+    counters_.invalid_by_reason[i].fetch_add(1, std::memory_order_relaxed);
+  }
   protocol::OutcomeMessage m;
   m.timestamp = ctx.received;
   m.project_id = ctx.project_id;

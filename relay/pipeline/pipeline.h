@@ -112,6 +112,23 @@ struct PipelineOptions {
   uint64_t seed = 0;
 };
 
+// The reasons of `invalid` outcomes, for /metrics (the outcome messages carry
+// the reason itself). The last entry counts reasons not in the list.
+inline constexpr std::string_view kInvalidReasons[] = {"invalid_json",
+                                                       "invalid_schema",
+                                                       "invalid_event_id",
+                                                       "event_id_mismatch",
+                                                       "invalid_timestamp",
+                                                       "invalid_level",
+                                                       "event_too_large",
+                                                       "invalid_utf8",
+                                                       "duplicate_item",
+                                                       "missing_event_id",
+                                                       "invalid_user_report",
+                                                       "unsupported_item_type",
+                                                       "other"};
+inline constexpr size_t kInvalidReasonCount = std::size(kInvalidReasons);
+
 // Per-worker counters. Only the owning worker writes them (relaxed atomics,
 // so a /metrics reader on another thread reads each one without a data race;
 // the set as a whole is not a consistent snapshot).
@@ -130,6 +147,8 @@ struct PipelineCounters {
   std::atomic<uint64_t> items_invalid{0};
   std::atomic<uint64_t> items_dropped{0};   // unsupported item types
   std::atomic<uint64_t> client_reports{0};  // turned into outcomes
+  // `invalid` outcomes by reason, indexed like kInvalidReasons.
+  std::array<std::atomic<uint64_t>, kInvalidReasonCount> invalid_by_reason{};
 };
 
 // Runs requests for one worker thread. Not thread-safe; not copyable.

@@ -323,6 +323,9 @@ TEST_F(PipelineTest, UserReportGoesToAttachmentsAndUnknownItemsForwardOrDrop) {
   ASSERT_EQ(outcomes.size(), 2u);
   EXPECT_EQ(Reason(0), "invalid_user_report");
   EXPECT_EQ(Reason(1), "unsupported_item_type");
+  EXPECT_EQ(pipeline_->counters().invalid_by_reason[10].load(), 1u);
+  EXPECT_EQ(kInvalidReasons[10], "invalid_user_report");
+  EXPECT_EQ(pipeline_->counters().invalid_by_reason[11].load(), 1u);
 
   // unknown_items: forward.
   PipelineOptions o;
