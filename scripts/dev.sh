@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Tern stack on embedded defaults: installs dependencies, builds
-# Release, then starts what exists. Today there is no binary to start:
-# tern-relay and tern-backend are not built yet (see README.md, "Status").
+# Release, then starts what exists. Today the stack cannot start:
+# tern-backend is not built yet (see README.md, "Status").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,10 +16,9 @@ done
 if ((${#missing[@]})); then
   cat <<MSG
 
-Built: the protocol library (DSN, auth, envelopes, body decoding, event
-normalization, Kafka codec, rate-limit headers), net/ (HTTP and UDP servers),
-config/ (YAML loaders) and relay/kafka (the producer), with their tests and
-benchmarks.
+Built: build/bin/tern-relay (with the protocol, net, config and relay
+libraries, their tests and benchmarks). README.md, "Running the relay by
+hand", shows how to run it against a Kafka broker.
 Not there yet: ${missing[*]}. There is no stack to start until they exist;
 ./scripts/test.sh runs every test that does exist.
 MSG
