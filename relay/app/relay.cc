@@ -65,6 +65,8 @@ pipeline::PipelineOptions PipelineOptionsFrom(const config::RelayConfig& c) {
   pipeline::PipelineOptions o;
   o.limits.max_event_size = c.limits.max_event_size;
   o.limits.max_envelope_size = c.limits.max_envelope_size;
+  o.limits.max_attachment_size = c.limits.max_attachment_size;
+  o.limits.max_items_per_envelope = c.limits.max_items_per_envelope;
   o.topics.events = c.kafka.topics.events;
   o.topics.attachments = c.kafka.topics.attachments;
   o.topics.transactions = c.kafka.topics.transactions;

@@ -189,8 +189,23 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
     protocol::EnvelopeLimits limits;
     limits.max_envelope_bytes = limit;
     limits.max_item_bytes = limit;
+    limits.max_items = options_.limits.max_items_per_envelope;
     if (absl::Status s = parser_.Parse(*decoded, limits, &envelope_); !s.ok()) {
       return fail_decode(s);
+    }
+    // As Relay: one item over its kind's limit makes the envelope 413, before
+    // anything of it is produced.
+    for (const EnvelopeItem& item : envelope_.items) {
+      const bool attachment = item.item_type == ItemType::kAttachment;
+      const bool event = item.item_type == ItemType::kEvent ||
+                         item.item_type == ItemType::kTransaction;
+      const size_t item_limit = attachment ? options_.limits.max_attachment_size
+                                           : options_.limits.max_event_size;
+      if ((attachment || event) && item.payload.size() > item_limit) {
+        return fail_decode(TooLarge(absl::StrCat(
+            ToAbsl(protocol::ItemTypeName(item.item_type)), " item of ",
+            item.payload.size(), " bytes is over the limit of ", item_limit)));
+      }
     }
     if (!header_auth) {
       if (!envelope_.dsn.empty()) sources.envelope_dsn = envelope_.dsn;

@@ -427,6 +427,37 @@ TEST_F(PipelineTest, TooLargeAndUnknownEncoding) {
   EXPECT_EQ(small.counters().decode_errors.load(), 2u);
 }
 
+TEST_F(PipelineTest, ItemLimitsMakeTheEnvelope413BeforeProducingAnything) {
+  PipelineOptions o;
+  o.limits.max_attachment_size = 10;
+  o.limits.max_event_size = 4096;
+  o.limits.max_items_per_envelope = 3;
+  Pipeline p(std::move(o), producer_.get());
+  const std::string event_item =
+      absl::StrCat(R"({"type":"event"})", "\n", kEvent, "\n");
+  auto attachment = [](size_t n) {
+    return absl::StrCat(R"({"type":"attachment","filename":"a.txt"})", "\n",
+                        std::string(n, 'x'), "\n");
+  };
+  Response r =
+      p.Handle(Env(absl::StrCat("{}\n", event_item, attachment(10))), *table_);
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = p.Handle(Env(absl::StrCat("{}\n", event_item, attachment(11))), *table_);
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("attachment item of 11 bytes"));
+  const std::string big_event =
+      absl::StrCat(R"({"type":"event"})", "\n", R"({"message":")",
+                   std::string(5000, 'm'), R"("})", "\n");
+  r = p.Handle(Env(absl::StrCat("{}\n", big_event)), *table_);
+  EXPECT_EQ(r.status, 413) << r.body;
+  r = p.Handle(Env(absl::StrCat("{}\n", attachment(1), attachment(1),
+                                attachment(1), attachment(1))),
+               *table_);
+  EXPECT_EQ(r.status, 413) << r.body;
+  // Only the first envelope's event and attachment reached Kafka.
+  EXPECT_EQ(Read(Topics().attachments).size(), 2u);  // one chunk + the event
+}
+
 TEST_F(PipelineTest, InvalidJsonStoreIs400WithAnInvalidOutcome) {
   Response r = Handle(Store("{\"message\": nope}"));
   EXPECT_EQ(r.status, 400) << r.body;
