@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -92,9 +93,13 @@ absl::Status DecodeUpstreamUrl(Decoder& d, const YamlNode& node,
                                 why, "), got \"", *out, "\""));
   };
   absl::string_view rest = *out;
-  if (!absl::ConsumePrefix(&rest, "http://") &&
-      !absl::ConsumePrefix(&rest, "https://")) {
-    return bad("scheme must be http or https");
+  if (absl::StartsWith(rest, "https://")) {
+    // net::HttpClient speaks plain HTTP; refusing here beats a relay that
+    // starts and never fetches a project.
+    return bad("https is not supported yet: use http on a trusted network");
+  }
+  if (!absl::ConsumePrefix(&rest, "http://")) {
+    return bad("scheme must be http");
   }
   if (rest.find_first_of("?# \t") != absl::string_view::npos) {
     return bad("no query, fragment or spaces");

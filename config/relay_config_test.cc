@@ -204,9 +204,9 @@ TEST(RelayConfig, EveryKeyCanBeSet) {
                 c.projects.upstream.url == "http://127.0.0.1:9000" &&
                 c.projects.upstream.token == "abc";
        }},
-      {"projects: {file: \"\", upstream: {url: \"https://[::1]/sentry\"}}",
+      {"projects: {file: \"\", upstream: {url: \"http://[::1]/sentry\"}}",
        [](const RelayConfig& c) {
-         return c.projects.upstream.url == "https://[::1]/sentry";
+         return c.projects.upstream.url == "http://[::1]/sentry";
        }},
       {"projects: {upstream: {batch_interval: 10ms, ttl: 1m, stale_grace: 0s, "
        "negative_ttl: 0ms}}",
@@ -333,7 +333,10 @@ TEST(RelayConfig, ValidationErrorsNameFileLineAndKey) {
        "kafka.bootstrap_servers: expected host:port"},
       {"projects: {upstream: {url: \"ftp://x\"}}\n",
        "projects.upstream.url: expected a URL like http://127.0.0.1:9000 "
-       "(scheme must be http or https), got \"ftp://x\""},
+       "(scheme must be http), got \"ftp://x\""},
+      {"projects: {upstream: {url: \"https://x\"}}\n",
+       "projects.upstream.url: expected a URL like http://127.0.0.1:9000 "
+       "(https is not supported yet: use http on a trusted network)"},
       {"projects: {upstream: {url: \"http://x/?a=1\"}}\n",
        "projects.upstream.url: expected a URL"},
       {"projects: {upstream: {url: \"http://u:p@x\"}}\n",

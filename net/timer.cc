@@ -38,14 +38,17 @@ class Timer::Impl {
  private:
   static void OnTimer(uv_timer_t* t) {
     auto* self = static_cast<Impl*>(t->data);
-    // The callback may call Start() and replace itself; run a moved-out copy
-    // and put it back only if nothing replaced it.
+    // The callback may call Start() (replacing itself) or Stop(); run a
+    // moved-out copy, and for a repeating timer put it back only if nothing
+    // replaced it and the timer still runs.
     if (!self->callback_) return;
-    if (uv_timer_get_repeat(t) == 0) {
-      absl::AnyInvocable<void()> cb = std::move(self->callback_);
-      cb();
-    } else {
-      self->callback_();
+    const bool repeating = uv_timer_get_repeat(t) != 0;
+    absl::AnyInvocable<void()> cb = std::move(self->callback_);
+    self->callback_ = nullptr;
+    cb();
+    if (repeating && !self->callback_ && !self->closed_ &&
+        uv_is_active(reinterpret_cast<uv_handle_t*>(t))) {
+      self->callback_ = std::move(cb);
     }
   }
 

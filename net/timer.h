@@ -23,8 +23,9 @@ class Timer {
   Timer& operator=(const Timer&) = delete;
 
   // Calls `callback` on the loop thread after `timeout_ms`, then every
-  // `repeat_ms` if it is not 0. Replaces a pending start. Loop thread only
-  // (or before Worker::Start()). Does nothing once the worker is stopping.
+  // `repeat_ms` if it is not 0. Replaces a pending start; the callback itself
+  // may call Start() or Stop() on its own timer. Loop thread only (or before
+  // Worker::Start()). Does nothing once the worker is stopping.
   void Start(uint64_t timeout_ms, uint64_t repeat_ms,
              absl::AnyInvocable<void()> callback);
 

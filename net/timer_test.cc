@@ -51,6 +51,24 @@ TEST(Timer, RestartFromItsOwnCallbackKeepsTheNewCallback) {
   worker.Stop();
 }
 
+TEST(Timer, RepeatingCallbackMayRestartItselfOnce) {
+  Worker worker("timer-test");
+  ASSERT_TRUE(worker.Start().ok());
+  Timer timer(&worker);
+  absl::Notification done;
+  std::atomic<int> repeats{0};
+  worker.Post([&] {
+    timer.Start(1, 1, [&] {
+      ++repeats;
+      // Replaces the running repeating callback with a one-shot.
+      timer.Start(1, 0, [&] { done.Notify(); });
+    });
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(repeats.load(), 1);
+  worker.Stop();
+}
+
 TEST(Timer, StoppedWorkerIgnoresStart) {
   Worker worker("timer-test");
   ASSERT_TRUE(worker.Start().ok());

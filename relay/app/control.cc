@@ -1,66 +1,44 @@
-// The project table's sources, as the relay wires them: the projects file
-// (loaded at start, reloaded on SIGHUP) and, when configured, the upstream
-// fetcher. Runs on the control worker, never on a request worker.
-#include "absl/strings/str_cat.h"
-#include "config/projects.h"
+// The project table's sources as the relay wires them: relay/upstream's
+// ProjectSource (the projects file, reloaded on SIGHUP and when it changes,
+// and the upstream's project configs) on the control worker.
+#include <memory>
+#include <utility>
+
 #include "relay/app/parts.h"
-#include "spdlog/spdlog.h"
+#include "relay/upstream/project_source.h"
 
 namespace tern::relay::app {
 
 class ControlPlane {
  public:
-  uint64_t generation = 1;
+  std::unique_ptr<upstream::ProjectSource> source;
 };
 
 Relay::Impl::Impl() = default;
 Relay::Impl::~Impl() { StopAll(); }
 
-namespace {
-
-absl::StatusOr<std::shared_ptr<const project::ProjectTable>> BuildFromFile(
-    const std::string& path, uint64_t generation) {
-  config::ProjectsFile file;
-  if (!path.empty()) {
-    auto loaded = config::LoadProjectsFile(path);
-    if (!loaded.ok()) return loaded.status();
-    file = std::move(*loaded);
-  }
-  return project::ProjectTable::Build(file, generation);
-}
-
-}  // namespace
-
 absl::StatusOr<std::shared_ptr<const project::ProjectTable>>
 Relay::Impl::LoadInitialTable() {
-  return BuildFromFile(config.projects.file, 1);
+  return upstream::LoadInitialTable(config.projects);
 }
 
 absl::Status Relay::Impl::StartControlPlane() {
   control_plane = std::make_unique<ControlPlane>();
-  return absl::OkStatus();
+  control_plane->source = std::make_unique<upstream::ProjectSource>(
+      control.get(), config.projects, publisher.get());
+  upstream::ProjectSource* source = control_plane->source.get();
+  if (!config.projects.upstream.url.empty()) {
+    shared.want_key = [source](std::string_view key) { source->Want(key); };
+  }
+  return source->Start();
 }
 
-void Relay::Impl::Reload() {
-  control->Post([this] {
-    auto table =
-        BuildFromFile(config.projects.file, control_plane->generation + 1);
-    if (!table.ok()) {
-      reload_errors.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("reload refused, the old project table stays: {}",
-                   std::string(table.status().message()));
-      return;
-    }
-    control_plane->generation++;
-    if (absl::Status s = publisher->Publish(*table); !s.ok()) {
-      reload_errors.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("reload: {}", std::string(s.message()));
-      return;
-    }
-    reloads.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("reloaded {}: {} projects, {} keys", config.projects.file,
-                 (*table)->project_count(), (*table)->key_count());
-  });
+void Relay::Impl::Reload() { control_plane->source->Reload(); }
+
+void Relay::Impl::ForEachControlCounter(
+    absl::FunctionRef<void(std::string_view, std::string_view, uint64_t)> f)
+    const {
+  upstream::ForEachCounter(control_plane->source->counters(), f);
 }
 
 }  // namespace tern::relay::app

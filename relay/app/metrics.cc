@@ -171,11 +171,11 @@ std::string RenderMetrics(const Relay::Impl& r) {
             k.queue_full);
   w.Counter("kafka_client_errors", "librdkafka error events", k.client_errors);
 
-  // Project table.
-  w.Counter("project_reloads", "project table reloads applied",
-            Load(r.reloads));
-  w.Counter("project_reload_errors", "project table reloads refused",
-            Load(r.reload_errors));
+  // Project table: reloads of the file, upstream fetches.
+  r.ForEachControlCounter(
+      [&](std::string_view name, std::string_view help, uint64_t value) {
+        w.Counter(absl::StrCat("projects_", ToAbsl(name)), help, value);
+      });
   w.Gauge("ready", "1 when /api/relay/healthcheck/ready/ answers 200",
           r.Ready() ? 1 : 0);
   return w.Take();

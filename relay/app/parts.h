@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -58,6 +59,11 @@ class Relay::Impl {
   // before the control worker starts.
   absl::Status StartControlPlane();
   void Reload();
+  // The control plane's counters (reloads, upstream fetches), for /metrics.
+  void ForEachControlCounter(
+      absl::FunctionRef<void(std::string_view name, std::string_view help,
+                             uint64_t value)>
+          f) const;
 
   bool Ready() const;
   absl::Status Shutdown();
@@ -74,8 +80,6 @@ class Relay::Impl {
   uint16_t http_port = 0;
   std::optional<uint16_t> udp_port;
   std::atomic<bool> shutting_down{false};
-  std::atomic<uint64_t> reloads{0};
-  std::atomic<uint64_t> reload_errors{0};
 };
 
 }  // namespace tern::relay::app

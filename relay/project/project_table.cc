@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -125,11 +126,18 @@ absl::StatusOr<OriginPattern> ParsePattern(uint64_t project_id,
 
 absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
     const config::ProjectsFile& file, uint64_t generation) {
+  return Build(file, UpstreamProjects{}, generation);
+}
+
+absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
+    const config::ProjectsFile& file, const UpstreamProjects& upstream,
+    uint64_t generation) {
   // The constructor is private; make_shared cannot reach it.
   std::shared_ptr<ProjectTable> table(new ProjectTable());
   table->generation_ = generation;
+  table->upstream_enabled_ = upstream.enabled;
   table->default_quotas_ = file.default_quotas;
-  table->projects_.reserve(file.projects.size());
+  table->projects_.reserve(file.projects.size() + upstream.projects.size());
   for (const config::Project& project : file.projects) {
     ProjectSettings settings;
     settings.config = project;
@@ -143,10 +151,49 @@ absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
     }
     table->projects_.push_back(std::move(settings));
   }
-  // projects_ is final from here: the views and pointers below stay valid.
+  const size_t file_projects = table->projects_.size();
+  // Upstream projects whose id the file (or an earlier upstream entry)
+  // already has are left out here, before projects_ becomes final.
+  absl::flat_hash_set<uint64_t> ids;
   for (const ProjectSettings& settings : table->projects_) {
+    ids.insert(settings.config.id);
+  }
+  // Keys of upstream projects left out: final answers ("unknown public
+  // key"), not pending, or the fetcher would be asked for them forever.
+  std::vector<absl::string_view> orphans;
+  for (const config::Project& project : upstream.projects) {
+    if (project.id == 0 || !ids.insert(project.id).second) {
+      ++table->upstream_skipped_;
+      for (const config::ProjectKey& key : project.keys) {
+        orphans.push_back(ToAbsl(key.public_key));
+      }
+      continue;
+    }
+    ProjectSettings settings;
+    settings.config = project;
+    settings.from_upstream = true;
+    for (const std::string& entry : project.allowed_origins) {
+      if (entry == "*") {
+        settings.allow_any_origin = true;
+        continue;
+      }
+      absl::StatusOr<OriginPattern> p = ParsePattern(project.id, entry);
+      if (!p.ok()) {
+        // Dropping an origin only narrows what the project accepts.
+        ++table->upstream_skipped_;
+        continue;
+      }
+      settings.origins.push_back(*std::move(p));
+    }
+    table->projects_.push_back(std::move(settings));
+  }
+  // projects_ is final from here: the views and pointers below stay valid.
+  for (size_t p = 0; p < table->projects_.size(); ++p) {
+    const ProjectSettings& settings = table->projects_[p];
     const config::Project& project = settings.config;
+    const bool from_file = p < file_projects;
     if (!table->by_id_.emplace(project.id, &settings).second) {
+      // Upstream duplicates were filtered above; only the file gets here.
       return absl::InvalidArgumentError(
           absl::StrCat("project ", project.id, ": duplicate project id"));
     }
@@ -161,11 +208,22 @@ absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
       info.key = &key;
       info.project = &settings;
       if (!table->keys_.emplace(ToAbsl(key.public_key), info).second) {
+        if (!from_file) {
+          ++table->upstream_skipped_;
+          continue;
+        }
         return absl::InvalidArgumentError(
             absl::StrCat("project ", project.id, ": duplicate public key \"",
                          key.public_key, "\""));
       }
     }
+  }
+  for (const std::string& key : upstream.unknown_keys) {
+    // A key the table holds is not unknown (the file wins over upstream).
+    if (!table->keys_.contains(ToAbsl(key))) table->unknown_keys_.insert(key);
+  }
+  for (absl::string_view key : orphans) {
+    if (!table->keys_.contains(key)) table->unknown_keys_.emplace(key);
   }
   return std::shared_ptr<const ProjectTable>(std::move(table));
 }
@@ -178,6 +236,10 @@ const KeyInfo* ProjectTable::FindKey(std::string_view public_key) const {
 const ProjectSettings* ProjectTable::FindProject(uint64_t project_id) const {
   auto it = by_id_.find(project_id);
   return it == by_id_.end() ? nullptr : it->second;
+}
+
+bool ProjectTable::IsKnownUnknown(std::string_view public_key) const {
+  return unknown_keys_.contains(ToAbsl(public_key));
 }
 
 bool OriginAllowed(const ProjectSettings& project, std::string_view origin) {
@@ -197,7 +259,12 @@ absl::Status CheckKey(const ProjectTable& table, std::string_view public_key,
                       const KeyInfo** out) {
   const KeyInfo* info = table.FindKey(public_key);
   if (out != nullptr) *out = info;
-  if (info == nullptr) return Forbidden("unknown public key");
+  if (info == nullptr) {
+    if (!table.upstream_enabled() || table.IsKnownUnknown(public_key)) {
+      return Forbidden("unknown public key");
+    }
+    return absl::UnavailableError("project config pending");
+  }
   if (info->status == config::KeyStatus::kDisabled) {
     return Forbidden("key disabled");
   }

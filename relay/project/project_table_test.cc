@@ -206,6 +206,104 @@ TEST(CheckKey, EveryOutcome) {
       "project mismatch");
 }
 
+TEST(ProjectTable, MergesUpstreamAndFileWins) {
+  config::ProjectsFile f;
+  f.projects.push_back(MakeProject(1, {"filekey", "shared"}));
+  UpstreamProjects up;
+  up.enabled = true;
+  // Same id as the file's project: left out entirely.
+  up.projects.push_back(MakeProject(1, {"ghost"}));
+  // Its own project, but one key the file already has: that key is left out.
+  up.projects.push_back(
+      MakeProject(2, {"upkey", "shared"}, {"https://a.example.com", "bad/"}));
+  // A duplicate id within upstream: the first one stays.
+  up.projects.push_back(MakeProject(2, {"dup"}));
+  up.unknown_keys = {"gone", "filekey"};
+  absl::StatusOr<std::shared_ptr<const ProjectTable>> t =
+      ProjectTable::Build(f, up, 3);
+  ASSERT_TRUE(t.ok()) << t.status();
+  const ProjectTable& table = **t;
+  EXPECT_EQ(table.generation(), 3u);
+  EXPECT_TRUE(table.upstream_enabled());
+  EXPECT_EQ(table.project_count(), 2u);
+  EXPECT_EQ(table.key_count(), 3u);  // filekey, shared (file), upkey
+  EXPECT_EQ(table.FindKey("shared")->project_id, 1u);
+  EXPECT_FALSE(table.FindKey("shared")->project->from_upstream);
+  ASSERT_NE(table.FindKey("upkey"), nullptr);
+  EXPECT_TRUE(table.FindKey("upkey")->project->from_upstream);
+  EXPECT_EQ(table.FindKey("ghost"), nullptr);
+  EXPECT_EQ(table.FindKey("dup"), nullptr);
+  // The unparsable origin is dropped, the good one kept.
+  ASSERT_EQ(table.FindProject(2)->origins.size(), 1u);
+  EXPECT_FALSE(table.FindProject(2)->allow_any_origin);
+  // Project 1 + project 2 + "shared" + "bad/".
+  EXPECT_EQ(table.upstream_skipped(), 4u);
+  // A key the file holds is never "known unknown"; keys of a left-out
+  // upstream project are (final 403, not pending).
+  EXPECT_TRUE(table.IsKnownUnknown("gone"));
+  EXPECT_TRUE(table.IsKnownUnknown("ghost"));
+  EXPECT_TRUE(table.IsKnownUnknown("dup"));
+  EXPECT_FALSE(table.IsKnownUnknown("filekey"));
+  EXPECT_EQ(table.unknown_key_count(), 3u);
+  EXPECT_EQ(CheckKey(table, "ghost", 1, "", nullptr).message(),
+            "unknown public key");
+}
+
+TEST(CheckKey, PendingOnlyWithUpstream) {
+  config::ProjectsFile f;
+  f.projects.push_back(MakeProject(1, {"filekey"}));
+  UpstreamProjects up;
+  up.enabled = true;
+  config::Project fetched = MakeProject(2, {"upkey", "offkey"});
+  fetched.keys[1].status = config::KeyStatus::kDisabled;
+  up.projects.push_back(fetched);
+  up.unknown_keys = {"gone"};
+  absl::StatusOr<std::shared_ptr<const ProjectTable>> t =
+      ProjectTable::Build(f, up, 1);
+  ASSERT_TRUE(t.ok()) << t.status();
+  const KeyInfo* out = nullptr;
+
+  EXPECT_TRUE(CheckKey(**t, "filekey", 1, "", &out).ok());
+  EXPECT_TRUE(CheckKey(**t, "upkey", 2, "", &out).ok());
+  EXPECT_EQ(out->project_id, 2u);
+  EXPECT_EQ(CheckKey(**t, "offkey", 2, "", &out).message(), "key disabled");
+
+  absl::Status s = CheckKey(**t, "newkey", 2, "", &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(HttpStatusFor(s), 503);
+  EXPECT_EQ(s.message(), "project config pending");
+  EXPECT_EQ(out, nullptr);
+
+  s = CheckKey(**t, "gone", 2, "", &out);
+  EXPECT_EQ(HttpStatusFor(s), 403);
+  EXPECT_EQ(s.message(), "unknown public key");
+
+  // The same inputs without an upstream: an absent key is final.
+  up.enabled = false;
+  t = ProjectTable::Build(f, up, 2);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(CheckKey(**t, "newkey", 2, "", &out).message(),
+            "unknown public key");
+  // The file-only Build is the same as an upstream that is off.
+  t = ProjectTable::Build(f, 3);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_FALSE((*t)->upstream_enabled());
+  EXPECT_EQ(CheckKey(**t, "newkey", 1, "", &out).message(),
+            "unknown public key");
+}
+
+TEST(ProjectTable, FileErrorsStillFailMergedBuild) {
+  config::ProjectsFile f;
+  f.projects.push_back(MakeProject(1, {"k"}));
+  f.projects.push_back(MakeProject(1, {"j"}));
+  UpstreamProjects up;
+  up.enabled = true;
+  absl::StatusOr<std::shared_ptr<const ProjectTable>> t =
+      ProjectTable::Build(f, up, 1);
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(t.status().message(), HasSubstr("duplicate project id"));
+}
+
 struct OriginCase {
   std::vector<std::string> allowed;
   std::string origin;
