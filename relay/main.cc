@@ -8,7 +8,8 @@
 //
 // Exit codes: 0 clean stop (everything answered 200 was delivered to Kafka)
 // or valid config; 1 bad usage, bad config or a failed start; 2 the shutdown
-// timeout cut the drain or the final flush short.
+// timeout cut the drain or the final flush short, or a Kafka message failed
+// delivery for good during the run.
 #include <signal.h>
 
 #include <cstdio>

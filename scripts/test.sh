@@ -4,6 +4,8 @@
 #   build/       gcc, Release: unit tests and a one-shot run of each benchmark
 #   build/fuzz/  clang, ASan+UBSan: the same unit tests plus every fuzzer for
 #                TERN_FUZZ_SECONDS (default 5) over its seed corpus
+#   integration  scripts/integration.sh: the Release tern-relay against a real
+#                Kafka broker, sentry-python, @sentry/node and raw UDP
 # Exits non-zero if anything fails. Safe to run again: builds are incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +61,20 @@ echo "== tests (clang, ASan+UBSan, fuzzers)"
 run_ctest build/fuzz || status=1
 echo "== tests (Release)"
 run_ctest build || status=1
+
+echo "== integration tests (real Kafka, sentry-python, @sentry/node, UDP)"
+ilog=$(mktemp)
+./scripts/integration.sh build 2>&1 | tee "$ilog" || status=1
+iline=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed$' "$ilog" | tail -n1 || true)
+if [[ -n "$iline" ]]; then
+  read -r ipassed ifailed < <(sed -E 's/^integration: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/' <<<"$iline")
+  passed=$((passed + ipassed))
+  failed=$((failed + ifailed))
+else
+  failed=$((failed + 1))
+  status=1
+fi
+rm -f "$ilog"
 
 echo
 echo "total: $passed passed, $failed failed"

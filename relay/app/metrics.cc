@@ -13,7 +13,6 @@ namespace {
 
 using admin::PrometheusWriter;
 constexpr auto kCounter = PrometheusWriter::Type::kCounter;
-constexpr auto kGauge = PrometheusWriter::Type::kGauge;
 
 uint64_t Load(const std::atomic<uint64_t>& a) {
   return a.load(std::memory_order_relaxed);

@@ -45,6 +45,9 @@ kafka::ProducerConfig ProducerConfigFrom(const config::KafkaConfig& k) {
   for (const auto& [name, value] : k.producer.extra) {
     p.properties[name] = value;
   }
+  // Shutdown() flushes within timeouts.shutdown; the destructor's own wait
+  // only covers a relay destroyed without Shutdown(), so keep it short.
+  p.close_timeout = absl::Milliseconds(500);
   p.log = [](kafka::LogSeverity severity, std::string_view line) {
     switch (severity) {
       case kafka::LogSeverity::kInfo:
@@ -227,6 +230,15 @@ absl::Status Relay::Impl::Shutdown() {
         flushed.ok() ? "" : absl::StrCat("; ", flushed.message())));
   }
   if (!flushed.ok()) return flushed;
+  // Answered 200 means queued; a message the cluster then refused for good
+  // (say MSG_SIZE_TOO_LARGE from a broker with a smaller limit) was lost
+  // after the answer. The exit code must say so.
+  if (const kafka::ProducerStats stats = producer->Stats(); stats.failed > 0) {
+    return absl::DataLossError(
+        absl::StrCat(stats.failed,
+                     " Kafka messages failed delivery during this run (see "
+                     "tern_kafka_delivery_errors_total)"));
+  }
   spdlog::info("tern-relay: stopped cleanly");
   return absl::OkStatus();
 }

@@ -61,7 +61,9 @@ class Relay {
   // in flight finish (their responses carry Connection: close), then the
   // producer is flushed; all within config.timeouts.shutdown. OK when
   // everything answered 200 was delivered; DeadlineExceeded (with counts)
-  // when the timeout cut it short. Call once, from any thread but a worker's.
+  // when the timeout cut it short; DataLoss when a message failed delivery
+  // for good at any time during the run. Call once, from any thread but a
+  // worker's.
   absl::Status Shutdown();
 
   // The /metrics page (Prometheus text format 0.0.4).

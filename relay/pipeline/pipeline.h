@@ -85,8 +85,8 @@ struct Response {
 // Size limits per endpoint (the max_event_size/max_envelope_size).
 // Each bounds both the body as received and the body after decompression.
 struct Limits {
-  size_t max_event_size = 1 << 20;        // store bodies and each event
-  size_t max_envelope_size = 100u << 20;  // envelope bodies
+  size_t max_event_size = 1 << 20;          // store bodies and each event
+  size_t max_envelope_size = 100u << 20;    // envelope bodies
   size_t max_attachment_size = 100u << 20;  // one attachment item
   size_t max_items_per_envelope = 1000;
 };

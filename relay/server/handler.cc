@@ -170,11 +170,7 @@ std::string_view UdpDropName(UdpDrop reason) {
 RelayHandler::RelayHandler(net::Worker* worker, const ServerShared* shared,
                            project::TableSlot* slot,
                            pipeline::Pipeline* pipeline)
-    : worker_(worker),
-      shared_(shared),
-      slot_(slot),
-      pipeline_(pipeline),
-      hold_timer_(worker) {}
+    : shared_(shared), slot_(slot), pipeline_(pipeline), hold_timer_(worker) {}
 
 RelayHandler::~RelayHandler() = default;
 

@@ -156,7 +156,6 @@ class RelayHandler final : public net::HttpHandler {
   void SweepHeld();
   void Want(const std::string& key);
 
-  net::Worker* worker_;
   const ServerShared* shared_;
   project::TableSlot* slot_;
   pipeline::Pipeline* pipeline_;
