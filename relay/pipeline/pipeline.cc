@@ -276,16 +276,9 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
         s = ProduceStandaloneAttachment(ctx, item, *ctx.envelope_event_id);
         break;
       case ItemType::kSession:
-      case ItemType::kSessions: {
-        std::string key = absl::StrCat(ctx.project_id);
-        s = ProduceItem(options_.topics.sessions, key, item.payload);
-        if (s.ok()) {
-          EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, std::nullopt,
-                      DataCategory::kSession, 1);
-          counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
-        }
+      case ItemType::kSessions:
+        s = ProduceSessions(ctx, item);
         break;
-      }
       case ItemType::kClientReport:
         // What the SDK discarded itself becomes outcomes, as a processing
         // Relay does; the item itself goes nowhere. A report that does not
@@ -338,6 +331,31 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
     }
     if (!s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::ProduceSessions(Ctx& ctx, const EnvelopeItem& item) {
+  protocol::SessionContext sc;
+  sc.project_id = ctx.project_id;
+  sc.received = ctx.received;
+  sc.sdk = ctx.sentry_client;
+  const bool aggregates = item.item_type == ItemType::kSessions;
+  if (absl::Status s = sessions_.Encode(item.payload, aggregates, sc);
+      !s.ok()) {
+    EmitOutcome(ctx, Outcome::kInvalid, ReasonOf(s), std::nullopt,
+                DataCategory::kSession, 1);
+    counters_.items_invalid.fetch_add(1, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+  // Keyed by project, so one project's sessions stay in order on one
+  // partition (the backend aggregates them per project and hour).
+  const std::string key = absl::StrCat(ctx.project_id);
+  for (const std::string& message : sessions_.messages()) {
+    TERN_RETURN_IF_ERROR(ProduceItem(options_.topics.sessions, key, message));
+  }
+  EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, std::nullopt,
+              DataCategory::kSession, Quantity(sessions_.sessions()));
+  counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 

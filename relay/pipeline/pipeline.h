@@ -37,6 +37,7 @@
 #include "protocol/event_id.h"
 #include "protocol/kafka_codec.h"
 #include "protocol/normalize.h"
+#include "protocol/session.h"
 #include "relay/kafka/producer.h"
 
 // Forward declarations rather than includes: see key_check.h for why this
@@ -116,19 +117,14 @@ struct PipelineOptions {
 
 // The reasons of `invalid` outcomes, for /metrics (the outcome messages carry
 // the reason itself). The last entry counts reasons not in the list.
-inline constexpr std::string_view kInvalidReasons[] = {"invalid_json",
-                                                       "invalid_schema",
-                                                       "invalid_event_id",
-                                                       "event_id_mismatch",
-                                                       "invalid_timestamp",
-                                                       "invalid_level",
-                                                       "event_too_large",
-                                                       "invalid_utf8",
-                                                       "duplicate_item",
-                                                       "missing_event_id",
-                                                       "invalid_user_report",
-                                                       "unsupported_item_type",
-                                                       "other"};
+inline constexpr std::string_view kInvalidReasons[] = {
+    "invalid_json",        "invalid_schema",
+    "invalid_event_id",    "event_id_mismatch",
+    "invalid_timestamp",   "invalid_level",
+    "event_too_large",     "invalid_utf8",
+    "duplicate_item",      "missing_event_id",
+    "invalid_user_report", "unsupported_item_type",
+    "invalid_session",     "other"};
 inline constexpr size_t kInvalidReasonCount = std::size(kInvalidReasons);
 
 // Per-worker counters. Only the owning worker writes them (relaxed atomics,
@@ -201,6 +197,8 @@ class Pipeline {
       Ctx& ctx, std::string_view json, bool is_transaction,
       const std::vector<const protocol::EnvelopeItem*>& attachments,
       bool strict);
+  // session / sessions items, as Relay's session messages.
+  absl::Status ProduceSessions(Ctx& ctx, const protocol::EnvelopeItem& item);
   // unknown_items: forward.
   absl::Status ForwardItem(Ctx& ctx, const protocol::EnvelopeItem& item);
   absl::Status ProduceStandaloneAttachment(Ctx& ctx,
@@ -229,6 +227,7 @@ class Pipeline {
   protocol::NormalizedEvent normalized_;
   protocol::ClientReportParser client_reports_;
   protocol::ClientReport client_report_;
+  protocol::SessionEncoder sessions_;
   std::string auth_scratch_;
   std::string content_scratch_;
   std::string store_scratch_;

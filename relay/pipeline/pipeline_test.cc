@@ -260,8 +260,14 @@ TEST_F(PipelineTest, TransactionAndSessionGoToTheirTopics) {
       R"("timestamp":1700000000,"contexts":{"trace":{"trace_id":")",
       "0123456789abcdef0123456789abcdef",
       R"(","span_id":"0123456789abcdef"}}})", "\n", R"({"type":"session"})",
-      "\n", R"({"sid":"s1","status":"ok","started":"2023-11-14T22:13:20Z"})",
-      "\n", R"({"type":"client_report"})", "\n",
+      "\n",
+      R"({"sid":"5d52fd05-fcc9-4bf3-9dc9-267783670341","status":"ok",)"
+      R"("started":"2023-11-14T22:13:20Z","attrs":{"release":"r@1"}})",
+      "\n", R"({"type":"sessions"})", "\n",
+      R"({"aggregates":[{"started":"2023-11-14T22:13:00Z","exited":4,)"
+      R"("crashed":1}],"attrs":{"release":"r@1"}})",
+      "\n", R"({"type":"session"})", "\n", R"({"sid":"not-a-uuid"})", "\n",
+      R"({"type":"client_report"})", "\n",
       R"({"discarded_events":[{"reason":"queue_overflow","category":"error",)",
       R"("quantity":3}]})", "\n", R"({"type":"check_in"})", "\n", "{}\n");
   Response r = Handle(Env(env));
@@ -274,26 +280,39 @@ TEST_F(PipelineTest, TransactionAndSessionGoToTheirTopics) {
   ASSERT_TRUE(std::holds_alternative<protocol::EventMessage>(msg));
   EXPECT_EQ(r.body, absl::StrCat(R"({"id":")", tx[0].key, R"("})"));
 
+  // Relay's session messages: one per update, one per non-zero count of an
+  // aggregate group; the invalid session produces none.
   auto sessions = Read(Topics().sessions);
-  ASSERT_EQ(sessions.size(), 1u);
+  ASSERT_EQ(sessions.size(), 3u);
   EXPECT_EQ(sessions[0].key, "1");
-  EXPECT_THAT(sessions[0].value, HasSubstr(R"("sid":"s1")"));
+  EXPECT_THAT(
+      sessions[0].value,
+      HasSubstr(R"("session_id":"5d52fd05-fcc9-4bf3-9dc9-267783670341")"));
+  EXPECT_THAT(sessions[0].value, HasSubstr(R"("project_id":1,)"));
+  EXPECT_THAT(sessions[0].value, HasSubstr(R"("sdk":"test/1.0")"));
+  EXPECT_THAT(sessions[1].value, HasSubstr(R"("quantity":4,)"));
+  EXPECT_THAT(sessions[2].value, HasSubstr(R"("status":"crashed")"));
   EXPECT_TRUE(Read(Topics().events).empty());
 
   auto outcomes = Outcomes();
-  ASSERT_EQ(outcomes.size(), 4u);
+  ASSERT_EQ(outcomes.size(), 6u);
   EXPECT_EQ(outcomes[0].category, DataCategory::kTransaction);
   EXPECT_EQ(outcomes[0].outcome, Outcome::kAccepted);
   EXPECT_EQ(outcomes[1].category, DataCategory::kSession);
   EXPECT_EQ(outcomes[1].outcome, Outcome::kAccepted);
+  EXPECT_EQ(outcomes[1].quantity, 1u);
+  EXPECT_EQ(outcomes[2].category, DataCategory::kSession);
+  EXPECT_EQ(outcomes[2].quantity, 5u);  // 4 exited + 1 crashed
+  EXPECT_EQ(outcomes[3].outcome, Outcome::kInvalid);
+  EXPECT_EQ(Reason(3), "invalid_session");
   // The client report is not stored: its entry becomes a client_discard
   // outcome, as a processing Relay does.
-  EXPECT_EQ(outcomes[2].outcome, Outcome::kClientDiscard);
-  EXPECT_EQ(outcomes[2].category, DataCategory::kError);
-  EXPECT_EQ(outcomes[2].quantity, 3u);
-  EXPECT_EQ(Reason(2), "queue_overflow");
-  EXPECT_EQ(outcomes[3].outcome, Outcome::kInvalid);  // check_in dropped
-  EXPECT_EQ(Reason(3), "unsupported_item_type");
+  EXPECT_EQ(outcomes[4].outcome, Outcome::kClientDiscard);
+  EXPECT_EQ(outcomes[4].category, DataCategory::kError);
+  EXPECT_EQ(outcomes[4].quantity, 3u);
+  EXPECT_EQ(Reason(4), "queue_overflow");
+  EXPECT_EQ(outcomes[5].outcome, Outcome::kInvalid);  // check_in dropped
+  EXPECT_EQ(Reason(5), "unsupported_item_type");
   EXPECT_EQ(pipeline_->counters().items_dropped.load(), 1u);
   EXPECT_EQ(pipeline_->counters().client_reports.load(), 1u);
 }

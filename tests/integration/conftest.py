@@ -164,7 +164,7 @@ class Message:
     offset: int
     key: bytes | None
     raw: bytes
-    value: Any  # msgpack map (ingest-*), parsed JSON (outcomes), raw bytes (sessions)
+    value: Any  # msgpack map (ingest-*), parsed JSON (outcomes, sessions)
 
     @property
     def project_id(self) -> int | None:
@@ -180,7 +180,7 @@ class Message:
 
 
 def decode_value(topic: str, raw: bytes | None) -> Any:
-    """msgpack map (ingest-*), JSON (outcomes) or the raw bytes (sessions).
+    """msgpack map (ingest-*) or JSON (outcomes, sessions).
 
     A value that does not decode (not the relay's: another producer on a
     shared broker) stays raw bytes; it carries no project id, so no test
@@ -191,7 +191,7 @@ def decode_value(topic: str, raw: bytes | None) -> Any:
     try:
         if topic in MSGPACK_TOPICS:
             return msgpack.unpackb(raw, raw=False)
-        if topic == TOPIC_OUTCOMES:
+        if topic in (TOPIC_OUTCOMES, TOPIC_SESSIONS):
             return json.loads(raw)
     except (ValueError, msgpack.UnpackException):
         return raw
@@ -673,3 +673,49 @@ def check_outcome(o: dict, project: Project, outcome: int, category: int, event_
     assert isinstance(o["timestamp"], str) and o["timestamp"].endswith("Z")
     if outcome == OUTCOME_ACCEPTED:
         assert o["reason"] is None
+
+
+SESSION_MESSAGE_KEYS = {
+    "org_id", "project_id", "session_id", "distinct_id", "quantity", "seq",
+    "received", "started", "duration", "status", "errors", "release",
+    "environment", "sdk", "retention_days",
+}
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def expected_session_messages(items) -> list[tuple]:
+    """What the relay must write to ingest-sessions for the SDK's session
+    items (Relay's session messages, docs/protocol.md): one per "session"
+    update, one per non-zero status count of each "sessions" aggregate group.
+    Each as (session_id, status, quantity, errors > 0, release)."""
+    out = []
+    for item in items:
+        s = json.loads(item.payload)
+        release = (s.get("attrs") or {}).get("release")
+        if item.type == "session":
+            # Relay writes the id hyphenated; JS SDKs send 32 bare digits.
+            sid = str(uuid.UUID(s["sid"]))
+            out.append((sid, s.get("status", "ok"), 1,
+                        s.get("errors", 0) > 0, release))
+            continue
+        for group in s["aggregates"]:
+            for status in ("exited", "errored", "abnormal", "crashed"):
+                n = group.get(status, 0)
+                if n:
+                    out.append((NIL_UUID, status, n, status != "exited", release))
+    return out
+
+
+def session_message_tuples(messages) -> list[tuple]:
+    """The same tuple for each message on ingest-sessions, after checking the
+    message has exactly Relay's keys."""
+    out = []
+    for m in messages:
+        v = m.value
+        assert isinstance(v, dict), m.raw
+        assert set(v) == SESSION_MESSAGE_KEYS, sorted(v)
+        assert v["org_id"] == 0 and v["retention_days"] == 90
+        assert v["received"] >= v["started"] - 60, v
+        out.append((v["session_id"], v["status"], v["quantity"],
+                    v["errors"] > 0, v["release"]))
+    return out

@@ -32,6 +32,7 @@ from conftest import (
     TOPIC_TRANSACTIONS,
     check_event_message,
     check_outcome,
+    session_message_tuples,
 )
 
 SDK_DIR = REPO / "tests" / "sdk"
@@ -193,9 +194,10 @@ def test_sentry_node_exception_message_session(relay_factory, kafka, project):
 
     sessions = c.of(TOPIC_SESSIONS, project.id)
     assert len(sessions) == n_sessions
-    payloads = [json.loads(m.raw) for m in sessions]
-    assert all((s.get("attrs") or {}).get("release") == release for s in payloads), payloads
-    assert payloads[-1]["status"] in ("exited", "crashed", "abnormal")
+    tuples = session_message_tuples(sessions)
+    assert all(t[4] == release for t in tuples), tuples
+    assert all(t[2] == 1 for t in tuples), tuples
+    assert tuples[-1][1] in ("exited", "crashed", "abnormal")
 
     outcomes = c.outcomes(project.id)
     assert len(outcomes) == 3 + n_sessions, outcomes

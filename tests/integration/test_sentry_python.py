@@ -25,6 +25,8 @@ from conftest import (
     TOPIC_ATTACHMENTS,
     TOPIC_EVENTS,
     TOPIC_SESSIONS,
+    expected_session_messages,
+    session_message_tuples,
     TOPIC_TRANSACTIONS,
     check_event_message,
     check_outcome,
@@ -137,14 +139,15 @@ def test_session(relay_factory, kafka, project):
 
     c = _finish(relay, kafka)
     got = c.of(TOPIC_SESSIONS, project.id)
-    # Each session item is written as it came, keyed by the project id.
-    assert [json.loads(m.raw) for m in got] == [json.loads(i.payload) for i in sent_sessions]
+    # Relay's session messages, keyed by the project id, one per update (or
+    # per aggregate count).
+    assert sorted(session_message_tuples(got)) == sorted(expected_session_messages(sent_sessions))
     for m in got:
         assert m.key == str(project.id).encode()
-        s = json.loads(m.raw)
-        attrs = s.get("attrs") or {}
-        assert attrs.get("release") == release
-    assert any(json.loads(m.raw).get("errors", 0) >= 1 for m in got)
+        assert m.value["project_id"] == project.id
+        assert m.value["release"] == release
+        assert m.value["sdk"].startswith("sentry.python/"), m.value
+    assert any(m.value["errors"] >= 1 for m in got)
 
     session_outcomes = c.outcomes(project.id, category=CATEGORY_SESSION)
     assert len(session_outcomes) == len(sent_sessions)
