@@ -157,7 +157,19 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
           !s.ok()) {
         return s;
       }
-      if (i == 0) r.udp_port = w->udp->port();
+      if (i == 0) {
+        r.udp_port = w->udp->port();
+        // Linux reports twice the usable size; the kernel silently caps the
+        // request at net.core.rmem_max, and a small buffer means kernel
+        // drops under bursts that /metrics cannot see.
+        const int granted = w->udp->granted_rcvbuf() / 2;
+        if (granted < uo.rcvbuf_bytes) {
+          spdlog::warn(
+              "udp: receive buffer is {} bytes, not the {} asked for; raise "
+              "net.core.rmem_max (sysctl) to avoid kernel drops",
+              granted, uo.rcvbuf_bytes);
+        }
+      }
     }
     net::Worker* worker = w->worker.get();
     server::RelayHandler* handler = w->handler.get();
