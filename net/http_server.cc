@@ -171,6 +171,8 @@ class HttpConnection {
   static void OnClose(uv_handle_t* h);
 
   bool AppendHead(Span& span, const char* at, size_t len);
+  // A trailer field or value of `len` bytes: counted, not kept.
+  int OnTrailer(size_t len);
   int Reject(int status, std::string_view detail);
   void Feed(const char* data, size_t len);
   void Dispatch();
@@ -199,6 +201,12 @@ class HttpConnection {
   std::vector<std::pair<Span, Span>> header_spans_;
   bool in_field_ = false;
   bool in_value_ = false;
+  // Set once the request's headers are complete: header callbacks after that
+  // are chunked-body trailers. They are not kept (the request's views point
+  // into head_, which must not grow again), only counted against the header
+  // limit so that a client cannot stream trailers forever.
+  bool headers_complete_ = false;
+  size_t trailer_bytes_ = 0;
   std::vector<HttpHeader> headers_;
   HttpRequest req_;
   std::unique_ptr<char[]> body_;  // capacity + kBodyPadding bytes
@@ -333,6 +341,8 @@ int HttpConnection::OnMessageBegin(llhttp_t* p) {
   c->url_ = {};
   c->header_spans_.clear();
   c->in_field_ = c->in_value_ = false;
+  c->headers_complete_ = false;
+  c->trailer_bytes_ = 0;
   c->body_size_ = 0;
   c->body_limit_ = 0;
   c->message_ready_ = false;
@@ -355,6 +365,7 @@ int HttpConnection::OnUrl(llhttp_t* p, const char* at, size_t len) {
 
 int HttpConnection::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
   HttpConnection* c = From(p);
+  if (c->headers_complete_) return c->OnTrailer(len);
   if (!c->in_field_) {
     if (c->header_spans_.size() >= c->opts_.max_header_count) {
       return c->Reject(431, "too many header fields");
@@ -376,6 +387,7 @@ int HttpConnection::OnHeaderFieldComplete(llhttp_t* p) {
 
 int HttpConnection::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
   HttpConnection* c = From(p);
+  if (c->headers_complete_) return c->OnTrailer(len);
   if (c->header_spans_.empty()) return 0;
   Span& value = c->header_spans_.back().second;
   if (!c->in_value_) {
@@ -393,8 +405,17 @@ int HttpConnection::OnHeaderValueComplete(llhttp_t* p) {
   return 0;
 }
 
+int HttpConnection::OnTrailer(size_t len) {
+  trailer_bytes_ += len;
+  if (head_.size() + trailer_bytes_ > opts_.max_header_bytes) {
+    return Reject(431, "request headers and trailers too large");
+  }
+  return 0;
+}
+
 int HttpConnection::OnHeadersComplete(llhttp_t* p) {
   HttpConnection* c = From(p);
+  c->headers_complete_ = true;
   HttpRequest& req = c->req_;
   const char* base = c->head_.data();
   auto view = [base](Span s) { return std::string_view(base + s.off, s.len); };
@@ -593,7 +614,9 @@ void HttpConnection::Respond(int status, std::span<const HttpHeader> headers,
     out += "Connection: keep-alive\r\n";
   }
   out += "\r\n";
-  out.append(body);
+  // A HEAD answer has the GET's headers (Content-Length included) and no
+  // body (RFC 9110, 9.3.2); a body would be read as the next response.
+  if (req_.method != "HEAD") out.append(body);
   Write(std::move(out));
   if (closed_) return;
   if (body_capacity_ > opts_.keep_body_capacity) {
