@@ -193,6 +193,14 @@ class HttpConnection {
   uv_shutdown_t shutdown_req_;
   llhttp_t parser_;
   TimerKind timer_kind_ = TimerKind::kNone;
+  // The connection's one timer is re-armed lazily: ArmTimer only records the
+  // deadline (loop time, ms) and touches the uv timer when it must fire
+  // earlier than it is set to; a timer that fires before the deadline
+  // re-arms itself for the rest. Per request the deadline moves three times
+  // (header, body, idle) and almost always later, so the steady state costs
+  // no timer-heap operation at all.
+  uint64_t deadline_ = 0;
+  uint64_t timer_due_ = 0;
   sockaddr_storage peer_{};
 
   // Current request.
@@ -785,15 +793,26 @@ void HttpConnection::OnRead(uv_stream_t* s, ssize_t nread,
 void HttpConnection::ArmTimer(TimerKind kind, uint64_t ms) {
   if (closed_) return;
   timer_kind_ = kind;
-  if (kind == TimerKind::kNone) {
-    uv_timer_stop(&timer_);
-  } else {
+  // kNone leaves a pending uv timer in place: it fires, finds nothing to do
+  // and stops (see OnTimer).
+  if (kind == TimerKind::kNone) return;
+  deadline_ = uv_now(server_->worker->loop()) + ms;
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_)) ||
+      timer_due_ > deadline_) {
+    timer_due_ = deadline_;
     uv_timer_start(&timer_, &OnTimer, ms, 0);
   }
 }
 
 void HttpConnection::OnTimer(uv_timer_t* t) {
   auto* c = static_cast<HttpConnection*>(t->data);
+  if (c->timer_kind_ == TimerKind::kNone) return;
+  const uint64_t now = uv_now(c->server_->worker->loop());
+  if (now < c->deadline_) {  // the deadline moved later since arming
+    c->timer_due_ = c->deadline_;
+    uv_timer_start(t, &OnTimer, c->deadline_ - now, 0);
+    return;
+  }
   switch (c->timer_kind_) {
     case TimerKind::kHeader:
       c->counters_.timeout_header.Add();

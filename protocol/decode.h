@@ -59,9 +59,11 @@ class BodyDecoder {
   //
   // On success the returned view holds the decoded body. For identity it
   // points into `body` (nothing is copied and `*out` is left untouched);
-  // otherwise `*out` holds exactly the decoded bytes and the view covers all
-  // of it. Either way the view is valid until `body` or `*out` changes, so
-  // callers keep both alive while they use the result.
+  // otherwise the decoded bytes are at the start of `*out` and the view
+  // covers exactly them. `*out` may be longer than the view: its size is
+  // left as it was grown, so a warm buffer is not zero-filled again on the
+  // next call. Either way the view is valid until `body` or `*out` changes,
+  // so callers keep both alive while they use the result.
   //
   // `*out` is scratch owned by the caller: its previous contents are
   // discarded and its capacity is reused. When it has to grow, it grows to at
@@ -97,7 +99,7 @@ class BodyDecoder {
   //     padding optional, ASCII whitespace anywhere ignored (MIME line
   //     breaks). If the decoded bytes start with a zlib header they are
   //     inflated into `*out`; otherwise they are taken as JSON and copied
-  //     into `*out`. The result is then a view of all of `*out`.
+  //     into `*out`. The result is then a view of the start of `*out`.
   // `*out` follows the rules of DecodeContent. Whether the result is valid
   // JSON is left to the JSON parser. The base64 text is decoded into scratch
   // owned by this decoder, sized by the input (3/4 of `body`), before

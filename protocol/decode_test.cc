@@ -333,7 +333,7 @@ TEST_P(CodecTest, RoundTripsEventsOfManySizes) {
     auto r = Decode(body, 4 << 20);
     ASSERT_TRUE(r.ok()) << size << ": " << r.status();
     EXPECT_EQ(r->data(), out_.data());
-    EXPECT_EQ(out_.size(), json.size());
+    EXPECT_GE(out_.size(), json.size());  // the view is its start
     EXPECT_TRUE(*r == json) << size;
   }
 }
