@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "net/port_check.h"
 
 namespace tern::net::internal {
 namespace {
@@ -79,6 +80,47 @@ absl::StatusOr<int> BindReusePort(std::string_view what, std::string_view host,
   }
   return fd;
 }
+
+}  // namespace tern::net::internal
+
+namespace tern::net {
+
+absl::Status CheckPortFree(std::string_view what, std::string_view host,
+                           uint16_t port, bool udp) {
+  using internal::AV;
+  using internal::FormatHostPort;
+  if (port == 0) return absl::OkStatus();
+  absl::StatusOr<sockaddr_storage> addr = internal::ParseAddress(host, port);
+  if (!addr.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AV(what), " ", addr.status().message()));
+  }
+  const int fd = socket(addr->ss_family,
+                        (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat(
+        AV(what), " ", FormatHostPort(host, port), ": ", uv_strerror(-errno)));
+  }
+  int one = 1;
+  if (!udp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (addr->ss_family == AF_INET6) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  }
+  const socklen_t len =
+      addr->ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  const int rc = bind(fd, reinterpret_cast<const sockaddr*>(&*addr), len);
+  const int err = errno;
+  close(fd);
+  if (rc != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        AV(what), " ", FormatHostPort(host, port), ": ", uv_strerror(-err)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tern::net
+
+namespace tern::net::internal {
 
 uint16_t LocalPort(int fd) {
   sockaddr_storage addr{};

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "config/projects.h"
 #include "net/http_server.h"
+#include "net/port_check.h"
 #include "net/udp_receiver.h"
 #include "net/worker.h"
 #include "relay/app/metrics.h"
@@ -120,6 +121,20 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
   r.shared.ready = [&r] { return r.Ready(); };
   r.shared.metrics = [&r] { return RenderMetrics(r); };
 
+  // SO_REUSEPORT would let this relay share a port with one already
+  // running; refuse instead.
+  if (absl::Status s = net::CheckPortFree("listen", c.listen.http.host,
+                                          c.listen.http.port, /*udp=*/false);
+      !s.ok()) {
+    return s;
+  }
+  if (c.listen.udp) {
+    if (absl::Status s = net::CheckPortFree("udp bind", c.listen.udp->host,
+                                            c.listen.udp->port, /*udp=*/true);
+        !s.ok()) {
+      return s;
+    }
+  }
   size_t n = c.workers;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   std::vector<project::Publisher::Target> targets;
