@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "relay/app/relay_test_harness.h"
 #include "relay/kafka/test_consumer.h"
+#include "tests/support/compress.h"
 
 namespace tern::relay::app {
 namespace {
@@ -28,21 +29,8 @@ using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using namespace tern::relay::app::testing;  // NOLINT(build/namespaces)
 
-// zlib (window_bits 15), gzip (31) or raw deflate (-15) of `in`.
 std::string Compress(std::string_view in, int window_bits) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, window_bits, 9,
-                         Z_DEFAULT_STRATEGY),
-            Z_OK);
-  std::string out(deflateBound(&z, in.size()) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
+  return tern::testing::Deflate(in, window_bits);
 }
 
 std::string IdBody(const std::string& id) {

@@ -19,6 +19,7 @@
 #include "relay/kafka/mock_cluster.h"
 #include "relay/kafka/producer.h"
 #include "relay/kafka/test_consumer.h"
+#include "tests/support/compress.h"
 
 namespace tern::relay::pipeline {
 
@@ -50,21 +51,8 @@ bool WaitFor(F cond, absl::Duration timeout = absl::Seconds(10)) {
   return cond();
 }
 
-// zlib (windowBits 15) or gzip (31) compression of `in`.
 std::string Compress(std::string_view in, int window_bits) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8,
-                         Z_DEFAULT_STRATEGY),
-            Z_OK);
-  std::string out(deflateBound(&z, in.size()) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
+  return tern::testing::Deflate(in, window_bits);
 }
 
 class PipelineTest : public ::testing::Test {
