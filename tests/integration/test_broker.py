@@ -17,4 +17,6 @@ def test_broker_round_trip(kafka):
     c.wait_for(lambda c: [m for m in c.messages if m.key == key], "the produced message")
     c.drain()
     got = [m for m in c.messages if m.key == key]
-    assert len(got) == 1 and got[0].value == b'{"harness":true}'
+    assert len(got) == 1
+    assert got[0].raw == b'{"harness":true}'
+    assert got[0].value == {"harness": True}  # session messages are JSON
