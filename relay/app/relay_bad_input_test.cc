@@ -387,6 +387,39 @@ TEST_F(RelayBadInputTest, ExpectContinueOnARejectedRequest) {
   ExpectWellFormed(*r);
 }
 
+TEST_F(RelayBadInputTest, ExpectContinueWithARefusedKeyIsAnsweredBeforeUpload) {
+  // Auth in the head and a key the table refuses: the answer comes at once,
+  // without 100 Continue, so the client never uploads the body.
+  for (const auto& [auth, status] : std::vector<std::pair<std::string, int>>{
+           {AuthHeader("ffffffffffffffffffffffffffffffff"), 403},
+           {"X-Sentry-Auth: Sentry sentry_version=7", 401}}) {
+    RawClient c(port());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c.Send(absl::StrCat(
+        "POST /api/1/envelope/ HTTP/1.1\r\nHost: relay\r\n", auth,
+        "\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n")));
+    std::optional<HttpReply> r = c.Read();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, status) << r->head;
+    ExpectWellFormed(*r);
+  }
+  // A good key still gets 100 Continue, then its answer.
+  RawClient c(port());
+  ASSERT_TRUE(c.ok());
+  const std::string body = EnvelopeWithEvent(HexId(9));
+  ASSERT_TRUE(c.Send(absl::StrCat(
+      "POST /api/1/envelope/ HTTP/1.1\r\nHost: relay\r\n", AuthHeader(),
+      "\r\nExpect: 100-continue\r\nContent-Length: ", body.size(),
+      "\r\n\r\n")));
+  std::optional<HttpReply> r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->status, 100) << r->head;
+  ASSERT_TRUE(c.Send(body));
+  r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200) << r->head;
+}
+
 TEST_F(RelayBadInputTest, PipelinedRequestsAreAnsweredInOrder) {
   const std::string a = HexId(3), b = HexId(4);
   const std::string auth = AuthHeader() + "\r\n";

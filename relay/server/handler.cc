@@ -11,7 +11,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/http_status.h"
 #include "common/status.h"
+#include "protocol/auth.h"
+#include "relay/pipeline/key_check.h"
 #include "relay/project/project_table.h"
 
 namespace tern::relay::server {
@@ -190,7 +193,46 @@ net::HeadVerdict RelayHandler::OnHeaders(const net::HttpRequest& head,
     verdict.max_body_bytes =
         envelope ? shared_->max_envelope_size : shared_->max_event_size;
   }
+  if (path.kind == PathInfo::kStore || path.kind == PathInfo::kEnvelope) {
+    RejectBeforeUpload(head, path.id, &verdict);
+  }
   return verdict;
+}
+
+void RelayHandler::RejectBeforeUpload(const net::HttpRequest& head,
+                                      uint64_t url_project_id,
+                                      net::HeadVerdict* verdict) {
+  // Only for `Expect: 100-continue`: the client waits for our word before
+  // uploading, so a refused key costs it no upload. Without Expect the body
+  // is on its way anyway, and an early answer would close the connection
+  // (the stream cannot be resynchronised) where a normal 401/403 keeps it.
+  if (!absl::EqualsIgnoreCase(ToAbsl(HeaderOr(head, "Expect")),
+                              "100-continue")) {
+    return;
+  }
+  protocol::AuthSources sources;
+  const std::string_view x_auth = HeaderOr(head, "X-Sentry-Auth");
+  const std::string_view authorization = HeaderOr(head, "Authorization");
+  if (!x_auth.empty()) sources.x_sentry_auth = x_auth;
+  if (!authorization.empty()) sources.authorization = authorization;
+  if (!head.query.empty()) sources.query = head.query;
+  // With no auth in the head, an envelope may still carry its dsn in the
+  // body: that is for the pipeline to decide.
+  if (!sources.x_sentry_auth &&
+      !protocol::IsSentryAuthorization(authorization) &&
+      !protocol::HasSentryAuthParams(head.query)) {
+    return;
+  }
+  std::string_view origin = HeaderOr(head, "Origin");
+  if (origin.empty()) origin = HeaderOr(head, "Referer");
+  pipeline::KeyCheckResult key;
+  const absl::Status s = pipeline::CheckRequestKey(
+      slot_->table(), sources, url_project_id, origin, &auth_scratch_, &key);
+  // A pending key is not refused here: the request waits for its config
+  // once the body is in.
+  if (s.ok() || absl::IsUnavailable(s)) return;
+  verdict->reject_status = HttpStatusFor(s);
+  verdict->reject_detail = std::string(s.message());
 }
 
 void RelayHandler::Send(Route route, net::HttpResponder& responder, int status,

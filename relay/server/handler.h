@@ -154,6 +154,10 @@ class RelayHandler final : public net::HttpHandler {
   pipeline::Response Preflight(const net::HttpRequest& req,
                                uint64_t url_project_id);
   void SweepHeld();
+  // For `Expect: 100-continue` requests with auth in the head: a key the
+  // table refuses (401/400/403) is answered before the body is uploaded.
+  void RejectBeforeUpload(const net::HttpRequest& head, uint64_t url_project_id,
+                          net::HeadVerdict* verdict);
   void Want(const std::string& key);
 
   const ServerShared* shared_;
@@ -164,6 +168,7 @@ class RelayHandler final : public net::HttpHandler {
   // Keys asked for since the last table install; asked again after it.
   absl::flat_hash_set<std::string> wanted_;
   std::string ip_scratch_;
+  std::string auth_scratch_;
   HandlerCounters counters_;
 };
 
