@@ -19,13 +19,15 @@ Relay::Impl::~Impl() { StopAll(); }
 
 absl::StatusOr<std::shared_ptr<const project::ProjectTable>>
 Relay::Impl::LoadInitialTable() {
-  return upstream::LoadInitialTable(config.projects);
+  return upstream::LoadInitialTable(config.projects, quotas.get());
 }
 
 absl::Status Relay::Impl::StartControlPlane() {
   control_plane = std::make_unique<ControlPlane>();
+  upstream::ProjectSourceOptions options;
+  options.quotas = quotas.get();
   control_plane->source = std::make_unique<upstream::ProjectSource>(
-      control.get(), config.projects, publisher.get());
+      control.get(), config.projects, publisher.get(), nullptr, options);
   upstream::ProjectSource* source = control_plane->source.get();
   if (!config.projects.upstream.url.empty()) {
     shared.want_key = [source](std::string_view key) { source->Want(key); };

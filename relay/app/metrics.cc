@@ -93,6 +93,11 @@ std::string RenderMetrics(const Relay::Impl& r) {
            static_cast<double>(sum(&PC::items_invalid)));
   w.Sample({{"outcome", "dropped"}},
            static_cast<double>(sum(&PC::items_dropped)));
+  w.Sample({{"outcome", "rate_limited"}},
+           static_cast<double>(sum(&PC::items_rate_limited)));
+  w.Counter("requests_rate_limited_unread",
+            "requests answered 429 before parsing: a quota was already full",
+            sum(&PC::requests_rate_limited_early));
   w.Family("invalid_outcomes", "invalid outcomes produced, by reason",
            kCounter);
   for (size_t i = 0; i < pipeline::kInvalidReasonCount; ++i) {

@@ -23,6 +23,7 @@
 #include "relay/pipeline/pipeline.h"
 #include "relay/project/project_table.h"
 #include "relay/project/table_slot.h"
+#include "relay/quota/quota.h"
 #include "relay/server/handler.h"
 
 namespace tern::relay::app {
@@ -71,6 +72,9 @@ class Relay::Impl {
   void StopAll();
 
   config::RelayConfig config;
+  // Quota counters shared by every project table the relay builds.
+  std::unique_ptr<quota::QuotaRegistry> quotas =
+      std::make_unique<quota::QuotaRegistry>();
   std::unique_ptr<kafka::Producer> producer;
   server::ServerShared shared;
   std::unique_ptr<net::Worker> control;

@@ -33,6 +33,7 @@ absl::Status CheckRequestKey(const project::ProjectTable& table,
   out->key_id.reset();
   if (key->key_id != 0) out->key_id = key->key_id;
   out->sentry_client = auth->client;
+  out->quotas = &key->quotas;
   return absl::OkStatus();
 }
 

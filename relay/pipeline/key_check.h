@@ -9,9 +9,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "protocol/auth.h"
+#include "relay/quota/quota.h"
 
 namespace tern::relay::project {
 class ProjectTable;
@@ -29,6 +31,9 @@ struct KeyCheckResult {
   // Set as soon as the auth parsed, also when CheckKey then fails, so a
   // pending key (Unavailable) can be fetched and the request retried.
   std::string_view public_key;
+  // The key's quotas (valid while the caller holds the table); never null
+  // on OK.
+  const std::vector<quota::CompiledQuota>* quotas = nullptr;
 };
 
 // ExtractAuth over `sources`, then CheckKey against `table`. When the auth

@@ -5,6 +5,7 @@
 #include <random>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/http_status.h"
@@ -13,6 +14,7 @@
 #include "protocol/client_report.h"
 #include "protocol/json_writer.h"
 #include "protocol/kafka_codec.h"
+#include "protocol/rate_limits.h"
 #include "relay/pipeline/key_check.h"
 
 namespace tern::relay::pipeline {
@@ -81,6 +83,12 @@ struct Pipeline::Ctx {
   std::optional<EventId> envelope_event_id;
   // The id answered in {"id": ...}: the (first) event's or transaction's.
   std::optional<EventId> response_id;
+  // The key's quotas; null or empty when it has none.
+  const std::vector<quota::CompiledQuota>* quotas = nullptr;
+  // Quotas that refused something in this request (each once), and the
+  // longest wait among them: the 429's headers.
+  std::vector<const quota::CompiledQuota*> limited;
+  uint64_t retry_after = 0;
 };
 
 Pipeline::Pipeline(PipelineOptions options, kafka::Producer* producer)
@@ -153,6 +161,7 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
     TERN_RETURN_IF_ERROR(s);
     ctx.project_id = key.project_id;
     ctx.key_id = key.key_id;
+    ctx.quotas = key.quotas;
     ctx.sentry_client = key.sentry_client;
     return absl::OkStatus();
   };
@@ -175,6 +184,11 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
   // an unauthenticated client costs no decompression.
   if (header_auth || !is_envelope) {
     if (absl::Status s = authenticate(); !s.ok()) return fail_auth(s);
+    // A quota found full earlier in its window refuses the request before
+    // anything is decompressed or parsed.
+    if (std::optional<Response> r = RefuseIfLimited(ctx, is_envelope)) {
+      return *std::move(r);
+    }
   }
   if (req.body.size() > limit) {
     return fail_decode(TooLarge(absl::StrCat(
@@ -210,6 +224,9 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
     if (!header_auth) {
       if (!envelope_.dsn.empty()) sources.envelope_dsn = envelope_.dsn;
       if (absl::Status s = authenticate(); !s.ok()) return fail_auth(s);
+      if (std::optional<Response> r = RefuseIfLimited(ctx, is_envelope)) {
+        return *std::move(r);
+      }
     }
     ctx.envelope_event_id = envelope_.event_id;
     result = HandleEnvelope(ctx);
@@ -220,6 +237,7 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
     result = HandleStore(ctx, *json);
   }
   if (!result.ok()) return ErrorResponse(result, options_.retry_after);
+  if (!ctx.limited.empty()) return RateLimitedResponse(ctx);
 
   Response r;
   std::optional<EventId> id = ctx.response_id;
@@ -334,12 +352,104 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
   return absl::OkStatus();
 }
 
+bool Pipeline::AdmitItem(Ctx& ctx, DataCategory category, uint64_t quantity) {
+  if (ctx.quotas == nullptr || ctx.quotas->empty()) return true;
+  quota::Admit(*ctx.quotas, category, quantity, ctx.received, &decision_);
+  if (decision_.admitted) return true;
+  for (const quota::CompiledQuota* q : decision_.limited_by) {
+    if (std::find(ctx.limited.begin(), ctx.limited.end(), q) ==
+        ctx.limited.end()) {
+      ctx.limited.push_back(q);
+    }
+  }
+  ctx.retry_after = std::max(ctx.retry_after, decision_.retry_after_seconds);
+  counters_.items_rate_limited.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+void Pipeline::ReleaseItem(Ctx& ctx, DataCategory category, uint64_t quantity) {
+  if (ctx.quotas != nullptr && !ctx.quotas->empty()) {
+    quota::Release(*ctx.quotas, category, quantity, ctx.received);
+  }
+}
+
+std::optional<std::string_view> Pipeline::RateLimitReason(const Ctx& ctx) {
+  // The reason of the quota that refused the last item.
+  if (decision_.limited_by.empty() ||
+      decision_.limited_by.front()->reason_code.empty()) {
+    return std::nullopt;
+  }
+  return decision_.limited_by.front()->reason_code;
+}
+
+std::optional<Response> Pipeline::RefuseIfLimited(Ctx& ctx, bool envelope) {
+  if (ctx.quotas == nullptr || ctx.quotas->empty()) return std::nullopt;
+  // A store body is one error or message (SDKs send transactions in
+  // envelopes); an envelope may hold anything, so only a quota covering
+  // every category refuses it unread.
+  static constexpr DataCategory kStore[] = {DataCategory::kDefault,
+                                            DataCategory::kError};
+  static constexpr DataCategory kAny[] = {
+      DataCategory::kDefault,     DataCategory::kError,
+      DataCategory::kTransaction, DataCategory::kSecurity,
+      DataCategory::kAttachment,  DataCategory::kSession};
+  const quota::CompiledQuota* q =
+      envelope ? quota::ActiveLimit(*ctx.quotas, kAny, ctx.received)
+               : quota::ActiveLimit(*ctx.quotas, kStore, ctx.received);
+  if (q == nullptr) return std::nullopt;
+  ctx.limited.push_back(q);
+  ctx.retry_after = q->SecondsLeft(ctx.received);
+  counters_.requests_rate_limited_early.fetch_add(1, std::memory_order_relaxed);
+  // Unread, the request's items are unknown: one outcome stands for it,
+  // in the quota's category when it names exactly one, else error.
+  DataCategory category = DataCategory::kError;
+  for (DataCategory c : kAny) {
+    if (q->category_mask == (uint32_t{1} << static_cast<uint32_t>(c))) {
+      category = c;
+    }
+  }
+  std::optional<std::string_view> reason;
+  if (!q->reason_code.empty()) reason = q->reason_code;
+  EmitOutcome(ctx, Outcome::kRateLimited, reason, std::nullopt, category, 1);
+  return RateLimitedResponse(ctx);
+}
+
+Response Pipeline::RateLimitedResponse(const Ctx& ctx) {
+  std::vector<protocol::RateLimit> limits;
+  for (const quota::CompiledQuota* q : ctx.limited) {
+    protocol::RateLimit l;
+    l.retry_after = static_cast<double>(q->SecondsLeft(ctx.received));
+    for (size_t c = 0; c < std::size(protocol::kDataCategoryNames); ++c) {
+      if ((q->category_mask >> c) & 1) {
+        l.categories.emplace_back(protocol::kDataCategoryNames[c]);
+      }
+    }
+    l.scope = q->scope == config::QuotaScope::kKey ? "key" : "project";
+    l.reason_code = q->reason_code;
+    limits.push_back(std::move(l));
+  }
+  Response r;
+  r.status = 429;
+  r.body = R"({"detail":"rate limited: a quota of this project is exhausted"})";
+  r.headers.emplace_back("Retry-After",
+                         absl::StrCat(std::max<uint64_t>(ctx.retry_after, 1)));
+  r.headers.emplace_back("X-Sentry-Rate-Limits",
+                         protocol::FormatRateLimits(limits));
+  return r;
+}
+
 absl::Status Pipeline::ProduceSessions(Ctx& ctx, const EnvelopeItem& item) {
   protocol::SessionContext sc;
   sc.project_id = ctx.project_id;
   sc.received = ctx.received;
   sc.sdk = ctx.sentry_client;
   const bool aggregates = item.item_type == ItemType::kSessions;
+  if (!AdmitItem(ctx, DataCategory::kSession, 1)) {
+    EmitOutcome(ctx, Outcome::kRateLimited, RateLimitReason(ctx), std::nullopt,
+                DataCategory::kSession, 1);
+    return absl::OkStatus();
+  }
+  absl::Cleanup release = [&] { ReleaseItem(ctx, DataCategory::kSession, 1); };
   if (absl::Status s = sessions_.Encode(item.payload, aggregates, sc);
       !s.ok()) {
     EmitOutcome(ctx, Outcome::kInvalid, ReasonOf(s), std::nullopt,
@@ -353,6 +463,7 @@ absl::Status Pipeline::ProduceSessions(Ctx& ctx, const EnvelopeItem& item) {
   for (const std::string& message : sessions_.messages()) {
     TERN_RETURN_IF_ERROR(ProduceItem(options_.topics.sessions, key, message));
   }
+  std::move(release).Cancel();
   EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, std::nullopt,
               DataCategory::kSession, Quantity(sessions_.sessions()));
   counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -381,7 +492,8 @@ absl::Status Pipeline::ForwardItem(Ctx& ctx, const EnvelopeItem& item) {
 
 absl::Status Pipeline::ProcessEvent(
     Ctx& ctx, std::string_view json, bool is_transaction,
-    const std::vector<const EnvelopeItem*>& attachments, bool strict) {
+    const std::vector<const EnvelopeItem*>& all_attachments, bool strict) {
+  const std::vector<const EnvelopeItem*>& attachments = all_attachments;
   protocol::NormalizeOptions opts;
   opts.received = ctx.received;
   opts.client_ip = ctx.request.client_ip;
@@ -406,16 +518,47 @@ absl::Status Pipeline::ProcessEvent(
   const EventId event_id = normalized_.event_id;
   if (!ctx.response_id) ctx.response_id = event_id;
   const EventId::Hex key = event_id.HexDigits();
+  const DataCategory category = CategoryOf(normalized_.type);
+
+  // Quotas: the event first (refused, it takes its attachments along, as in
+  // Relay), then each attachment by its bytes; a refused attachment stays
+  // behind and the event goes without it.
+  if (!AdmitItem(ctx, category, 1)) {
+    const std::optional<std::string_view> reason = RateLimitReason(ctx);
+    EmitOutcome(ctx, Outcome::kRateLimited, reason, event_id, category, 1);
+    for (const EnvelopeItem* a : all_attachments) {
+      EmitOutcome(ctx, Outcome::kRateLimited, reason, event_id,
+                  DataCategory::kAttachment, Quantity(a->payload.size()));
+    }
+    return absl::OkStatus();
+  }
+  admitted_attachments_.clear();
+  for (const EnvelopeItem* a : all_attachments) {
+    if (AdmitItem(ctx, DataCategory::kAttachment, a->payload.size())) {
+      admitted_attachments_.push_back(a);
+    } else {
+      EmitOutcome(ctx, Outcome::kRateLimited, RateLimitReason(ctx), event_id,
+                  DataCategory::kAttachment, Quantity(a->payload.size()));
+    }
+  }
+  // Not delivered (Produce failed, the client is told 503 and retries): the
+  // units go back.
+  absl::Cleanup release = [&] {
+    ReleaseItem(ctx, category, 1);
+    for (const EnvelopeItem* a : admitted_attachments_) {
+      ReleaseItem(ctx, DataCategory::kAttachment, a->payload.size());
+    }
+  };
 
   // Attachments first, as Sentry does: the consumer must hold every chunk
   // when the event that lists them arrives.
   attachment_ids_.clear();
-  for (size_t i = 0; i < attachments.size(); ++i) {
+  for (size_t i = 0; i < admitted_attachments_.size(); ++i) {
     attachment_ids_.push_back(NewAttachmentId());
   }
   chunked_.clear();
-  for (size_t i = 0; i < attachments.size(); ++i) {
-    const EnvelopeItem& a = *attachments[i];
+  for (size_t i = 0; i < admitted_attachments_.size(); ++i) {
+    const EnvelopeItem& a = *admitted_attachments_[i];
     TERN_RETURN_IF_ERROR(ProduceChunks(ctx, options_.topics.attachments,
                                        event_id, attachment_ids_[i],
                                        a.payload));
@@ -443,15 +586,15 @@ absl::Status Pipeline::ProcessEvent(
   m.attachments.swap(chunked_);
 
   const std::string& topic = is_transaction ? options_.topics.transactions
-                             : attachments.empty()
+                             : admitted_attachments_.empty()
                                  ? options_.topics.events
                                  : options_.topics.attachments;
   TERN_RETURN_IF_ERROR(ProduceItem(topic, key.view(), value_scratch_));
 
-  EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, event_id,
-              CategoryOf(normalized_.type), 1);
+  std::move(release).Cancel();
+  EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, event_id, category, 1);
   counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
-  for (const EnvelopeItem* a : attachments) {
+  for (const EnvelopeItem* a : admitted_attachments_) {
     EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, event_id,
                 DataCategory::kAttachment, Quantity(a->payload.size()));
     counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -482,6 +625,14 @@ absl::Status Pipeline::ProduceChunks(Ctx& ctx, std::string_view topic,
 absl::Status Pipeline::ProduceStandaloneAttachment(Ctx& ctx,
                                                    const EnvelopeItem& item,
                                                    const EventId& event_id) {
+  if (!AdmitItem(ctx, DataCategory::kAttachment, item.payload.size())) {
+    EmitOutcome(ctx, Outcome::kRateLimited, RateLimitReason(ctx), event_id,
+                DataCategory::kAttachment, Quantity(item.payload.size()));
+    return absl::OkStatus();
+  }
+  absl::Cleanup release = [&] {
+    ReleaseItem(ctx, DataCategory::kAttachment, item.payload.size());
+  };
   const std::string id = NewAttachmentId();
   TERN_RETURN_IF_ERROR(ProduceChunks(ctx, options_.topics.attachments, event_id,
                                      id, item.payload));
@@ -501,6 +652,7 @@ absl::Status Pipeline::ProduceStandaloneAttachment(Ctx& ctx,
   TERN_RETURN_IF_ERROR(ProduceItem(options_.topics.attachments,
                                    event_id.HexDigits().view(),
                                    value_scratch_));
+  std::move(release).Cancel();
   EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, event_id,
               DataCategory::kAttachment, Quantity(item.payload.size()));
   counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);

@@ -39,6 +39,7 @@
 #include "protocol/normalize.h"
 #include "protocol/session.h"
 #include "relay/kafka/producer.h"
+#include "relay/quota/quota.h"
 
 // Forward declarations rather than includes: see key_check.h for why this
 // header may name neither project_table.h's nor kafka_codec.h's types.
@@ -143,8 +144,11 @@ struct PipelineCounters {
   // Items by outcome (counted also when the outcome message failed).
   std::atomic<uint64_t> items_accepted{0};
   std::atomic<uint64_t> items_invalid{0};
-  std::atomic<uint64_t> items_dropped{0};   // unsupported item types
-  std::atomic<uint64_t> client_reports{0};  // turned into outcomes
+  std::atomic<uint64_t> items_dropped{0};       // unsupported item types
+  std::atomic<uint64_t> client_reports{0};      // turned into outcomes
+  std::atomic<uint64_t> items_rate_limited{0};  // refused by a quota
+  // Requests refused unread: a quota was already full in its window.
+  std::atomic<uint64_t> requests_rate_limited_early{0};
   // `invalid` outcomes by reason, indexed like kInvalidReasons.
   std::array<std::atomic<uint64_t>, kInvalidReasonCount> invalid_by_reason{};
 };
@@ -197,6 +201,17 @@ class Pipeline {
       Ctx& ctx, std::string_view json, bool is_transaction,
       const std::vector<const protocol::EnvelopeItem*>& attachments,
       bool strict);
+  // Counts one item against the key's quotas; false (and the limits noted
+  // in `ctx` for the 429) when a quota refuses it.
+  bool AdmitItem(Ctx& ctx, protocol::DataCategory category, uint64_t quantity);
+  // Gives back what AdmitItem counted for an item that was not delivered.
+  void ReleaseItem(Ctx& ctx, protocol::DataCategory category,
+                   uint64_t quantity);
+  // The reason code of the quota that refused the last item, if it has one.
+  std::optional<std::string_view> RateLimitReason(const Ctx& ctx);
+  // The 429 for a request whose quota is known to be full, before parsing.
+  std::optional<Response> RefuseIfLimited(Ctx& ctx, bool envelope);
+  Response RateLimitedResponse(const Ctx& ctx);
   // session / sessions items, as Relay's session messages.
   absl::Status ProduceSessions(Ctx& ctx, const protocol::EnvelopeItem& item);
   // unknown_items: forward.
@@ -228,6 +243,8 @@ class Pipeline {
   protocol::ClientReportParser client_reports_;
   protocol::ClientReport client_report_;
   protocol::SessionEncoder sessions_;
+  quota::Decision decision_;
+  std::vector<const protocol::EnvelopeItem*> admitted_attachments_;
   std::string auth_scratch_;
   std::string content_scratch_;
   std::string store_scratch_;

@@ -19,6 +19,7 @@
 #include "relay/kafka/mock_cluster.h"
 #include "relay/kafka/producer.h"
 #include "relay/kafka/test_consumer.h"
+#include "relay/project/project_table.h"
 #include "tests/support/compress.h"
 
 namespace tern::relay::pipeline {
@@ -571,6 +572,179 @@ TEST_F(PipelineTest, StoreWithEnvelopeContentTypeIsAnEnvelope) {
   Response r = Handle(req);
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(Read(Topics().events).size(), 1u);
+}
+
+}  // namespace
+}  // namespace tern::relay::pipeline
+
+namespace tern::relay::pipeline {
+namespace {
+
+config::Quota TestQuota(std::string id, uint64_t limit,
+                        std::vector<protocol::DataCategory> categories,
+                        std::string reason) {
+  config::Quota q;
+  q.id = std::move(id);
+  q.limit = limit;
+  q.window_seconds = 3600;
+  q.categories = std::move(categories);
+  q.reason_code = std::move(reason);
+  return q;
+}
+
+class PipelineQuotaTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    PipelineTest::SetUp();
+    UseQuotas(
+        {TestQuota("errors", 2, {DataCategory::kError}, "too_many_errors"),
+         TestQuota("bytes", 10, {DataCategory::kAttachment}, "big")});
+  }
+  void UseQuotas(std::vector<config::Quota> quotas) {
+    config::ProjectsFile f;
+    config::Project p;
+    p.id = 1;
+    config::ProjectKey k;
+    k.public_key = kKey;
+    k.id = 7;
+    p.keys.push_back(k);
+    p.quotas = std::move(quotas);
+    f.projects.push_back(std::move(p));
+    auto t = project::ProjectTable::Build(f, project::UpstreamProjects{},
+                                          ++generation_, &registry_);
+    ASSERT_TRUE(t.ok()) << t.status();
+    table_ = *t;
+  }
+  uint64_t generation_ = 0;
+  std::string Header(const Response& r, std::string_view name) {
+    for (const auto& [n, v] : r.headers) {
+      if (n == name) return v;
+    }
+    return "";
+  }
+  quota::QuotaRegistry registry_;
+};
+
+std::string ErrorEvent(int i) {
+  return absl::StrCat(
+      R"({"event_id":")", absl::Hex(0, absl::kZeroPad16),
+      absl::Hex(i, absl::kZeroPad16),
+      R"(","exception":{"values":[{"type":"E","value":"x"}]}})");
+}
+
+TEST_F(PipelineQuotaTest, OverTheLimitIs429WithHeadersOutcomesAndNoKafka) {
+  EXPECT_EQ(Handle(Store(ErrorEvent(1))).status, 200);
+  EXPECT_EQ(Handle(Store(ErrorEvent(2))).status, 200);
+  Response r = Handle(Store(ErrorEvent(3)));
+  EXPECT_EQ(r.status, 429) << r.body;
+  const std::string retry = Header(r, "Retry-After");
+  ASSERT_FALSE(retry.empty());
+  EXPECT_GE(std::stoi(retry), 1);
+  EXPECT_LE(std::stoi(retry), 3600);
+  EXPECT_EQ(Header(r, "X-Sentry-Rate-Limits"),
+            absl::StrCat(retry, ":error:project:too_many_errors"));
+  // The quota covers errors only: a store body may be a message, so the
+  // next request is still parsed (and this one is not JSON).
+  r = Handle(Store("not json"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(pipeline_->counters().requests_rate_limited_early.load(), 0u);
+
+  auto events = Read(Topics().events);
+  ASSERT_EQ(events.size(), 2u);
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outcomes[2].outcome, Outcome::kRateLimited);
+  EXPECT_EQ(Reason(2), "too_many_errors");
+  EXPECT_EQ(outcomes[2].category, DataCategory::kError);
+  EXPECT_EQ(outcomes[3].outcome, Outcome::kInvalid);
+}
+
+TEST_F(PipelineQuotaTest, AFullQuotaCoveringTheRouteRefusesUnread) {
+  // Errors and messages (what a store body carries) in one quota: once it
+  // is full, store requests are refused before decoding or parsing.
+  UseQuotas(
+      {TestQuota("events", 1, {DataCategory::kError, DataCategory::kDefault},
+                 "events_quota")});
+  EXPECT_EQ(Handle(Store(ErrorEvent(1))).status, 200);
+  EXPECT_EQ(Handle(Store(ErrorEvent(2))).status, 429);
+  Response r = Handle(Store("not json"));
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_THAT(Header(r, "X-Sentry-Rate-Limits"),
+              HasSubstr(":default;error:project:events_quota"));
+  // The first event filled the quota, so both later requests were refused
+  // unread.
+  EXPECT_EQ(pipeline_->counters().requests_rate_limited_early.load(), 2u);
+  // An envelope may hold sessions too: only an all-category quota refuses
+  // it unread.
+  r = Handle(Env("not an envelope"));
+  EXPECT_EQ(r.status, 400);
+  UseQuotas({TestQuota("all", 0, {}, "blocked")});
+  r = Handle(Env(
+      absl::StrCat("{}\n", R"({"type":"event"})", "\n", ErrorEvent(3), "\n")));
+  EXPECT_EQ(r.status, 429) << r.body;
+  r = Handle(Env("not an envelope"));
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(Header(r, "X-Sentry-Rate-Limits"),
+            absl::StrCat(Header(r, "Retry-After"), "::project:blocked"));
+}
+
+TEST_F(PipelineQuotaTest, PartlyLimitedEnvelopeForwardsTheRestAndSays429) {
+  ASSERT_EQ(Handle(Store(ErrorEvent(1))).status, 200);
+  ASSERT_EQ(Handle(Store(ErrorEvent(2))).status, 200);
+  // Errors are exhausted; a session and a message (category default) in the
+  // same envelope still go through, and the answer names the limit.
+  const std::string env = absl::StrCat(
+      "{}\n", R"({"type":"event"})", "\n", ErrorEvent(3), "\n",
+      R"({"type":"session"})", "\n",
+      R"({"sid":"5d52fd05-fcc9-4bf3-9dc9-267783670341","started":1,)",
+      R"("attrs":{"release":"r"}})", "\n");
+  Response r = Handle(Env(env));
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(Read(Topics().sessions).size(), 1u);
+  EXPECT_EQ(Read(Topics().events).size(), 2u);
+  // A message is category default: not covered, so admitted (and the
+  // quota did not refuse the request unread: it covers errors only).
+  r = Handle(Store(R"({"message":"hello"})"));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(PipelineQuotaTest, AttachmentsOverTheByteQuotaStayBehind) {
+  const std::string env = absl::StrCat(
+      "{}\n", R"({"type":"event"})", "\n", ErrorEvent(5), "\n",
+      R"({"type":"attachment","filename":"small.txt"})", "\n", "12345", "\n",
+      R"({"type":"attachment","filename":"big.txt"})", "\n", "0123456789abcdef",
+      "\n");
+  Response r = Handle(Env(env));
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_THAT(Header(r, "X-Sentry-Rate-Limits"), HasSubstr(":attachment:"));
+  // The event went with the small attachment only: one chunk, then the
+  // event listing one attachment.
+  auto att = Read(Topics().attachments);
+  ASSERT_EQ(att.size(), 2u);
+  protocol::KafkaMessage msg;
+  ASSERT_TRUE(decoder_.Decode(att[1].value, &msg).ok());
+  ASSERT_TRUE(std::holds_alternative<protocol::EventMessage>(msg));
+  ASSERT_EQ(std::get<protocol::EventMessage>(msg).attachments.size(), 1u);
+  EXPECT_EQ(std::get<protocol::EventMessage>(msg).attachments[0].name,
+            "small.txt");
+}
+
+TEST_F(PipelineQuotaTest, AFailedProduceGivesTheUnitsBack) {
+  // A pipeline whose events cannot be produced (an empty topic name makes
+  // Produce fail at once): the client is not told 200, and the quota units
+  // its events took are given back, so they do not use up the window.
+  PipelineOptions o;
+  o.seed = 3;
+  o.topics.events = "";
+  Pipeline broken(std::move(o), producer_.get());
+  for (int i = 0; i < 3; ++i) {
+    Response r = broken.Handle(Store(ErrorEvent(100 + i)), *table_);
+    EXPECT_NE(r.status, 200) << r.body;
+    EXPECT_NE(r.status, 429) << r.body;
+  }
+  EXPECT_EQ(Handle(Store(ErrorEvent(1))).status, 200);
+  EXPECT_EQ(Handle(Store(ErrorEvent(2))).status, 200);
+  EXPECT_EQ(Handle(Store(ErrorEvent(3))).status, 429);
 }
 
 }  // namespace

@@ -131,7 +131,7 @@ absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
 
 absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
     const config::ProjectsFile& file, const UpstreamProjects& upstream,
-    uint64_t generation) {
+    uint64_t generation, quota::QuotaRegistry* quotas) {
   // The constructor is private; make_shared cannot reach it.
   std::shared_ptr<ProjectTable> table(new ProjectTable());
   table->generation_ = generation;
@@ -207,6 +207,11 @@ absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
       info.status = key.status;
       info.key = &key;
       info.project = &settings;
+      if (quotas != nullptr) {
+        info.quotas = quota::CompileKeyQuotas(
+            *quotas, project.id, key.public_key, file.default_quotas,
+            project.quotas, key.quotas);
+      }
       if (!table->keys_.emplace(ToAbsl(key.public_key), info).second) {
         if (!from_file) {
           ++table->upstream_skipped_;

@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "config/projects.h"
+#include "relay/quota/quota.h"
 
 namespace tern::relay::project {
 
@@ -87,6 +88,10 @@ struct KeyInfo {
   // The key's config (its quotas) and its project's settings.
   const config::ProjectKey* key = nullptr;
   const ProjectSettings* project = nullptr;
+  // The quotas that apply to this key (defaults, its project's, its own),
+  // with their shared counters; empty when the table was built without a
+  // quota registry.
+  std::vector<quota::CompiledQuota> quotas;
 };
 
 class ProjectTable {
@@ -108,9 +113,11 @@ class ProjectTable {
   // network input, and one bad project must not keep every other change
   // from being published): what cannot be indexed is left out and counted in
   // upstream_skipped().
+  // With `quotas`, every key gets its compiled quotas, whose counters the
+  // registry shares with the previous tables (see relay/quota/quota.h).
   static absl::StatusOr<std::shared_ptr<const ProjectTable>> Build(
       const config::ProjectsFile& file, const UpstreamProjects& upstream,
-      uint64_t generation);
+      uint64_t generation, quota::QuotaRegistry* quotas = nullptr);
 
   ProjectTable(const ProjectTable&) = delete;
   ProjectTable& operator=(const ProjectTable&) = delete;

@@ -173,6 +173,14 @@ void Admit(std::span<const CompiledQuota> quotas,
   }
 }
 
+void Release(std::span<const CompiledQuota> quotas,
+             protocol::DataCategory category, uint64_t quantity,
+             absl::Time now) {
+  for (const CompiledQuota& q : quotas) {
+    if (q.Covers(category)) q.counter->GiveBack(q.Window(now), quantity);
+  }
+}
+
 const CompiledQuota* ActiveLimit(
     std::span<const CompiledQuota> quotas,
     std::span<const protocol::DataCategory> categories, absl::Time now) {

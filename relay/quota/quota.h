@@ -133,6 +133,13 @@ void Admit(std::span<const CompiledQuota> quotas,
            protocol::DataCategory category, uint64_t quantity, absl::Time now,
            Decision* out);
 
+// Gives back `quantity` units that Admit() counted for `category` (an item
+// admitted, then not delivered: its Produce failed and the client will send
+// it again).
+void Release(std::span<const CompiledQuota> quotas,
+             protocol::DataCategory category, uint64_t quantity,
+             absl::Time now);
+
 // Before any parsing: the quota among `quotas` that was found full in its
 // current window and covers every category in `categories` (a quota naming
 // no category covers all), or nullptr. A request whose items can only be of

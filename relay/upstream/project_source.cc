@@ -118,7 +118,7 @@ absl::Status WithPath(const absl::Status& s, std::string_view path) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const project::ProjectTable>> LoadInitialTable(
-    const config::ProjectsSourceConfig& cfg) {
+    const config::ProjectsSourceConfig& cfg, quota::QuotaRegistry* quotas) {
   config::ProjectsFile file;
   if (!cfg.file.empty()) {
     TERN_ASSIGN_OR_RETURN(file, config::LoadProjectsFile(cfg.file));
@@ -126,7 +126,7 @@ absl::StatusOr<std::shared_ptr<const project::ProjectTable>> LoadInitialTable(
   project::UpstreamProjects upstream;
   upstream.enabled = !cfg.upstream.url.empty();
   absl::StatusOr<std::shared_ptr<const project::ProjectTable>> table =
-      project::ProjectTable::Build(file, upstream, 1);
+      project::ProjectTable::Build(file, upstream, 1, quotas);
   if (!table.ok()) return WithPath(table.status(), cfg.file);
   return table;
 }
@@ -436,7 +436,8 @@ void ProjectSource::PublishMerged() {
   }
   const uint64_t generation = publisher_->current()->generation() + 1;
   absl::StatusOr<std::shared_ptr<const project::ProjectTable>> table =
-      project::ProjectTable::Build(file_, upstream, generation);
+      project::ProjectTable::Build(file_, upstream, generation,
+                                   options_.quotas);
   if (!table.ok()) {
     // file_ was built once already when it was accepted, and nothing from
     // upstream fails a build; so this is a bug, not an input problem.

@@ -61,8 +61,11 @@ namespace tern::relay::upstream {
 // `cfg.upstream.url` is. Generation 1. Errors are the file's
 // (config::LoadProjectsFile: "path:line:column: key.path: reason", NotFound
 // for a missing file, ...); the relay then refuses to start.
+// `quotas` (may be null: no quota enforcement) compiles every key's quotas
+// with counters shared across tables.
 absl::StatusOr<std::shared_ptr<const project::ProjectTable>> LoadInitialTable(
-    const config::ProjectsSourceConfig& cfg);
+    const config::ProjectsSourceConfig& cfg,
+    quota::QuotaRegistry* quotas = nullptr);
 
 // The module's counters, one list: name, help. Feeds /metrics.
 #define TERN_UPSTREAM_COUNTERS(X)                                            \
@@ -97,6 +100,9 @@ void ForEachCounter(const Counters& c, F&& f) {
 
 // Limits that are not in the config file; tests shrink them.
 struct ProjectSourceOptions {
+  // Where tables get their quota counters; null: tables without quotas.
+  // Must outlive the ProjectSource and every table it builds.
+  quota::QuotaRegistry* quotas = nullptr;
   // Keys per projectconfigs request (Relay sends at most 100 too).
   size_t max_batch_keys = 100;
   // Requests in flight per batch round; keys beyond wait for the next one.

@@ -429,12 +429,14 @@ class Project:
     key: str
     key_id: int
     extra_keys: dict[str, dict] = dataclasses.field(default_factory=dict)
+    # The project's quotas, as the projects file writes them.
+    quotas: list[dict] = dataclasses.field(default_factory=list)
 
     def to_yaml_obj(self) -> dict:
         keys = [{"public_key": self.key, "id": self.key_id}]
         for k, attrs in self.extra_keys.items():
             keys.append({"public_key": k, **attrs})
-        return {"id": self.id, "keys": keys, "allowed_origins": ["*"]}
+        return {"id": self.id, "keys": keys, "allowed_origins": ["*"], "quotas": self.quotas}
 
 
 def new_key() -> str:

@@ -30,6 +30,7 @@ class SentRequest:
     body: bytes
     items: list[SentItem]
     status: int | None = None
+    response_headers: dict = dataclasses.field(default_factory=dict)
 
 
 class RecordingTransport(HttpTransport):
@@ -53,6 +54,7 @@ class RecordingTransport(HttpTransport):
         rec = getattr(self._current, "rec", None)
         if rec is not None:
             rec.status = response.status
+            rec.response_headers = dict(response.headers)
         return super()._handle_response(response=response, envelope=envelope)
 
     def items(self, type_: str) -> list[SentItem]:
