@@ -13,14 +13,16 @@
 # (default 1), and prints events/s and events per relay CPU-second (the
 # relay's utime+stime from /proc/PID/stat over the run, all its threads,
 # librdkafka's included). Needs wrk, curl, taskset; TERN_RELAY_WORKERS sets
-# the relay's worker count (default 1). TERN_PERF=FILE also records the
+# the relay's worker count (default 1); TERN_WRK_QUOTA_LIMIT=N gives the
+# project a quota of N events an hour over every category, so the rest of
+# the run measures the 429 reject path. TERN_PERF=FILE also records the
 # relay with `perf record` (999 Hz, self time) during the measured run into FILE and prints
 # the top symbols (perf adds a little CPU of its own); TERN_PERF_CALLGRAPH=1
 # records call chains as well (-g).
 set -euo pipefail
 
 if (($# < 1)); then
-  sed -n '2,17p' "$0" >&2
+  sed -n '2,20p' "$0" >&2
   exit 2
 fi
 relay_bin=$(realpath "$1")
@@ -74,6 +76,17 @@ projects:
       - public_key: 0123456789abcdef0123456789abcdef
     allowed_origins: ["*"]
 EOF
+if [[ -n ${TERN_WRK_QUOTA_LIMIT:-} ]]; then
+  # The reject path: a quota over every category, full after LIMIT events,
+  # so the rest of the run is answered 429 before parsing.
+  cat >>"$work/projects.yml" <<EOF
+    quotas:
+      - id: wrk
+        limit: $TERN_WRK_QUOTA_LIMIT
+        window: 3600
+        reason_code: wrk_quota
+EOF
+fi
 cat >"$work/relay.yml" <<EOF
 listen:
   http: "127.0.0.1:$port"
@@ -149,9 +162,10 @@ print(f"events/s (200 only): {ok / dur:,.0f}")
 print(f"relay CPU: {cpu:.2f} s over the run ({cpu / dur * 100:.0f}% of one core)")
 if cpu > 0:
     print(f"events per relay CPU-second: {ok / cpu:,.0f}")
+    print(f"requests per relay CPU-second (any status): {requests / cpu:,.0f}")
 PY
 echo "relay metrics:"
-grep -E '^tern_(items_total\{outcome="accepted"\}|http_responses_total\{route="envelope"|backpressure_rejections_total|kafka_delivered_total|kafka_queue_full_total)' \
+grep -E '^tern_(items_total\{outcome="(accepted|rate_limited)"\}|requests_rate_limited_unread_total|http_responses_total\{route="envelope"|backpressure_rejections_total|kafka_delivered_total|kafka_queue_full_total)' \
   "$work/metrics" | grep -v ' 0$' || true
 if [[ -n ${TERN_PERF:-} ]]; then
   echo "perf: top symbols (self), from $TERN_PERF:"
