@@ -222,7 +222,11 @@ bool HasExceptionValues(dom::element exception) {
 class Rewriter {
  public:
   Rewriter(const NormalizeOptions& opts, std::string* out, size_t expected_size)
-      : opts_(opts), w_(out, expected_size) {}
+      : opts_(opts),
+        w_(out, expected_size),
+        scrub_(opts.scrub != nullptr && opts.scrub->enabled ? opts.scrub
+                                                            : nullptr),
+        scrub_ip_(opts.scrub != nullptr && opts.scrub->scrub_ip_addresses) {}
 
   JsonBufferWriter& writer() { return w_; }
   absl::Status TakeError() { return std::move(error_); }
@@ -237,14 +241,24 @@ class Rewriter {
   // THE place every carried-over object member passes through, at any depth:
   // it writes `key` and then the value. Rules that act on a member of a
   // known object (user.ip_address, request.headers, ...) are applied by the
-  // handlers below before they delegate here. A data-scrubbing pass would
-  // hook in here: it sees each key with its value before either is written,
-  // and can replace or drop the value.
+  // handlers below before they delegate here. Inside a scrubbed subtree the
+  // key decides whether the value is written, masked or left unscrubbed
+  // (ScrubMember); outside one this is a single predictable branch.
   [[gnu::always_inline]] bool VisitMember(std::string_view key,
                                           dom::element value, int depth) {
+    if (scrubbing_) [[unlikely]] {
+      return ScrubMember(key, value, depth);
+    }
     w_.Key(key);
     return WriteValue(value, depth);
   }
+
+  // True when the project scrubs data (ScrubConfig::enabled).
+  bool scrubs() const { return scrub_ != nullptr; }
+  // Writes a member whose whole value is a scrubbed subtree (`extra`,
+  // `contexts`, `request.data`, a frame's `vars`...). Only called when
+  // scrubs().
+  bool VisitScrubbed(std::string_view key, dom::element value, int depth);
 
   // Handlers for the top-level members with nested rules. Each writes the
   // member (key and value) or fails.
@@ -271,7 +285,7 @@ class Rewriter {
   // Writes `key: client_ip` for a `{{auto}}` value, or nothing when the
   // relay does not know the address.
   void WriteAutoIp(std::string_view key) {
-    if (opts_.client_ip.empty()) return;
+    if (opts_.client_ip.empty() || scrub_ip_) return;
     w_.Key(key);
     w_.String(opts_.client_ip);
   }
@@ -279,9 +293,49 @@ class Rewriter {
   bool WriteEnv(dom::element value, int depth);
   bool WriteItems(Field field, bool in_values, dom::array items, int depth);
 
+  // Scrubbing (only reached when scrubs()). What the key rules say about
+  // one key inside a scrubbed subtree.
+  enum class Verdict : uint8_t { kSafe, kFilter, kDescend };
+  Verdict Judge(std::string_view key) const {
+    if (IsSafeKey(*scrub_, key)) return Verdict::kSafe;
+    if (IsSensitiveKey(*scrub_, key) || (in_headers_ && IsCookieHeader(key))) {
+      return Verdict::kFilter;
+    }
+    return Verdict::kDescend;
+  }
+  [[gnu::noinline]] bool ScrubMember(std::string_view key, dom::element value,
+                                     int depth);
+  // The value of a key judged kSafe or kFilter (kDescend: WriteValue).
+  bool WriteJudged(Verdict verdict, dom::element value, int depth);
+  // "[Filtered]" in place of `value` (null stays null).
+  bool WriteMask(dom::element value, int depth);
+  // `request.headers` (validated) with the Cookie rule on.
+  bool WriteHeadersScrubbed(dom::element value, int depth);
+  // A list of [name, value] pairs, the name judged like a key.
+  bool WritePairsScrubbed(dom::array pairs, int depth);
+  // `request.data` and `request.query_string`: a string is read as a query
+  // string, anything else is a scrubbed subtree.
+  bool WriteFormScrubbed(std::string_view key, dom::element value, int depth);
+  // A stacktrace whose frames' `vars` are scrubbed.
+  bool WriteStacktraceScrubbed(std::string_view key, dom::element value,
+                               int depth);
+  // An exception, thread or breadcrumb object: `stacktrace` or `data` (by
+  // `field`) is scrubbed.
+  bool WriteItemScrubbed(Field field, dom::element item, int depth);
+
   const NormalizeOptions& opts_;
   JsonBufferWriter w_;
   absl::Status error_;
+  // The project's settings when it scrubs data, else null.
+  const ScrubConfig* scrub_;
+  bool scrub_ip_;
+  // Inside a scrubbed subtree: every member goes through ScrubMember and
+  // every string is checked for card numbers.
+  bool scrubbing_ = false;
+  // Inside request.headers: the Cookie rule applies too.
+  bool in_headers_ = false;
+  // Holds a rewritten query string; grows only when one needs rewriting.
+  std::string scratch_;
 };
 
 bool Rewriter::WriteValue(dom::element value, int depth) {
@@ -290,9 +344,15 @@ bool Rewriter::WriteValue(dom::element value, int depth) {
       return WriteObject(value, depth);
     case Type::ARRAY:
       return WriteArray(value, depth);
-    case Type::STRING:
-      w_.String(value.get_string().value_unsafe());
+    case Type::STRING: {
+      const std::string_view s = value.get_string().value_unsafe();
+      if (scrubbing_ && ContainsCardNumber(s)) [[unlikely]] {
+        w_.String(kFilteredMask);
+      } else {
+        w_.String(s);
+      }
       return true;
+    }
     case Type::INT64:
       w_.Int(value.get_int64().value_unsafe());
       return true;
@@ -344,8 +404,11 @@ bool Rewriter::WriteUser(dom::element value, int depth) {
       if (t != Type::STRING && t != Type::NULL_VALUE) {
         return Fail(SchemaError("user.id", "must be a string"));
       }
-    } else if (m.key == "ip_address" && IsAuto(m.value)) {
-      WriteAutoIp(m.key);
+    } else if (m.key == "ip_address" && (scrub_ip_ || IsAuto(m.value))) {
+      WriteAutoIp(m.key);  // nothing when IP addresses are scrubbed
+      continue;
+    } else if (m.key == "data" && scrubs()) {
+      if (!VisitScrubbed(m.key, m.value, depth + 1)) return false;
       continue;
     }
     if (!VisitMember(m.key, m.value, depth + 1)) return false;
@@ -363,6 +426,14 @@ bool Rewriter::WriteRequest(dom::element value, int depth) {
       if (!WriteHeaders(m.value, depth + 1)) return false;
     } else if (m.key == "env" && m.value.type() == Type::OBJECT) {
       if (!WriteEnv(m.value, depth + 1)) return false;
+    } else if (scrubs() && m.key == "env") {
+      if (!VisitScrubbed(m.key, m.value, depth + 1)) return false;
+    } else if (scrubs() && m.key == "cookies") {
+      // Cookies carry session ids whatever their names: all or nothing.
+      w_.Key(m.key);
+      if (!WriteMask(m.value, depth + 1)) return false;
+    } else if (scrubs() && (m.key == "data" || m.key == "query_string")) {
+      if (!WriteFormScrubbed(m.key, m.value, depth + 1)) return false;
     } else if (!VisitMember(m.key, m.value, depth + 1)) {
       return false;
     }
@@ -412,19 +483,22 @@ bool Rewriter::WriteHeaders(dom::element value, int depth) {
           SchemaError("request.headers",
                       "must be an object or a list of [name, value] pairs"));
   }
+  if (scrubs()) return WriteHeadersScrubbed(value, depth);
   return VisitMember("headers", value, depth);
 }
 
 bool Rewriter::WriteEnv(dom::element value, int depth) {
   w_.Key("env");
   w_.BeginObject();
+  scrubbing_ = scrubs();
   for (dom::key_value_pair m : AsObject(value)) {
-    if (m.key == "REMOTE_ADDR" && IsAuto(m.value)) {
-      WriteAutoIp(m.key);
+    if (m.key == "REMOTE_ADDR" && (scrub_ip_ || IsAuto(m.value))) {
+      WriteAutoIp(m.key);  // nothing when IP addresses are scrubbed
     } else if (!VisitMember(m.key, m.value, depth + 1)) {
       return false;
     }
   }
+  scrubbing_ = false;
   w_.EndObject();
   return true;
 }
@@ -478,7 +552,21 @@ bool Rewriter::WriteItems(Field field, bool in_values, dom::array items,
   w_.BeginArray();
   size_t index = 0;
   for (dom::element item : items) {
-    if (!has_stacktraces || item.type() != Type::OBJECT) {
+    if (scrubs() && item.type() == Type::OBJECT) [[unlikely]] {
+      // Checks the stacktraces as below, before it writes them.
+      if (has_stacktraces) {
+        for (dom::key_value_pair m : AsObject(item)) {
+          if (m.key == "stacktrace" && !IsValidStacktrace(m.value)) {
+            return Fail(SchemaError(
+                absl::StrCat(ToAbsl(kFieldNames[static_cast<int>(field)]),
+                             in_values ? ".values." : ".", index,
+                             ".stacktrace"),
+                kStacktraceRule));
+          }
+        }
+      }
+      if (!WriteItemScrubbed(field, item, depth + 1)) return false;
+    } else if (!has_stacktraces || item.type() != Type::OBJECT) {
       if (!WriteValue(item, depth + 1)) return false;
     } else {
       if (depth + 1 > Normalizer::kMaxDepth) return TooDeep();
@@ -506,6 +594,7 @@ bool Rewriter::WriteStacktrace(dom::element value, int depth) {
   if (!IsValidStacktrace(value)) {
     return Fail(SchemaError("stacktrace", kStacktraceRule));
   }
+  if (scrubs()) return WriteStacktraceScrubbed("stacktrace", value, depth);
   return VisitMember("stacktrace", value, depth);
 }
 
@@ -528,6 +617,246 @@ bool Rewriter::WriteFingerprint(dom::element value, int depth) {
       return Fail(SchemaError("fingerprint", "must be a list of strings"));
   }
   return VisitMember("fingerprint", value, depth);
+}
+
+// ---------------------------------------------------------------------------
+// Data scrubbing (docs/event-normalization.md, "Data scrubbing").
+
+// Nesting deeper than kMaxDepth anywhere in `value` (at `depth`). simdjson
+// admits one level more than the writer does; a masked subtree must not
+// make an event acceptable that the unscrubbed walk would reject.
+bool NestsTooDeep(dom::element value, int depth) {
+  switch (value.type()) {
+    case Type::OBJECT:
+      if (depth > Normalizer::kMaxDepth) return true;
+      for (dom::key_value_pair m : AsObject(value)) {
+        if (NestsTooDeep(m.value, depth + 1)) return true;
+      }
+      return false;
+    case Type::ARRAY:
+      if (depth > Normalizer::kMaxDepth) return true;
+      for (dom::element item : AsArray(value)) {
+        if (NestsTooDeep(item, depth + 1)) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+bool Rewriter::WriteMask(dom::element value, int depth) {
+  switch (value.type()) {
+    case Type::NULL_VALUE:
+      // null hides nothing, and keeps "not set" distinct from "set".
+      w_.Null();
+      return true;
+    case Type::OBJECT:
+    case Type::ARRAY:
+      if (NestsTooDeep(value, depth)) return TooDeep();
+      break;
+    default:
+      break;
+  }
+  w_.String(kFilteredMask);
+  return true;
+}
+
+bool Rewriter::VisitScrubbed(std::string_view key, dom::element value,
+                             int depth) {
+  w_.Key(key);
+  scrubbing_ = true;
+  const bool ok = WriteValue(value, depth);
+  scrubbing_ = false;
+  return ok;
+}
+
+bool Rewriter::WriteJudged(Verdict verdict, dom::element value, int depth) {
+  if (verdict == Verdict::kFilter) return WriteMask(value, depth);
+  if (verdict == Verdict::kSafe) {
+    // A safe key exempts its whole value, nested keys and card numbers
+    // included: it is how a project says "this is not a secret".
+    const bool was = scrubbing_;
+    const bool was_headers = in_headers_;
+    scrubbing_ = false;
+    in_headers_ = false;
+    const bool ok = WriteValue(value, depth);
+    scrubbing_ = was;
+    in_headers_ = was_headers;
+    return ok;
+  }
+  return WriteValue(value, depth);
+}
+
+bool Rewriter::ScrubMember(std::string_view key, dom::element value,
+                           int depth) {
+  w_.Key(key);
+  const Verdict verdict = Judge(key);
+  if (verdict == Verdict::kDescend) {
+    // Members below a header name are not headers.
+    const bool was_headers = in_headers_;
+    in_headers_ = false;
+    const bool ok = WriteValue(value, depth);
+    in_headers_ = was_headers;
+    return ok;
+  }
+  return WriteJudged(verdict, value, depth);
+}
+
+bool Rewriter::WritePairsScrubbed(dom::array pairs, int depth) {
+  if (depth > Normalizer::kMaxDepth) return TooDeep();
+  w_.BeginArray();
+  for (dom::element pair : pairs) {
+    // [name, value] with a string name; anything else is plain data.
+    bool is_pair = pair.type() == Type::ARRAY;
+    dom::element name, second;
+    if (is_pair) {
+      size_t n = 0;
+      for (dom::element part : AsArray(pair)) {
+        if (n == 0) name = part;
+        if (n == 1) second = part;
+        ++n;
+      }
+      is_pair = n == 2 && name.type() == Type::STRING;
+    }
+    if (!is_pair) {
+      if (!WriteValue(pair, depth + 1)) return false;
+      continue;
+    }
+    if (depth + 1 > Normalizer::kMaxDepth) return TooDeep();
+    const std::string_view key = name.get_string().value_unsafe();
+    w_.BeginArray();
+    w_.String(key);
+    const Verdict verdict = Judge(key);
+    const bool was_headers = in_headers_;
+    in_headers_ = false;
+    const bool ok = verdict == Verdict::kDescend
+                        ? WriteValue(second, depth + 2)
+                        : WriteJudged(verdict, second, depth + 2);
+    in_headers_ = was_headers;
+    if (!ok) return false;
+    w_.EndArray();
+  }
+  w_.EndArray();
+  return true;
+}
+
+bool Rewriter::WriteHeadersScrubbed(dom::element value, int depth) {
+  w_.Key("headers");
+  scrubbing_ = true;
+  in_headers_ = true;
+  const bool ok = value.type() == Type::ARRAY
+                      ? WritePairsScrubbed(AsArray(value), depth)
+                      : WriteValue(value, depth);
+  scrubbing_ = false;
+  in_headers_ = false;
+  return ok;
+}
+
+// Calls fn(pair, is_last) for each `&`-separated piece of a query string,
+// empty pieces included, so that joining them with `&` gives it back.
+template <typename Fn>
+void ForEachQueryPair(std::string_view qs, Fn&& fn) {
+  size_t start = 0;
+  while (start <= qs.size()) {
+    size_t end = qs.find('&', start);
+    if (end == std::string_view::npos) end = qs.size();
+    fn(qs.substr(start, end - start), end == qs.size());
+    start = end + 1;
+  }
+}
+
+bool Rewriter::WriteFormScrubbed(std::string_view key, dom::element value,
+                                 int depth) {
+  if (value.type() == Type::ARRAY) {
+    w_.Key(key);
+    scrubbing_ = true;
+    const bool ok = WritePairsScrubbed(AsArray(value), depth);
+    scrubbing_ = false;
+    return ok;
+  }
+  if (value.type() != Type::STRING) return VisitScrubbed(key, value, depth);
+  const std::string_view qs = value.get_string().value_unsafe();
+  w_.Key(key);
+  if (ContainsCardNumber(qs)) {
+    w_.String(kFilteredMask);
+    return true;
+  }
+  auto masks = [this](std::string_view pair) {
+    const size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) return false;
+    return Judge(pair.substr(0, eq)) == Verdict::kFilter;
+  };
+  bool any = false;
+  ForEachQueryPair(
+      qs, [&](std::string_view pair, bool) { any = any || masks(pair); });
+  if (!any) {
+    w_.String(qs);
+    return true;
+  }
+  scratch_.clear();
+  ForEachQueryPair(qs, [&](std::string_view pair, bool last) {
+    if (masks(pair)) {
+      scratch_.append(pair.substr(0, pair.find('=') + 1));
+      scratch_.append(kFilteredMask);
+    } else {
+      scratch_.append(pair);
+    }
+    if (!last) scratch_.push_back('&');
+  });
+  w_.String(scratch_);
+  return true;
+}
+
+bool Rewriter::WriteStacktraceScrubbed(std::string_view key, dom::element value,
+                                       int depth) {
+  w_.Key(key);
+  if (value.type() != Type::OBJECT) return WriteValue(value, depth);
+  if (depth + 2 > Normalizer::kMaxDepth) return TooDeep();
+  w_.BeginObject();
+  for (dom::key_value_pair m : AsObject(value)) {
+    if (m.key != "frames" || m.value.type() != Type::ARRAY) {
+      if (!VisitMember(m.key, m.value, depth + 1)) return false;
+      continue;
+    }
+    w_.Key(m.key);
+    w_.BeginArray();
+    for (dom::element frame : AsArray(m.value)) {
+      if (frame.type() != Type::OBJECT) {
+        if (!WriteValue(frame, depth + 2)) return false;
+        continue;
+      }
+      w_.BeginObject();
+      for (dom::key_value_pair f : AsObject(frame)) {
+        const bool ok = f.key == "vars"
+                            ? VisitScrubbed(f.key, f.value, depth + 3)
+                            : VisitMember(f.key, f.value, depth + 3);
+        if (!ok) return false;
+      }
+      w_.EndObject();
+    }
+    w_.EndArray();
+  }
+  w_.EndObject();
+  return true;
+}
+
+bool Rewriter::WriteItemScrubbed(Field field, dom::element item, int depth) {
+  if (depth > Normalizer::kMaxDepth) return TooDeep();
+  w_.BeginObject();
+  for (dom::key_value_pair m : AsObject(item)) {
+    bool ok;
+    if (field == Field::kBreadcrumbs) {
+      ok = m.key == "data" ? VisitScrubbed(m.key, m.value, depth + 1)
+                           : VisitMember(m.key, m.value, depth + 1);
+    } else {
+      ok = m.key == "stacktrace"
+               ? WriteStacktraceScrubbed(m.key, m.value, depth + 1)
+               : VisitMember(m.key, m.value, depth + 1);
+    }
+    if (!ok) return false;
+  }
+  w_.EndObject();
+  return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -814,7 +1143,12 @@ bool WriteTopLevel(dom::object top, const Plan& plan, const EventId& id,
         ok = rw.WriteFingerprint(m.value, kDepth);
         break;
       case Field::kOther:
-        ok = rw.VisitMember(m.key, m.value, kDepth);
+        if (rw.scrubs() && (m.key == "extra" || m.key == "contexts"))
+            [[unlikely]] {
+          ok = rw.VisitScrubbed(m.key, m.value, kDepth);
+        } else {
+          ok = rw.VisitMember(m.key, m.value, kDepth);
+        }
         break;
     }
     if (!ok) return false;

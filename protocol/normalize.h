@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "protocol/event_id.h"
+#include "protocol/scrub.h"
 
 namespace simdjson::dom {
 class parser;
@@ -72,6 +73,10 @@ struct NormalizeOptions {
   std::optional<EventId> envelope_event_id;
   // True for envelope items of type `transaction`.
   bool is_transaction = false;
+  // The project's data-scrubbing settings, applied in the same pass
+  // (docs/event-normalization.md, "Data scrubbing"); null scrubs nothing.
+  // Not owned; must outlive the Normalize() call.
+  const ScrubConfig* scrub = nullptr;
 };
 
 // The result of one Normalize() call. Reuse one instance per thread: `json`

@@ -6,7 +6,9 @@
 // simdjson first copies it into its padded buffer): the floor the stage
 // cannot go below, which shows how the time splits between parsing and
 // writing. BM_NormalizeCorpus runs over every sample in shared/event-samples
-// that normalizes (real SDK output of every shape and size).
+// that normalizes (real SDK output of every shape and size). The *Scrubbed
+// variants run the same with the default data-scrubbing rules on
+// (protocol/scrub.h), IP address scrubbing included.
 #include <simdjson.h>
 
 #include <string>
@@ -16,6 +18,7 @@
 #include "bench/support/payloads.h"
 #include "benchmark/benchmark.h"
 #include "protocol/normalize.h"
+#include "protocol/scrub.h"
 #include "tests/support/samples.h"
 
 namespace tern::protocol {
@@ -29,10 +32,20 @@ NormalizeOptions BenchOptions() {
   return opts;
 }
 
-void BM_Normalize(benchmark::State& state) {
+const ScrubConfig& BenchScrub() {
+  static const ScrubConfig config = [] {
+    ScrubConfig c;
+    c.scrub_ip_addresses = true;
+    return c;
+  }();
+  return config;
+}
+
+void RunNormalize(benchmark::State& state, bool scrub) {
   const std::string json = bench::MakeEventJson(state.range(0));
   Normalizer normalizer(Normalizer::kDefaultMaxEventBytes, 42);
-  const NormalizeOptions opts = BenchOptions();
+  NormalizeOptions opts = BenchOptions();
+  if (scrub) opts.scrub = &BenchScrub();
   NormalizedEvent out;
   for (auto _ : state) {
     const absl::Status status = normalizer.Normalize(json, opts, &out);
@@ -46,7 +59,12 @@ void BM_Normalize(benchmark::State& state) {
                           static_cast<int64_t>(json.size()));
   state.counters["in_bytes"] = static_cast<double>(json.size());
 }
+void BM_Normalize(benchmark::State& state) { RunNormalize(state, false); }
+void BM_NormalizeScrubbed(benchmark::State& state) {
+  RunNormalize(state, true);
+}
 BENCHMARK(BM_Normalize)->Arg(1024)->Arg(8 * 1024)->Arg(50 * 1024);
+BENCHMARK(BM_NormalizeScrubbed)->Arg(1024)->Arg(8 * 1024)->Arg(50 * 1024);
 
 void BM_ParseOnly(benchmark::State& state) {
   const std::string json = bench::MakeEventJson(state.range(0));
@@ -69,9 +87,10 @@ void BM_ParseOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseOnly)->Arg(1024)->Arg(8 * 1024)->Arg(50 * 1024);
 
-void BM_NormalizeCorpus(benchmark::State& state) {
+void RunNormalizeCorpus(benchmark::State& state, bool scrub) {
   Normalizer normalizer(Normalizer::kDefaultMaxEventBytes, 42);
   NormalizeOptions opts = BenchOptions();
+  if (scrub) opts.scrub = &BenchScrub();
   opts.received = absl::FromUnixSeconds(1893456000);  // nothing clamps
   NormalizedEvent out;
   std::vector<std::string> events;
@@ -91,7 +110,14 @@ void BM_NormalizeCorpus(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * bytes);
   state.counters["events"] = static_cast<double>(events.size());
 }
+void BM_NormalizeCorpus(benchmark::State& state) {
+  RunNormalizeCorpus(state, false);
+}
+void BM_NormalizeCorpusScrubbed(benchmark::State& state) {
+  RunNormalizeCorpus(state, true);
+}
 BENCHMARK(BM_NormalizeCorpus);
+BENCHMARK(BM_NormalizeCorpusScrubbed);
 
 }  // namespace
 }  // namespace tern::protocol

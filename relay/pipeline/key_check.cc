@@ -34,6 +34,7 @@ absl::Status CheckRequestKey(const project::ProjectTable& table,
   if (key->key_id != 0) out->key_id = key->key_id;
   out->sentry_client = auth->client;
   out->quotas = &key->quotas;
+  out->scrub = &key->project->scrub;
   return absl::OkStatus();
 }
 

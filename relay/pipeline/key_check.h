@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "protocol/auth.h"
+#include "protocol/scrub.h"
 #include "relay/quota/quota.h"
 
 namespace tern::relay::project {
@@ -34,6 +35,8 @@ struct KeyCheckResult {
   // The key's quotas (valid while the caller holds the table); never null
   // on OK.
   const std::vector<quota::CompiledQuota>* quotas = nullptr;
+  // The project's data scrubbing settings; never null on OK.
+  const protocol::ScrubConfig* scrub = nullptr;
 };
 
 // ExtractAuth over `sources`, then CheckKey against `table`. When the auth

@@ -83,6 +83,8 @@ struct Pipeline::Ctx {
   std::optional<EventId> envelope_event_id;
   // The id answered in {"id": ...}: the (first) event's or transaction's.
   std::optional<EventId> response_id;
+  // The project's scrubbing settings (null: none).
+  const protocol::ScrubConfig* scrub = nullptr;
   // The key's quotas; null or empty when it has none.
   const std::vector<quota::CompiledQuota>* quotas = nullptr;
   // Quotas that refused something in this request (each once), and the
@@ -162,6 +164,7 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
     ctx.project_id = key.project_id;
     ctx.key_id = key.key_id;
     ctx.quotas = key.quotas;
+    ctx.scrub = key.scrub;
     ctx.sentry_client = key.sentry_client;
     return absl::OkStatus();
   };
@@ -500,6 +503,7 @@ absl::Status Pipeline::ProcessEvent(
   opts.sentry_client = ctx.sentry_client;
   opts.envelope_event_id = ctx.envelope_event_id;
   opts.is_transaction = is_transaction;
+  opts.scrub = ctx.scrub;
   if (absl::Status s = normalizer_.Normalize(json, opts, &normalized_);
       !s.ok()) {
     std::string_view reason = ReasonOf(s);

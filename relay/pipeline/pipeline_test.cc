@@ -356,6 +356,23 @@ TEST_F(PipelineTest, UserReportGoesToAttachmentsAndUnknownItemsForwardOrDrop) {
   EXPECT_EQ(outcomes[3].outcome, Outcome::kAccepted);
 }
 
+TEST_F(PipelineTest, EventsAreScrubbedByTheProjectsSettings) {
+  // Project 1 keeps the default: scrubbing on.
+  Response r = Handle(
+      Store(R"({"message":"m","extra":{"db_password":"hunter2","plain":"ok"},)"
+            R"("request":{"headers":{"Cookie":"a=b","Accept":"*/*"}}})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto events = Read(Topics().events);
+  ASSERT_EQ(events.size(), 1u);
+  protocol::KafkaMessage msg;
+  ASSERT_TRUE(decoder_.Decode(events[0].value, &msg).ok());
+  const std::string payload(std::get<protocol::EventMessage>(msg).payload);
+  EXPECT_THAT(payload, HasSubstr(R"("db_password":"[Filtered]")"));
+  EXPECT_THAT(payload, HasSubstr(R"("plain":"ok")"));
+  EXPECT_THAT(payload, ::testing::Not(HasSubstr("hunter2")));
+  EXPECT_THAT(payload, ::testing::Not(HasSubstr("a=b")));
+}
+
 TEST_F(PipelineTest, AuthAndKeyErrors) {
   struct Case {
     std::string name;

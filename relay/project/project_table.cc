@@ -141,6 +141,9 @@ absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
   for (const config::Project& project : file.projects) {
     ProjectSettings settings;
     settings.config = project;
+    settings.scrub = protocol::ScrubConfig::Make(
+        project.scrub_data, project.sensitive_fields, project.safe_fields,
+        project.scrub_ip_addresses);
     for (const std::string& entry : project.allowed_origins) {
       if (entry == "*") {
         settings.allow_any_origin = true;
@@ -171,6 +174,9 @@ absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
     }
     ProjectSettings settings;
     settings.config = project;
+    settings.scrub = protocol::ScrubConfig::Make(
+        project.scrub_data, project.sensitive_fields, project.safe_fields,
+        project.scrub_ip_addresses);
     settings.from_upstream = true;
     for (const std::string& entry : project.allowed_origins) {
       if (entry == "*") {

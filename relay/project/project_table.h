@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "config/projects.h"
+#include "protocol/scrub.h"
 #include "relay/quota/quota.h"
 
 namespace tern::relay::project {
@@ -54,6 +55,9 @@ struct ProjectSettings {
   std::vector<OriginPattern> origins;
   // The project came from the upstream, not from the projects file.
   bool from_upstream = false;
+  // Data scrubbing, ready for the normalizer (from scrub_data,
+  // sensitive_fields, safe_fields, scrub_ip_addresses).
+  protocol::ScrubConfig scrub;
 };
 
 // What the upstream source contributes to one table; relay/upstream fills it

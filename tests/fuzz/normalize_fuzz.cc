@@ -1,12 +1,14 @@
-// Fuzzes event normalization. Every input is normalized twice, with bare
-// options and with every option set (client address, sentry_client, an
-// envelope id, the transaction item type). Invariants:
+// Fuzzes event normalization. Every input is normalized three times, with
+// bare options, with every option set (client address, sentry_client, an
+// envelope id, the transaction item type), and with data scrubbing on (IP
+// addresses included). Invariants:
 //  - errors are 400 or 413, never anything else;
 //  - on success the output re-parses as one JSON object carrying the fields
 //    the relay routes on, and matches what Normalize() reported;
 //  - normalizing the output again with the same options succeeds and gives
 //    the same bytes (the rewrite is a fixed point, so nothing it writes is
-//    something it would reject or rewrite differently).
+//    something it would reject or rewrite differently);
+//  - scrubbing never changes whether an event is accepted.
 #include <simdjson.h>
 
 #include <cstddef>
@@ -18,6 +20,7 @@
 #include "absl/time/time.h"
 #include "protocol/event_id.h"
 #include "protocol/normalize.h"
+#include "protocol/scrub.h"
 
 namespace {
 
@@ -25,19 +28,21 @@ using tern::protocol::EventId;
 using tern::protocol::NormalizedEvent;
 using tern::protocol::NormalizeOptions;
 using tern::protocol::Normalizer;
+using tern::protocol::ScrubConfig;
 
 void Check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-void RunOne(Normalizer& normalizer, simdjson::dom::parser& parser,
+// Returns whether the input was accepted.
+bool RunOne(Normalizer& normalizer, simdjson::dom::parser& parser,
             std::string_view input, const NormalizeOptions& opts) {
   static NormalizedEvent out, again;
   const absl::Status st = normalizer.Normalize(input, opts, &out);
   if (!st.ok()) {
     Check(st.code() == absl::StatusCode::kInvalidArgument ||
           st.code() == absl::StatusCode::kOutOfRange);
-    return;
+    return false;
   }
   auto parsed = parser.parse(out.json);
   Check(!parsed.error());
@@ -60,6 +65,7 @@ void RunOne(Normalizer& normalizer, simdjson::dom::parser& parser,
   const absl::Status st2 = normalizer.Normalize(first, opts, &again);
   Check(st2.ok());
   Check(again.json == first);
+  return true;
 }
 
 }  // namespace
@@ -72,7 +78,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   NormalizeOptions bare;
   bare.received = absl::FromUnixSeconds(1700000000);
-  RunOne(*normalizer, *parser, input, bare);
+  const bool accepted = RunOne(*normalizer, *parser, input, bare);
+
+  static const ScrubConfig* scrub = [] {
+    auto* c = new ScrubConfig;
+    c->scrub_ip_addresses = true;
+    return c;
+  }();
+  NormalizeOptions scrubbed = bare;
+  scrubbed.client_ip = "192.0.2.1";
+  scrubbed.scrub = scrub;
+  Check(RunOne(*normalizer, *parser, input, scrubbed) == accepted);
 
   NormalizeOptions full;
   full.received = absl::FromUnixMicros(1700000000123456);
