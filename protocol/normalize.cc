@@ -1268,6 +1268,9 @@ uint64_t Normalizer::NextRandom() {
 absl::Status Normalizer::Normalize(std::string_view json,
                                    const NormalizeOptions& opts,
                                    NormalizedEvent* out) {
+  // An empty view may have a null data pointer, which simdjson would hand
+  // to memcpy (undefined even for zero bytes).
+  if (json.data() == nullptr) json = std::string_view("", 0);
   if (json.size() > parser_->max_capacity()) {
     return TooLarge(absl::StrCat("event_too_large: ", json.size(),
                                  " bytes, the limit is ",

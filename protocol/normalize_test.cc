@@ -94,6 +94,14 @@ class NormalizeTest : public ::testing::Test {
 
 // --- Rule 1: JSON, UTF-8, an object, bounded depth ---------------------------
 
+TEST_F(NormalizeTest, AnEmptyViewWithANullPointerIsInvalidJson) {
+  // std::string_view() has a null data pointer; simdjson must not see it.
+  absl::Status s =
+      normalizer_.Normalize(std::string_view(), NormalizeOptions(), &out_);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("invalid_json"));
+}
+
 TEST_F(NormalizeTest, RejectsInvalidJson) {
   for (std::string_view bad :
        {"", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\" 1}", "{} x", "nul",

@@ -95,6 +95,8 @@ std::string RenderMetrics(const Relay::Impl& r) {
            static_cast<double>(sum(&PC::items_dropped)));
   w.Sample({{"outcome", "rate_limited"}},
            static_cast<double>(sum(&PC::items_rate_limited)));
+  w.Sample({{"outcome", "filtered"}},
+           static_cast<double>(sum(&PC::items_filtered)));
   w.Counter("requests_rate_limited_unread",
             "requests answered 429 before parsing: a quota was already full",
             sum(&PC::requests_rate_limited_early));

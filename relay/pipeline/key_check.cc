@@ -35,6 +35,7 @@ absl::Status CheckRequestKey(const project::ProjectTable& table,
   out->sentry_client = auth->client;
   out->quotas = &key->quotas;
   out->scrub = &key->project->scrub;
+  out->filters = &key->project->filters;
   return absl::OkStatus();
 }
 

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "protocol/auth.h"
+#include "protocol/inbound_filter.h"
 #include "protocol/scrub.h"
 #include "relay/quota/quota.h"
 
@@ -37,6 +38,8 @@ struct KeyCheckResult {
   const std::vector<quota::CompiledQuota>* quotas = nullptr;
   // The project's data scrubbing settings; never null on OK.
   const protocol::ScrubConfig* scrub = nullptr;
+  // The project's inbound filters; never null on OK.
+  const protocol::InboundFilterConfig* filters = nullptr;
 };
 
 // ExtractAuth over `sources`, then CheckKey against `table`. When the auth

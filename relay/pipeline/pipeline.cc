@@ -83,8 +83,9 @@ struct Pipeline::Ctx {
   std::optional<EventId> envelope_event_id;
   // The id answered in {"id": ...}: the (first) event's or transaction's.
   std::optional<EventId> response_id;
-  // The project's scrubbing settings (null: none).
+  // The project's scrubbing settings and inbound filters (null: none).
   const protocol::ScrubConfig* scrub = nullptr;
+  const protocol::InboundFilterConfig* filters = nullptr;
   // The key's quotas; null or empty when it has none.
   const std::vector<quota::CompiledQuota>* quotas = nullptr;
   // Quotas that refused something in this request (each once), and the
@@ -165,6 +166,7 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
     ctx.key_id = key.key_id;
     ctx.quotas = key.quotas;
     ctx.scrub = key.scrub;
+    ctx.filters = key.filters;
     ctx.sentry_client = key.sentry_client;
     return absl::OkStatus();
   };
@@ -524,6 +526,22 @@ absl::Status Pipeline::ProcessEvent(
   const EventId::Hex key = event_id.HexDigits();
   const DataCategory category = CategoryOf(normalized_.type);
 
+  // Inbound filters come before quotas, as in Relay: a filtered event uses
+  // no quota. It is answered 200 like an accepted one (the SDK must not
+  // retry it) and gives a `filtered` outcome named after the filter, as do
+  // its attachments.
+  if (ctx.filters != nullptr) {
+    if (std::optional<std::string_view> filter =
+            inbound_filter_.Check(*ctx.filters, normalized_.json)) {
+      EmitOutcome(ctx, Outcome::kFiltered, *filter, event_id, category, 1);
+      for (const EnvelopeItem* a : all_attachments) {
+        EmitOutcome(ctx, Outcome::kFiltered, *filter, event_id,
+                    DataCategory::kAttachment, Quantity(a->payload.size()));
+      }
+      counters_.items_filtered.fetch_add(1, std::memory_order_relaxed);
+      return absl::OkStatus();
+    }
+  }
   // Quotas: the event first (refused, it takes its attachments along, as in
   // Relay), then each attachment by its bytes; a refused attachment stays
   // behind and the event goes without it.

@@ -35,6 +35,7 @@
 #include "protocol/decode.h"
 #include "protocol/envelope.h"
 #include "protocol/event_id.h"
+#include "protocol/inbound_filter.h"
 #include "protocol/kafka_codec.h"
 #include "protocol/normalize.h"
 #include "protocol/session.h"
@@ -147,6 +148,7 @@ struct PipelineCounters {
   std::atomic<uint64_t> items_dropped{0};       // unsupported item types
   std::atomic<uint64_t> client_reports{0};      // turned into outcomes
   std::atomic<uint64_t> items_rate_limited{0};  // refused by a quota
+  std::atomic<uint64_t> items_filtered{0};      // dropped by an inbound filter
   // Requests refused unread: a quota was already full in its window.
   std::atomic<uint64_t> requests_rate_limited_early{0};
   // `invalid` outcomes by reason, indexed like kInvalidReasons.
@@ -244,6 +246,7 @@ class Pipeline {
   protocol::ClientReport client_report_;
   protocol::SessionEncoder sessions_;
   quota::Decision decision_;
+  protocol::InboundFilter inbound_filter_;
   std::vector<const protocol::EnvelopeItem*> admitted_attachments_;
   std::string auth_scratch_;
   std::string content_scratch_;

@@ -764,5 +764,41 @@ TEST_F(PipelineQuotaTest, AFailedProduceGivesTheUnitsBack) {
   EXPECT_EQ(Handle(Store(ErrorEvent(3))).status, 429);
 }
 
+TEST_F(PipelineQuotaTest, FilteredEventsAre200WithAFilteredOutcomeAndNoQuota) {
+  // A project with the release filter on; quotas as in the fixture (2
+  // errors). Filtered events do not count against the quota.
+  config::ProjectsFile f;
+  config::Project p;
+  p.id = 1;
+  config::ProjectKey k;
+  k.public_key = kKey;
+  p.keys.push_back(k);
+  p.filters.releases = {"*-beta"};
+  p.quotas.push_back(
+      TestQuota("errors", 2, {DataCategory::kError}, "too_many_errors"));
+  f.projects.push_back(std::move(p));
+  auto t = project::ProjectTable::Build(f, project::UpstreamProjects{}, 99,
+                                        &registry_);
+  ASSERT_TRUE(t.ok()) << t.status();
+  table_ = *t;
+  auto beta = [](int i) {
+    return absl::StrCat(
+        R"({"event_id":")", absl::Hex(7, absl::kZeroPad16),
+        absl::Hex(i, absl::kZeroPad16),
+        R"(","release":"app@2.0-beta","exception":{"values":[{"type":"E"}]}})");
+  };
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Handle(Store(beta(i))).status, 200);
+  EXPECT_EQ(Handle(Store(ErrorEvent(1))).status, 200);
+  EXPECT_EQ(Handle(Store(ErrorEvent(2))).status, 200);
+  EXPECT_EQ(Read(Topics().events).size(), 2u);
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 7u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(outcomes[i].outcome, Outcome::kFiltered);
+    EXPECT_EQ(Reason(i), "release-version");
+  }
+  EXPECT_EQ(pipeline_->counters().items_filtered.load(), 5u);
+}
+
 }  // namespace
 }  // namespace tern::relay::pipeline

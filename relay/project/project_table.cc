@@ -144,6 +144,10 @@ absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
     settings.scrub = protocol::ScrubConfig::Make(
         project.scrub_data, project.sensitive_fields, project.safe_fields,
         project.scrub_ip_addresses);
+    settings.filters = protocol::InboundFilterConfig::Make(
+        project.filters.localhost, project.filters.browser_extensions,
+        project.filters.web_crawlers, project.filters.releases,
+        project.filters.error_messages);
     for (const std::string& entry : project.allowed_origins) {
       if (entry == "*") {
         settings.allow_any_origin = true;
@@ -177,6 +181,10 @@ absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
     settings.scrub = protocol::ScrubConfig::Make(
         project.scrub_data, project.sensitive_fields, project.safe_fields,
         project.scrub_ip_addresses);
+    settings.filters = protocol::InboundFilterConfig::Make(
+        project.filters.localhost, project.filters.browser_extensions,
+        project.filters.web_crawlers, project.filters.releases,
+        project.filters.error_messages);
     settings.from_upstream = true;
     for (const std::string& entry : project.allowed_origins) {
       if (entry == "*") {

@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "config/projects.h"
+#include "protocol/inbound_filter.h"
 #include "protocol/scrub.h"
 #include "relay/quota/quota.h"
 
@@ -58,6 +59,8 @@ struct ProjectSettings {
   // Data scrubbing, ready for the normalizer (from scrub_data,
   // sensitive_fields, safe_fields, scrub_ip_addresses).
   protocol::ScrubConfig scrub;
+  // Inbound filters, compiled (globs) from config.filters.
+  protocol::InboundFilterConfig filters;
 };
 
 // What the upstream source contributes to one table; relay/upstream fills it
