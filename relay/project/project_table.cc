@@ -122,6 +122,21 @@ absl::StatusOr<OriginPattern> ParsePattern(uint64_t project_id,
   return *std::move(p);
 }
 
+// A project's settings with what the request path precomputes from its
+// config (origins are added by Build, which knows where errors go).
+ProjectSettings SettingsFor(const config::Project& project) {
+  ProjectSettings settings;
+  settings.config = project;
+  settings.scrub = protocol::ScrubConfig::Make(
+      project.scrub_data, project.sensitive_fields, project.safe_fields,
+      project.scrub_ip_addresses);
+  settings.filters = protocol::InboundFilterConfig::Make(
+      project.filters.localhost, project.filters.browser_extensions,
+      project.filters.web_crawlers, project.filters.releases,
+      project.filters.error_messages);
+  return settings;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
@@ -139,15 +154,7 @@ absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
   table->default_quotas_ = file.default_quotas;
   table->projects_.reserve(file.projects.size() + upstream.projects.size());
   for (const config::Project& project : file.projects) {
-    ProjectSettings settings;
-    settings.config = project;
-    settings.scrub = protocol::ScrubConfig::Make(
-        project.scrub_data, project.sensitive_fields, project.safe_fields,
-        project.scrub_ip_addresses);
-    settings.filters = protocol::InboundFilterConfig::Make(
-        project.filters.localhost, project.filters.browser_extensions,
-        project.filters.web_crawlers, project.filters.releases,
-        project.filters.error_messages);
+    ProjectSettings settings = SettingsFor(project);
     for (const std::string& entry : project.allowed_origins) {
       if (entry == "*") {
         settings.allow_any_origin = true;
@@ -176,15 +183,7 @@ absl::StatusOr<std::shared_ptr<const ProjectTable>> ProjectTable::Build(
       }
       continue;
     }
-    ProjectSettings settings;
-    settings.config = project;
-    settings.scrub = protocol::ScrubConfig::Make(
-        project.scrub_data, project.sensitive_fields, project.safe_fields,
-        project.scrub_ip_addresses);
-    settings.filters = protocol::InboundFilterConfig::Make(
-        project.filters.localhost, project.filters.browser_extensions,
-        project.filters.web_crawlers, project.filters.releases,
-        project.filters.error_messages);
+    ProjectSettings settings = SettingsFor(project);
     settings.from_upstream = true;
     for (const std::string& entry : project.allowed_origins) {
       if (entry == "*") {
