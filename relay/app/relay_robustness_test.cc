@@ -364,5 +364,92 @@ TEST(RelayRobustnessTest, ShutdownFinishesRequestsInFlightAndDeliversThem) {
   }
 }
 
+// The projects file with project 2's quota `q` (it is the file's last
+// project, so the appended lines belong to it) (every category, one hour)
+// at `limit`.
+void WriteProjectsWithQuota(const std::string& path, uint64_t limit) {
+  std::ofstream out(path);
+  out << kProjectsYaml << "    quotas:\n      - id: q\n        limit: " << limit
+      << "\n        window: 3600\n";
+}
+
+TEST(RelayRobustnessTest, ReloadUnderLoadFailsNothingAndKeepsQuotaCounts) {
+  auto h = RelayHarness::Start([](config::RelayConfig& c) { c.workers = 2; });
+  ASSERT_TRUE(h.ok()) << h.status();
+  RelayHarness& relay = **h;
+  const std::string& file = relay.config().projects.file;
+  auto reloads = [&] {
+    return MetricValue(relay.relay().Metrics(), "tern_projects_reloads_total");
+  };
+  const double start = reloads();
+  ASSERT_GE(start, 0);
+  WriteProjectsWithQuota(file, 1'000'000);
+  relay.relay().Reload();
+  ASSERT_TRUE(WaitFor([&] { return reloads() >= start + 1; }));
+
+  // Two clients send events while the file is reloaded twenty times, the
+  // quota's limit changing each time (same id and window: same counter).
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 2; ++t) {
+    clients.emplace_back([&, t] {
+      RawClient c(relay.port());
+      for (int i = 0; !stop && c.ok(); ++i) {
+        const std::string id = HexId(1'000'000 * (t + 1) + i);
+        if (!c.Send(Post("/api/2/store/", AuthHeader(kOtherKey) + "\r\n",
+                         EventJson(id)))) {
+          ++other;
+          return;
+        }
+        std::optional<HttpReply> r = c.Read();
+        if (r && r->status == 200) {
+          ++ok;
+        } else {
+          ++other;
+          return;
+        }
+      }
+    });
+  }
+  const double before = reloads();
+  for (int i = 0; i < 20; ++i) {
+    WriteProjectsWithQuota(file, 1'000'000 + i);
+    relay.relay().Reload();
+    ASSERT_TRUE(WaitFor([&] { return reloads() >= before + i + 1; }));
+  }
+  stop = true;
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(other.load(), 0) << "a request failed during the reloads";
+  ASSERT_GT(ok.load(), 0);
+
+  // The counter survived every reload. With the limit set to one more
+  // than was admitted, only about one more event gets in before the 429:
+  // had any reload reset the counter, all of `admitted` would get in again.
+  // ("About": a worker serves the previous table until its next loop
+  // iteration, so a request or two at the very start may have been served
+  // before the quota existed and was not counted.)
+  const int admitted = ok.load();
+  ASSERT_GE(admitted, 20);
+  WriteProjectsWithQuota(file, admitted + 1);
+  relay.relay().Reload();
+  ASSERT_TRUE(WaitFor([&] { return reloads() >= before + 21; }));
+  RawClient c(relay.port());
+  int extra = 0;
+  std::optional<HttpReply> r;
+  for (int i = 0; i <= admitted + 1; ++i) {
+    ASSERT_TRUE(c.Send(Post("/api/2/store/", AuthHeader(kOtherKey) + "\r\n",
+                            EventJson(HexId(5'000'000 + i)))));
+    r = c.Read();
+    ASSERT_TRUE(r.has_value());
+    if (r->status != 200) break;
+    ++extra;
+  }
+  EXPECT_EQ(r->status, 429) << r->head;
+  EXPECT_NE(r->Header("x-sentry-rate-limits"), "");
+  EXPECT_GE(extra, 1);
+  EXPECT_LE(extra, 1 + admitted / 10) << "admitted " << admitted;
+}
+
 }  // namespace
 }  // namespace tern::relay::app
