@@ -119,10 +119,6 @@ std::optional<std::string_view> HttpRequest::Header(
   return std::nullopt;
 }
 
-std::string HttpRequest::RemoteIp() const {
-  return internal::IpToString(remote_addr);
-}
-
 class HttpConnection {
  public:
   explicit HttpConnection(HttpServer::Impl* server);
@@ -202,6 +198,7 @@ class HttpConnection {
   uint64_t deadline_ = 0;
   uint64_t timer_due_ = 0;
   sockaddr_storage peer_{};
+  std::string peer_ip_;  // peer_ as text, for HttpRequest::remote_ip
 
   // Current request.
   std::string head_;
@@ -446,6 +443,7 @@ int HttpConnection::OnHeadersComplete(llhttp_t* p) {
   if (p->flags & F_CONTENT_LENGTH) req.content_length = p->content_length;
   req.body = std::string_view(c->body_ ? c->body_.get() : "", 0);
   req.remote_addr = c->peer_;
+  req.remote_ip = c->peer_ip_;
 
   HeadVerdict verdict =
       c->server_->handler->OnHeaders(req, c->opts_.default_max_body_bytes);
@@ -525,6 +523,7 @@ void HttpConnection::Start() {
   // Once per connection rather than once per request.
   int peer_len = sizeof(peer_);
   uv_tcp_getpeername(&tcp, reinterpret_cast<sockaddr*>(&peer_), &peer_len);
+  peer_ip_ = internal::IpToString(peer_);
   ArmTimer(TimerKind::kHeader, opts_.header_timeout_ms);
   StartReading();
 }

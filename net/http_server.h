@@ -62,11 +62,12 @@ struct HttpRequest {
   // Empty in OnHeaders().
   std::string_view body;
   sockaddr_storage remote_addr{};
+  // The peer's IP address as text ("127.0.0.1", "::1"), formatted once per
+  // connection.
+  std::string_view remote_ip;
 
   // The first header named `name` (ASCII case-insensitive), if any.
   std::optional<std::string_view> Header(std::string_view name) const;
-  // The peer's IP address as text ("127.0.0.1", "::1").
-  std::string RemoteIp() const;
 };
 
 // The way back to the client for one request. Owned by the application from

@@ -45,8 +45,13 @@ absl::StatusOr<sockaddr_storage> ParseAddress(std::string_view host,
                    ": expected a numeric IPv4 or IPv6 address"));
 }
 
-absl::StatusOr<int> BindReusePort(std::string_view what, std::string_view host,
-                                  uint16_t port, int type, int backlog) {
+namespace {
+
+// socket() + options + bind() (+ listen() when backlog > 0), close-on-exec;
+// errors name `what` and the address. The fd is the caller's.
+absl::StatusOr<int> BindSocket(std::string_view what, std::string_view host,
+                               uint16_t port, int type, bool reuse_addr,
+                               bool reuse_port, int backlog) {
   absl::StatusOr<sockaddr_storage> addr = ParseAddress(host, port);
   if (!addr.ok()) {
     return absl::InvalidArgumentError(
@@ -62,8 +67,10 @@ absl::StatusOr<int> BindReusePort(std::string_view what, std::string_view host,
   int fd = socket(addr->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(-1, errno);
   int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+  if ((reuse_addr &&
+       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) ||
+      (reuse_port &&
+       setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)) {
     return fail(fd, errno);
   }
   if (addr->ss_family == AF_INET6) {
@@ -75,10 +82,16 @@ absl::StatusOr<int> BindReusePort(std::string_view what, std::string_view host,
   if (bind(fd, reinterpret_cast<const sockaddr*>(&*addr), len) != 0) {
     return fail(fd, errno);
   }
-  if (type == SOCK_STREAM && listen(fd, backlog) != 0) {
-    return fail(fd, errno);
-  }
+  if (backlog > 0 && listen(fd, backlog) != 0) return fail(fd, errno);
   return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<int> BindReusePort(std::string_view what, std::string_view host,
+                                  uint16_t port, int type, int backlog) {
+  return BindSocket(what, host, port, type, /*reuse_addr=*/true,
+                    /*reuse_port=*/true, type == SOCK_STREAM ? backlog : 0);
 }
 
 }  // namespace tern::net::internal
@@ -87,34 +100,16 @@ namespace tern::net {
 
 absl::Status CheckPortFree(std::string_view what, std::string_view host,
                            uint16_t port, bool udp) {
-  using internal::AV;
-  using internal::FormatHostPort;
   if (port == 0) return absl::OkStatus();
-  absl::StatusOr<sockaddr_storage> addr = internal::ParseAddress(host, port);
-  if (!addr.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AV(what), " ", addr.status().message()));
-  }
-  const int fd = socket(addr->ss_family,
-                        (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat(
-        AV(what), " ", FormatHostPort(host, port), ": ", uv_strerror(-errno)));
-  }
-  int one = 1;
-  if (!udp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (addr->ss_family == AF_INET6) {
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-  }
-  const socklen_t len =
-      addr->ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  const int rc = bind(fd, reinterpret_cast<const sockaddr*>(&*addr), len);
-  const int err = errno;
-  close(fd);
-  if (rc != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        AV(what), " ", FormatHostPort(host, port), ": ", uv_strerror(-err)));
-  }
+  // The exclusive probe: no SO_REUSEPORT, and for UDP no SO_REUSEADDR either
+  // (it would allow sharing); for TCP SO_REUSEADDR only tolerates the last
+  // run's TIME_WAIT connections, not a listener.
+  absl::StatusOr<int> fd =
+      internal::BindSocket(what, host, port, udp ? SOCK_DGRAM : SOCK_STREAM,
+                           /*reuse_addr=*/!udp, /*reuse_port=*/false,
+                           /*backlog=*/0);
+  if (!fd.ok()) return fd.status();
+  close(*fd);
   return absl::OkStatus();
 }
 

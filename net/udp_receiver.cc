@@ -1,9 +1,11 @@
 #include "net/udp_receiver.h"
 
+#include <netinet/in.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -120,6 +122,19 @@ absl::Status UdpReceiver::Impl::BindOnLoop(std::string_view host,
     }
   });
   return absl::OkStatus();
+}
+
+std::string IpToString(const sockaddr* peer) {
+  sockaddr_storage addr{};
+  if (peer == nullptr) return "";
+  if (peer->sa_family == AF_INET) {
+    std::memcpy(&addr, peer, sizeof(sockaddr_in));
+  } else if (peer->sa_family == AF_INET6) {
+    std::memcpy(&addr, peer, sizeof(sockaddr_in6));
+  } else {
+    return "";
+  }
+  return internal::IpToString(addr);
 }
 
 UdpReceiver::UdpReceiver(Worker* worker, Callback callback, UdpOptions options)

@@ -54,6 +54,10 @@ void ForEachCounter(const UdpCounters& c, F&& f) {
 #undef TERN_NET_VISIT_COUNTER
 }
 
+// The IP address of a datagram's sender as text ("127.0.0.1", "::1"); ""
+// for anything but IPv4 and IPv6.
+std::string IpToString(const sockaddr* peer);
+
 class UdpReceiver {
  public:
   // Called on the loop thread once per datagram. `data` is valid only during

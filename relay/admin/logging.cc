@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "protocol/json_writer.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -15,36 +16,12 @@
 namespace tern::relay::admin {
 namespace {
 
+// Appends `s` as a JSON string (protocol's escaper, so logs and events
+// escape alike).
 void AppendJsonString(spdlog::memory_buf_t& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out.append(std::string_view("\\\""));
-        break;
-      case '\\':
-        out.append(std::string_view("\\\\"));
-        break;
-      case '\n':
-        out.append(std::string_view("\\n"));
-        break;
-      case '\r':
-        out.append(std::string_view("\\r"));
-        break;
-      case '\t':
-        out.append(std::string_view("\\t"));
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out.append(std::string_view(buf));
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
+  std::string quoted;
+  protocol::JsonWriter::AppendQuoted(&quoted, s);
+  out.append(std::string_view(quoted));
 }
 
 // {"ts":"2026-11-21T19:30:00.123Z","level":"info","logger":"tern-relay",

@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -43,20 +44,25 @@ std::string RenderMetrics(const Relay::Impl& r) {
     }
   }
 
-  // net/'s connection-level counters (limits, timeouts, malformed HTTP).
-  net::ForEachCounter(
-      workers.front()->http->counters(),
-      [&](std::string_view name, std::string_view help, uint64_t) {
-        uint64_t n = 0;
-        for (const auto& p : workers) {
-          net::ForEachCounter(
-              p->http->counters(),
-              [&](std::string_view other, std::string_view, uint64_t v) {
-                if (other == name) n += v;
-              });
-        }
-        w.Counter(absl::StrCat("http_", ToAbsl(name)), help, n);
-      });
+  // net/'s connection-level counters (limits, timeouts, malformed HTTP),
+  // summed over workers in list order.
+  std::vector<uint64_t> net_totals;
+  for (const auto& p : workers) {
+    size_t i = 0;
+    net::ForEachCounter(p->http->counters(),
+                        [&](std::string_view, std::string_view, uint64_t v) {
+                          if (i == net_totals.size()) net_totals.push_back(0);
+                          net_totals[i++] += v;
+                        });
+  }
+  {
+    size_t i = 0;
+    net::ForEachCounter(
+        workers.front()->http->counters(),
+        [&](std::string_view name, std::string_view help, uint64_t) {
+          w.Counter(absl::StrCat("http_", ToAbsl(name)), help, net_totals[i++]);
+        });
+  }
   uint64_t open = 0;
   for (const auto& p : workers) open += p->http->open_connections();
   w.Gauge("http_open_connections", "open HTTP connections",

@@ -70,6 +70,19 @@ Response ErrorResponse(const absl::Status& status, absl::Duration retry_after) {
   return r;
 }
 
+// The auth sources a request carries outside its body, and whether any of
+// them is Sentry auth (else an envelope's dsn may be the one).
+protocol::AuthSources HeadAuthSources(const Request& req, bool* header_auth) {
+  protocol::AuthSources sources;
+  if (!req.x_sentry_auth.empty()) sources.x_sentry_auth = req.x_sentry_auth;
+  if (!req.authorization.empty()) sources.authorization = req.authorization;
+  if (!req.query.empty()) sources.query = req.query;
+  *header_auth = sources.x_sentry_auth.has_value() ||
+                 protocol::IsSentryAuthorization(req.authorization) ||
+                 protocol::HasSentryAuthParams(req.query);
+  return sources;
+}
+
 }  // namespace
 
 // Per-request state, on Handle's stack.
@@ -119,6 +132,19 @@ std::string Pipeline::NewAttachmentId() {
   return EventId::FromRandom(hi, NextRandom()).ToHex();
 }
 
+absl::Status Pipeline::CheckAuthInHead(const Request& request,
+                                       const project::ProjectTable& table) {
+  bool header_auth = false;
+  const protocol::AuthSources sources = HeadAuthSources(request, &header_auth);
+  // With no auth in the head, an envelope may still carry its dsn.
+  if (!header_auth) return absl::OkStatus();
+  KeyCheckResult key;
+  absl::Status s = CheckRequestKey(table, sources, request.url_project_id,
+                                   request.origin, &auth_scratch_, &key);
+  // A pending key is not an answer yet: the request waits for its config.
+  return absl::IsUnavailable(s) ? absl::OkStatus() : s;
+}
+
 Response Pipeline::Handle(const Request& request,
                           const project::ProjectTable& table) {
   Response r = Run(request, table);
@@ -146,13 +172,8 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
   const size_t limit = is_envelope ? options_.limits.max_envelope_size
                                    : options_.limits.max_event_size;
 
-  protocol::AuthSources sources;
-  if (!req.x_sentry_auth.empty()) sources.x_sentry_auth = req.x_sentry_auth;
-  if (!req.authorization.empty()) sources.authorization = req.authorization;
-  if (!req.query.empty()) sources.query = req.query;
-  const bool header_auth = sources.x_sentry_auth.has_value() ||
-                           protocol::IsSentryAuthorization(req.authorization) ||
-                           protocol::HasSentryAuthParams(req.query);
+  bool header_auth = false;
+  protocol::AuthSources sources = HeadAuthSources(req, &header_auth);
 
   Ctx ctx(req);
   std::string_view pending_key;
@@ -378,7 +399,7 @@ void Pipeline::ReleaseItem(Ctx& ctx, DataCategory category, uint64_t quantity) {
   }
 }
 
-std::optional<std::string_view> Pipeline::RateLimitReason(const Ctx& ctx) {
+std::optional<std::string_view> Pipeline::RateLimitReason() const {
   // The reason of the quota that refused the last item.
   if (decision_.limited_by.empty() ||
       decision_.limited_by.front()->reason_code.empty()) {
@@ -450,7 +471,7 @@ absl::Status Pipeline::ProduceSessions(Ctx& ctx, const EnvelopeItem& item) {
   sc.sdk = ctx.sentry_client;
   const bool aggregates = item.item_type == ItemType::kSessions;
   if (!AdmitItem(ctx, DataCategory::kSession, 1)) {
-    EmitOutcome(ctx, Outcome::kRateLimited, RateLimitReason(ctx), std::nullopt,
+    EmitOutcome(ctx, Outcome::kRateLimited, RateLimitReason(), std::nullopt,
                 DataCategory::kSession, 1);
     return absl::OkStatus();
   }
@@ -497,8 +518,7 @@ absl::Status Pipeline::ForwardItem(Ctx& ctx, const EnvelopeItem& item) {
 
 absl::Status Pipeline::ProcessEvent(
     Ctx& ctx, std::string_view json, bool is_transaction,
-    const std::vector<const EnvelopeItem*>& all_attachments, bool strict) {
-  const std::vector<const EnvelopeItem*>& attachments = all_attachments;
+    const std::vector<const EnvelopeItem*>& attachments, bool strict) {
   protocol::NormalizeOptions opts;
   opts.received = ctx.received;
   opts.client_ip = ctx.request.client_ip;
@@ -534,7 +554,7 @@ absl::Status Pipeline::ProcessEvent(
     if (std::optional<std::string_view> filter =
             inbound_filter_.Check(*ctx.filters, normalized_.json)) {
       EmitOutcome(ctx, Outcome::kFiltered, *filter, event_id, category, 1);
-      for (const EnvelopeItem* a : all_attachments) {
+      for (const EnvelopeItem* a : attachments) {
         EmitOutcome(ctx, Outcome::kFiltered, *filter, event_id,
                     DataCategory::kAttachment, Quantity(a->payload.size()));
       }
@@ -546,20 +566,20 @@ absl::Status Pipeline::ProcessEvent(
   // Relay), then each attachment by its bytes; a refused attachment stays
   // behind and the event goes without it.
   if (!AdmitItem(ctx, category, 1)) {
-    const std::optional<std::string_view> reason = RateLimitReason(ctx);
+    const std::optional<std::string_view> reason = RateLimitReason();
     EmitOutcome(ctx, Outcome::kRateLimited, reason, event_id, category, 1);
-    for (const EnvelopeItem* a : all_attachments) {
+    for (const EnvelopeItem* a : attachments) {
       EmitOutcome(ctx, Outcome::kRateLimited, reason, event_id,
                   DataCategory::kAttachment, Quantity(a->payload.size()));
     }
     return absl::OkStatus();
   }
   admitted_attachments_.clear();
-  for (const EnvelopeItem* a : all_attachments) {
+  for (const EnvelopeItem* a : attachments) {
     if (AdmitItem(ctx, DataCategory::kAttachment, a->payload.size())) {
       admitted_attachments_.push_back(a);
     } else {
-      EmitOutcome(ctx, Outcome::kRateLimited, RateLimitReason(ctx), event_id,
+      EmitOutcome(ctx, Outcome::kRateLimited, RateLimitReason(), event_id,
                   DataCategory::kAttachment, Quantity(a->payload.size()));
     }
   }
@@ -648,7 +668,7 @@ absl::Status Pipeline::ProduceStandaloneAttachment(Ctx& ctx,
                                                    const EnvelopeItem& item,
                                                    const EventId& event_id) {
   if (!AdmitItem(ctx, DataCategory::kAttachment, item.payload.size())) {
-    EmitOutcome(ctx, Outcome::kRateLimited, RateLimitReason(ctx), event_id,
+    EmitOutcome(ctx, Outcome::kRateLimited, RateLimitReason(), event_id,
                 DataCategory::kAttachment, Quantity(item.payload.size()));
     return absl::OkStatus();
   }

@@ -189,6 +189,14 @@ class Pipeline {
   // session and the backend deduplicates on (project, event_id).
   Response Handle(const Request& request, const project::ProjectTable& table);
 
+  // Before the body is read (Expect: 100-continue): the auth and key check
+  // of Handle, for a request whose head carries Sentry auth. OK when the
+  // head carries none (an envelope's dsn may be the auth), when the key is
+  // accepted, or when its config is still pending; else Handle's 401/400/403
+  // error. `request.body` is not read.
+  absl::Status CheckAuthInHead(const Request& request,
+                               const project::ProjectTable& table);
+
   const PipelineCounters& counters() const { return counters_; }
 
  private:
@@ -210,7 +218,7 @@ class Pipeline {
   void ReleaseItem(Ctx& ctx, protocol::DataCategory category,
                    uint64_t quantity);
   // The reason code of the quota that refused the last item, if it has one.
-  std::optional<std::string_view> RateLimitReason(const Ctx& ctx);
+  std::optional<std::string_view> RateLimitReason() const;
   // The 429 for a request whose quota is known to be full, before parsing.
   std::optional<Response> RefuseIfLimited(Ctx& ctx, bool envelope);
   Response RateLimitedResponse(const Ctx& ctx);

@@ -8,6 +8,17 @@
 
 namespace tern::relay::quota {
 
+namespace {
+
+// Whether `n` more fit on top of `count` under `limit` (limits above
+// kMaxCount count as kMaxCount).
+bool FitsOn(uint64_t count, uint64_t n, uint64_t limit) {
+  limit = std::min(limit, kMaxCount);
+  return n <= limit - std::min(count, limit);
+}
+
+}  // namespace
+
 bool WindowCounter::TryAdd(uint64_t window, uint64_t n, uint64_t limit) {
   limit = std::min(limit, kMaxCount);
   const uint64_t tag = window & kWindowMask;
@@ -15,7 +26,7 @@ bool WindowCounter::TryAdd(uint64_t window, uint64_t n, uint64_t limit) {
   while (true) {
     const uint64_t count =
         (old >> kCountBits) == tag ? old & kMaxCount : uint64_t{0};
-    if (n > limit - std::min(count, limit)) {
+    if (!FitsOn(count, n, limit)) {
       // Full for this item. Remember the window as limited only when no
       // further unit fits: a large attachment refused by a byte quota that
       // still has room must not shut out small ones.
@@ -53,6 +64,10 @@ void WindowCounter::GiveBack(uint64_t window, uint64_t n) {
 uint64_t WindowCounter::Count(uint64_t window) const {
   const uint64_t v = state_.load(std::memory_order_relaxed);
   return (v >> kCountBits) == (window & kWindowMask) ? v & kMaxCount : 0;
+}
+
+bool WindowCounter::Fits(uint64_t window, uint64_t n, uint64_t limit) const {
+  return FitsOn(Count(window), n, limit);
 }
 
 bool WindowCounter::Limited(uint64_t window) const {
@@ -161,11 +176,7 @@ void Admit(std::span<const CompiledQuota> quotas,
   for (size_t i = taken; i < quotas.size(); ++i) {
     const CompiledQuota& q = quotas[i];
     if (!q.Covers(category)) continue;
-    const uint64_t w = q.Window(now);
-    const uint64_t count = q.counter->Count(w);
-    if (i == taken ||
-        quantity > std::min(q.limit, kMaxCount) -
-                       std::min(count, std::min(q.limit, kMaxCount))) {
+    if (i == taken || !q.counter->Fits(q.Window(now), quantity, q.limit)) {
       out->limited_by.push_back(&q);
       out->retry_after_seconds =
           std::max(out->retry_after_seconds, q.SecondsLeft(now));

@@ -56,6 +56,9 @@ class WindowCounter {
   void GiveBack(uint64_t window, uint64_t n);
   // The count of `window` (0 if the counter holds another window).
   uint64_t Count(uint64_t window) const;
+  // Whether `n` more would fit under `limit` in `window` right now (a
+  // snapshot; TryAdd is the atomic version).
+  bool Fits(uint64_t window, uint64_t n, uint64_t limit) const;
   // True when an item was refused in `window` because the counter was full:
   // later requests in that window may be refused before they are parsed.
   bool Limited(uint64_t window) const;

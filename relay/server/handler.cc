@@ -1,20 +1,17 @@
 #include "relay/server/handler.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/http_status.h"
 #include "common/status.h"
-#include "protocol/auth.h"
-#include "relay/pipeline/key_check.h"
+#include "protocol/json_writer.h"
 #include "relay/project/project_table.h"
 
 namespace tern::relay::server {
@@ -108,23 +105,29 @@ std::string_view HeaderOr(const net::HttpRequest& req, std::string_view name) {
   return req.Header(name).value_or(std::string_view());
 }
 
-std::string DetailBody(std::string_view detail) {
-  // Our own details only: plain ASCII without quotes or backslashes.
-  return absl::StrCat("{\"detail\":\"", ToAbsl(detail), "\"}");
+// Everything of a store or envelope request but its body, client address
+// and arrival time: what the pipeline reads from the head.
+pipeline::Request RequestFrom(const net::HttpRequest& head, bool envelope,
+                              uint64_t url_project_id) {
+  pipeline::Request pr;
+  pr.route =
+      envelope ? pipeline::Request::kEnvelope : pipeline::Request::kStore;
+  pr.url_project_id = url_project_id;
+  pr.x_sentry_auth = HeaderOr(head, "X-Sentry-Auth");
+  pr.authorization = HeaderOr(head, "Authorization");
+  pr.query = head.query;
+  pr.content_encoding = HeaderOr(head, "Content-Encoding");
+  pr.content_type = HeaderOr(head, "Content-Type");
+  pr.origin = HeaderOr(head, "Origin");
+  if (pr.origin.empty()) pr.origin = HeaderOr(head, "Referer");
+  return pr;
 }
 
-void PeerIp(const sockaddr* peer, std::string* out) {
-  char buf[INET6_ADDRSTRLEN] = {0};
-  out->clear();
-  if (peer == nullptr) return;
-  if (peer->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(peer)->sin_addr,
-              buf, sizeof buf);
-  } else if (peer->sa_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(peer)->sin6_addr,
-              buf, sizeof buf);
-  }
-  out->assign(buf);
+std::string DetailBody(std::string_view detail) {
+  std::string body = "{\"detail\":";
+  protocol::JsonWriter::AppendQuoted(&body, detail);
+  body += '}';
+  return body;
 }
 
 UdpDrop DropFor(const pipeline::Response& r) {
@@ -194,13 +197,16 @@ net::HeadVerdict RelayHandler::OnHeaders(const net::HttpRequest& head,
         envelope ? shared_->max_envelope_size : shared_->max_event_size;
   }
   if (path.kind == PathInfo::kStore || path.kind == PathInfo::kEnvelope) {
-    RejectBeforeUpload(head, path.id, &verdict);
+    RejectBeforeUpload(
+        head,
+        Target{path.kind == PathInfo::kStore ? kStore : kEnvelope, path.id},
+        &verdict);
   }
   return verdict;
 }
 
 void RelayHandler::RejectBeforeUpload(const net::HttpRequest& head,
-                                      uint64_t url_project_id,
+                                      Target target,
                                       net::HeadVerdict* verdict) {
   // Only for `Expect: 100-continue`: the client waits for our word before
   // uploading, so a refused key costs it no upload. Without Expect the body
@@ -210,27 +216,10 @@ void RelayHandler::RejectBeforeUpload(const net::HttpRequest& head,
                               "100-continue")) {
     return;
   }
-  protocol::AuthSources sources;
-  const std::string_view x_auth = HeaderOr(head, "X-Sentry-Auth");
-  const std::string_view authorization = HeaderOr(head, "Authorization");
-  if (!x_auth.empty()) sources.x_sentry_auth = x_auth;
-  if (!authorization.empty()) sources.authorization = authorization;
-  if (!head.query.empty()) sources.query = head.query;
-  // With no auth in the head, an envelope may still carry its dsn in the
-  // body: that is for the pipeline to decide.
-  if (!sources.x_sentry_auth &&
-      !protocol::IsSentryAuthorization(authorization) &&
-      !protocol::HasSentryAuthParams(head.query)) {
-    return;
-  }
-  std::string_view origin = HeaderOr(head, "Origin");
-  if (origin.empty()) origin = HeaderOr(head, "Referer");
-  pipeline::KeyCheckResult key;
-  const absl::Status s = pipeline::CheckRequestKey(
-      slot_->table(), sources, url_project_id, origin, &auth_scratch_, &key);
-  // A pending key is not refused here: the request waits for its config
-  // once the body is in.
-  if (s.ok() || absl::IsUnavailable(s)) return;
+  const absl::Status s = pipeline_->CheckAuthInHead(
+      RequestFrom(head, target.route == kEnvelope, target.url_project_id),
+      slot_->table());
+  if (s.ok()) return;
   verdict->reject_status = HttpStatusFor(s);
   verdict->reject_detail = std::string(s.message());
 }
@@ -291,52 +280,46 @@ void RelayHandler::OnRequest(net::HttpRequest& req,
              405, h, DetailBody("method not allowed"));
         return;
       }
-      Dispatch(req, std::move(responder), /*retry=*/false,
-               absl::Now() + shared_->fetch_wait);
+      {
+        const Target target{
+            req.method == "OPTIONS"
+                ? kOptions
+                : (path.kind == PathInfo::kStore ? kStore : kEnvelope),
+            path.id};
+        const absl::Time now = absl::Now();
+        Dispatch(req, target, std::move(responder), /*retry=*/false, now,
+                 now + shared_->fetch_wait);
+      }
       return;
   }
 }
 
-void RelayHandler::Dispatch(net::HttpRequest& req,
+void RelayHandler::Dispatch(net::HttpRequest& req, Target target,
                             std::unique_ptr<net::HttpResponder> responder,
-                            bool retry, absl::Time deadline) {
-  const PathInfo path = ParsePath(req.path);
-  const bool preflight = req.method == "OPTIONS";
-  const Route route =
-      preflight ? kOptions
-                : (path.kind == PathInfo::kStore ? kStore : kEnvelope);
+                            bool retry, absl::Time now, absl::Time deadline) {
   pipeline::Response r;
-  if (preflight) {
-    r = Preflight(req, path.id);
+  if (target.route == kOptions) {
+    r = Preflight(req, target.url_project_id);
   } else {
-    pipeline::Request pr;
-    pr.route = path.kind == PathInfo::kEnvelope ? pipeline::Request::kEnvelope
-                                                : pipeline::Request::kStore;
-    pr.url_project_id = path.id;
-    pr.x_sentry_auth = HeaderOr(req, "X-Sentry-Auth");
-    pr.authorization = HeaderOr(req, "Authorization");
-    pr.query = req.query;
-    pr.content_encoding = HeaderOr(req, "Content-Encoding");
-    pr.content_type = HeaderOr(req, "Content-Type");
-    pr.origin = HeaderOr(req, "Origin");
-    if (pr.origin.empty()) pr.origin = HeaderOr(req, "Referer");
-    ip_scratch_ = req.RemoteIp();
-    pr.client_ip = ip_scratch_;
+    pipeline::Request pr =
+        RequestFrom(req, target.route == kEnvelope, target.url_project_id);
+    pr.client_ip = req.remote_ip;
     pr.body = req.body;
-    pr.received = absl::Now();
+    pr.received = now;
     r = pipeline_->Handle(pr, slot_->table());
   }
-  if (!r.pending_key.empty() && shared_->want_key && absl::Now() < deadline) {
+  if (!r.pending_key.empty() && shared_->want_key && now < deadline) {
     Want(r.pending_key);
     if (!retry) counters_.held.fetch_add(1, std::memory_order_relaxed);
-    held_.push_back(Held{&req, std::move(responder), std::move(r), deadline});
+    held_.push_back(
+        Held{&req, target, std::move(responder), std::move(r), deadline});
     counters_.held_now.store(held_.size(), std::memory_order_relaxed);
     if (!hold_timer_.active()) {
       hold_timer_.Start(kHoldSweepMs, kHoldSweepMs, [this] { SweepHeld(); });
     }
     return;
   }
-  SendPipelineResponse(route, req, *responder, r);
+  SendPipelineResponse(target.route, req, *responder, r);
 }
 
 pipeline::Response RelayHandler::Preflight(const net::HttpRequest& req,
@@ -377,8 +360,7 @@ void RelayHandler::SendPipelineResponse(Route route,
                                         const net::HttpRequest& req,
                                         net::HttpResponder& responder,
                                         const pipeline::Response& r) {
-  std::vector<net::HttpHeader> headers;
-  headers.reserve(r.headers.size() + 4);
+  absl::InlinedVector<net::HttpHeader, 8> headers;
   if (!r.body.empty()) headers.push_back({"Content-Type", kJson});
   for (const auto& [name, value] : r.headers) headers.push_back({name, value});
   // Browsers read the answer of a cross-origin POST only with these; a
@@ -404,9 +386,11 @@ void RelayHandler::OnTableInstalled() {
   if (held_.empty()) return;
   std::deque<Held> held;
   held.swap(held_);
+  const absl::Time now = absl::Now();
   for (Held& h : held) {
     if (!h.responder->connected()) continue;
-    Dispatch(*h.req, std::move(h.responder), /*retry=*/true, h.deadline);
+    Dispatch(*h.req, h.target, std::move(h.responder), /*retry=*/true, now,
+             h.deadline);
   }
   counters_.held_now.store(held_.size(), std::memory_order_relaxed);
   if (held_.empty()) hold_timer_.Stop();
@@ -422,12 +406,7 @@ void RelayHandler::SweepHeld() {
       continue;
     }
     counters_.held_timeouts.fetch_add(1, std::memory_order_relaxed);
-    const Route route =
-        h.req->method == "OPTIONS"
-            ? kOptions
-            : (ParsePath(h.req->path).kind == PathInfo::kStore ? kStore
-                                                               : kEnvelope);
-    SendPipelineResponse(route, *h.req, *h.responder, h.last);
+    SendPipelineResponse(h.target.route, *h.req, *h.responder, h.last);
   }
   held_.swap(keep);
   counters_.held_now.store(held_.size(), std::memory_order_relaxed);
@@ -456,7 +435,7 @@ void RelayHandler::OnDatagram(std::string_view data, const sockaddr* peer) {
     pr.x_sentry_auth = data.substr(0, split);
     pr.body = data.substr(split + 2);
   }
-  PeerIp(peer, &ip_scratch_);
+  ip_scratch_ = net::IpToString(peer);
   pr.client_ip = ip_scratch_;
   pr.received = absl::Now();
   const pipeline::Response r = pipeline_->Handle(pr, slot_->table());

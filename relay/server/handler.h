@@ -41,6 +41,7 @@
 #include "absl/time/time.h"
 #include "net/http_server.h"
 #include "net/timer.h"
+#include "net/udp_receiver.h"
 #include "net/worker.h"
 #include "relay/pipeline/pipeline.h"
 #include "relay/project/table_slot.h"
@@ -130,8 +131,15 @@ class RelayHandler final : public net::HttpHandler {
     kMetrics,
     kOther
   };
+  // A store, envelope or preflight request, as its path and method named it
+  // (parsed once, in OnRequest).
+  struct Target {
+    Route route;  // kStore, kEnvelope or kOptions
+    uint64_t url_project_id;
+  };
   struct Held {
     net::HttpRequest* req;
+    Target target;
     std::unique_ptr<net::HttpResponder> responder;
     pipeline::Response last;  // the 503 to send when the wait ends
     absl::Time deadline;
@@ -140,9 +148,9 @@ class RelayHandler final : public net::HttpHandler {
   // Runs `req` and answers it, or holds it when its key is pending, holding
   // is on and the deadline has not passed.
   // `retry` is true when a held request runs again (counted once as held).
-  void Dispatch(net::HttpRequest& req,
+  void Dispatch(net::HttpRequest& req, Target target,
                 std::unique_ptr<net::HttpResponder> responder, bool retry,
-                absl::Time deadline);
+                absl::Time now, absl::Time deadline);
   void Send(Route route, net::HttpResponder& responder, int status,
             std::span<const net::HttpHeader> headers, std::string_view body,
             bool close_after = false);
@@ -156,7 +164,7 @@ class RelayHandler final : public net::HttpHandler {
   void SweepHeld();
   // For `Expect: 100-continue` requests with auth in the head: a key the
   // table refuses (401/400/403) is answered before the body is uploaded.
-  void RejectBeforeUpload(const net::HttpRequest& head, uint64_t url_project_id,
+  void RejectBeforeUpload(const net::HttpRequest& head, Target target,
                           net::HeadVerdict* verdict);
   void Want(const std::string& key);
 
@@ -167,8 +175,7 @@ class RelayHandler final : public net::HttpHandler {
   std::deque<Held> held_;
   // Keys asked for since the last table install; asked again after it.
   absl::flat_hash_set<std::string> wanted_;
-  std::string ip_scratch_;
-  std::string auth_scratch_;
+  std::string ip_scratch_;  // a datagram's sender, as text
   HandlerCounters counters_;
 };
 
