@@ -12,6 +12,9 @@ PACKAGES=(
   libbenchmark-dev libgtest-dev libgmock-dev zlib1g-dev libdeflate-dev
   libbrotli-dev libmsgpack-dev libyaml-cpp-dev libspdlog-dev libpcre2-dev
   libsqlite3-dev libpq-dev
+  # storage contract tests and the PostgreSQL integration tests run a real
+  # server (initdb and pg_ctl in a temp dir; scripts/postgres/)
+  postgresql
   # build cache, so repeated CI runs on one machine rebuild only what changed
   ccache
   # bench/micro.sh formats results; integration tests run sentry-python from a
