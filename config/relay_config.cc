@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "common/status.h"
 #include "config/decoder.h"
+#include "config/fields.h"
 #include "config/values.h"
 #include "config/yaml_tree.h"
 
@@ -24,58 +25,6 @@ namespace {
 constexpr uint64_t kMaxBodySize = 1ull << 40;  // 1 TiB
 constexpr uint64_t kMaxIntBytes = 2147483647;  // setsockopt, librdkafka
 constexpr absl::Duration kPositive = absl::Milliseconds(1);
-
-bool IsTopicChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-         c == '_' || c == '-';
-}
-
-absl::Status DecodeAddress(Decoder& d, const YamlNode& node,
-                           std::string_view path, HostPort* out) {
-  std::string text;
-  TERN_RETURN_IF_ERROR(d.String(node, path, &text));
-  absl::StatusOr<HostPort> parsed = ParseHostPort(text, true);
-  if (!parsed.ok()) {
-    return d.Error(
-        node, path,
-        absl::StrCat(parsed.status().message(), ", got \"", text, "\""));
-  }
-  *out = *std::move(parsed);
-  return absl::OkStatus();
-}
-
-absl::Status DecodeTopic(Decoder& d, const YamlNode& node,
-                         std::string_view path, std::string* out) {
-  TERN_RETURN_IF_ERROR(d.String(node, path, out));
-  bool ok = !out->empty() && out->size() <= 249;
-  for (char c : *out) ok = ok && IsTopicChar(c);
-  if (!ok) {
-    return d.Error(node, path,
-                   absl::StrCat("expected a Kafka topic name (1-249 of "
-                                "[A-Za-z0-9._-]), got \"",
-                                *out, "\""));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status DecodeBootstrapServers(Decoder& d, const YamlNode& node,
-                                    std::string_view path, std::string* out) {
-  TERN_RETURN_IF_ERROR(d.String(node, path, out));
-  if (out->empty()) {
-    return d.Error(node, path, "expected host:port[,host:port...], got \"\"");
-  }
-  for (absl::string_view server : absl::StrSplit(*out, ',')) {
-    server = absl::StripAsciiWhitespace(server);
-    absl::StatusOr<HostPort> parsed =
-        ParseHostPort(std::string_view(server.data(), server.size()), false);
-    if (!parsed.ok()) {
-      return d.Error(
-          node, path,
-          absl::StrCat(parsed.status().message(), " in \"", server, "\""));
-    }
-  }
-  return absl::OkStatus();
-}
 
 // http(s)://host[:port][/path], no query or fragment; a trailing '/' is
 // dropped so the relay can append "/api/0/...".
@@ -364,23 +313,7 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, RelayConfig* out) {
     return mm.Finish();
   }));
   TERN_RETURN_IF_ERROR(m.Field("logging", [&](const YamlNode& n, auto p) {
-    TERN_ASSIGN_OR_RETURN(MapFields l, MapFields::Open(&d, n, p));
-    TERN_RETURN_IF_ERROR(l.Field("level", [&](const YamlNode& ln, auto lp) {
-      int index = 0;
-      TERN_RETURN_IF_ERROR(d.OneOf(
-          ln, lp,
-          {"trace", "debug", "info", "warn", "error", "critical", "off"},
-          &index));
-      out->logging.level = ln.scalar;
-      return absl::OkStatus();
-    }));
-    TERN_RETURN_IF_ERROR(l.Field("format", [&](const YamlNode& ln, auto lp) {
-      int index = 0;
-      TERN_RETURN_IF_ERROR(d.OneOf(ln, lp, {"text", "json"}, &index));
-      out->logging.format = index == 0 ? LogFormat::kText : LogFormat::kJson;
-      return absl::OkStatus();
-    }));
-    return l.Finish();
+    return DecodeLogging(d, n, p, &out->logging);
   }));
   TERN_RETURN_IF_ERROR(m.Finish());
 
@@ -406,10 +339,6 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, RelayConfig* out) {
 
 std::string_view UnknownItemsName(UnknownItems value) {
   return value == UnknownItems::kForward ? "forward" : "drop";
-}
-
-std::string_view LogFormatName(LogFormat value) {
-  return value == LogFormat::kJson ? "json" : "text";
 }
 
 absl::StatusOr<RelayConfig> ParseRelayConfig(std::string_view yaml,

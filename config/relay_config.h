@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "config/fields.h"
 #include "config/values.h"
 
 namespace tern::config {
@@ -137,14 +138,6 @@ struct MetricsConfig {
   bool enabled = true;
 };
 
-enum class LogFormat { kText, kJson };
-
-struct LoggingConfig {
-  // spdlog level name: trace, debug, info, warn, error, critical or off.
-  std::string level = "info";
-  LogFormat format = LogFormat::kText;
-};
-
 struct RelayConfig {
   ListenConfig listen;
   // Worker threads, each with its own loop and sockets; 0 = one per core.
@@ -179,7 +172,6 @@ absl::StatusOr<RelayConfig> LoadRelayConfig(const std::string& path);
 
 // "forward" / "drop", "text" / "json": the names the file uses.
 std::string_view UnknownItemsName(UnknownItems value);
-std::string_view LogFormatName(LogFormat value);
 
 }  // namespace tern::config
 

@@ -17,9 +17,9 @@
 #include <string>
 #include <string_view>
 
+#include "admin/logging.h"
 #include "config/projects.h"
 #include "config/relay_config.h"
-#include "relay/admin/logging.h"
 #include "relay/app/relay.h"
 #include "relay/project/project_table.h"
 #include "spdlog/spdlog.h"
@@ -83,8 +83,7 @@ int Run(const std::string& path) {
                  std::string(config.status().message()).c_str());
     return 1;
   }
-  if (absl::Status s =
-          tern::relay::admin::SetUpLogging(config->logging, "tern-relay");
+  if (absl::Status s = tern::admin::SetUpLogging(config->logging, "tern-relay");
       !s.ok()) {
     std::fprintf(stderr, "tern-relay: %s\n", std::string(s.message()).c_str());
     return 1;

@@ -6,13 +6,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "admin/prometheus.h"
 #include "common/status.h"
-#include "relay/admin/prometheus.h"
 
 namespace tern::relay::app {
 namespace {
 
-using admin::PrometheusWriter;
+using ::tern::admin::PrometheusWriter;
 constexpr auto kCounter = PrometheusWriter::Type::kCounter;
 
 uint64_t Load(const std::atomic<uint64_t>& a) {

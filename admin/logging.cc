@@ -1,4 +1,4 @@
-#include "relay/admin/logging.h"
+#include "admin/logging.h"
 
 #include <chrono>
 #include <cstdio>
@@ -13,7 +13,7 @@
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
-namespace tern::relay::admin {
+namespace tern::admin {
 namespace {
 
 // Appends `s` as a JSON string (protocol's escaper, so logs and events
@@ -84,4 +84,4 @@ absl::Status SetUpLogging(const config::LoggingConfig& logging,
   return absl::OkStatus();
 }
 
-}  // namespace tern::relay::admin
+}  // namespace tern::admin

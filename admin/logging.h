@@ -5,21 +5,21 @@
 // on the request path logs at the default level: failures there are
 // counters (see /metrics); logs are for start, stop, reloads, and summaries
 // of failures that repeat.
-#ifndef TERN_RELAY_ADMIN_LOGGING_H_
-#define TERN_RELAY_ADMIN_LOGGING_H_
+#ifndef TERN_ADMIN_LOGGING_H_
+#define TERN_ADMIN_LOGGING_H_
 
 #include <string_view>
 
 #include "absl/status/status.h"
-#include "config/relay_config.h"
+#include "config/fields.h"
 
-namespace tern::relay::admin {
+namespace tern::admin {
 
 // Installs the default logger. Call once at start, before threads log.
 // InvalidArgument for an unknown level name (config already refuses those).
 absl::Status SetUpLogging(const config::LoggingConfig& logging,
                           std::string_view name);
 
-}  // namespace tern::relay::admin
+}  // namespace tern::admin
 
-#endif  // TERN_RELAY_ADMIN_LOGGING_H_
+#endif  // TERN_ADMIN_LOGGING_H_

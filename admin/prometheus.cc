@@ -1,4 +1,4 @@
-#include "relay/admin/prometheus.h"
+#include "admin/prometheus.h"
 
 #include <cmath>
 #include <cstdio>
@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 
-namespace tern::relay::admin {
+namespace tern::admin {
 namespace {
 
 void AppendEscaped(std::string& out, std::string_view s, bool quotes) {
@@ -97,4 +97,4 @@ void PrometheusWriter::Gauge(std::string_view name, std::string_view help,
   Sample(value);
 }
 
-}  // namespace tern::relay::admin
+}  // namespace tern::admin

@@ -1,8 +1,8 @@
-#include "relay/admin/prometheus.h"
+#include "admin/prometheus.h"
 
 #include "gtest/gtest.h"
 
-namespace tern::relay::admin {
+namespace tern::admin {
 namespace {
 
 TEST(PrometheusWriter, CounterFamilyWithLabels) {
@@ -40,4 +40,4 @@ TEST(PrometheusWriter, LargeCountersPrintAsIntegers) {
 }
 
 }  // namespace
-}  // namespace tern::relay::admin
+}  // namespace tern::admin

@@ -5,8 +5,8 @@
 // walks them and feeds this writer. Families are written one at a time: a
 // HELP and TYPE header, then one sample line per label set. Metric names
 // get the "tern_" prefix here, so modules name counters without it.
-#ifndef TERN_RELAY_ADMIN_PROMETHEUS_H_
-#define TERN_RELAY_ADMIN_PROMETHEUS_H_
+#ifndef TERN_ADMIN_PROMETHEUS_H_
+#define TERN_ADMIN_PROMETHEUS_H_
 
 #include <cstdint>
 #include <initializer_list>
@@ -14,7 +14,7 @@
 #include <string_view>
 #include <utility>
 
-namespace tern::relay::admin {
+namespace tern::admin {
 
 using Label = std::pair<std::string_view, std::string_view>;
 
@@ -44,6 +44,6 @@ class PrometheusWriter {
   std::string family_;  // "tern_<name>[_total]" of the current family
 };
 
-}  // namespace tern::relay::admin
+}  // namespace tern::admin
 
-#endif  // TERN_RELAY_ADMIN_PROMETHEUS_H_
+#endif  // TERN_ADMIN_PROMETHEUS_H_

@@ -1,0 +1,210 @@
+#include "config/backend_config.h"
+
+#include <string>
+#include <string_view>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "config/decoder.h"
+#include "config/fields.h"
+#include "config/yaml_tree.h"
+
+namespace tern::config {
+namespace {
+
+constexpr size_t kMinTokenLength = 16;
+
+// Null or "" clears a string that may be empty.
+absl::Status DecodeOptionalString(Decoder& d, const YamlNode& node,
+                                  std::string_view path, std::string* out) {
+  if (node.kind == YamlNode::Kind::kNull) {
+    out->clear();
+    return absl::OkStatus();
+  }
+  return d.String(node, path, out);
+}
+
+absl::Status DecodeStoreDsn(Decoder& d, const YamlNode& node,
+                            std::string_view path, std::string* out) {
+  TERN_RETURN_IF_ERROR(d.String(node, path, out));
+  const bool sqlite = absl::StartsWith(*out, "sqlite:") && out->size() > 7;
+  const bool postgres = absl::StartsWith(*out, "postgresql://") ||
+                        absl::StartsWith(*out, "postgres://");
+  if (!sqlite && !postgres) {
+    return d.Error(node, path,
+                   absl::StrCat("expected sqlite:PATH or postgresql://..., "
+                                "got \"",
+                                *out, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeConsumer(Decoder& d, const YamlNode& node,
+                            std::string_view path, BackendConsumerConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, node, path));
+  TERN_RETURN_IF_ERROR(m.Field("group_id", [&](const YamlNode& n, auto p) {
+    TERN_RETURN_IF_ERROR(d.String(n, p, &out->group_id));
+    if (out->group_id.empty()) {
+      return d.Error(n, p, "expected a consumer group name, got \"\"");
+    }
+    return absl::OkStatus();
+  }));
+  TERN_RETURN_IF_ERROR(
+      m.Field("batch_max_messages", [&](const YamlNode& n, auto p) {
+        return d.Uint(n, p, 1, 1000000, &out->batch_max_messages);
+      }));
+  TERN_RETURN_IF_ERROR(
+      m.Field("batch_max_wait", [&](const YamlNode& n, auto p) {
+        return d.Duration(n, p, absl::Milliseconds(1), &out->batch_max_wait);
+      }));
+  TERN_RETURN_IF_ERROR(
+      m.Field("retry_max_backoff", [&](const YamlNode& n, auto p) {
+        return d.Duration(n, p, absl::Milliseconds(1), &out->retry_max_backoff);
+      }));
+  TERN_RETURN_IF_ERROR(m.Field("extra", [&](const YamlNode& n, auto p) {
+    TERN_RETURN_IF_ERROR(d.StringMap(n, p, &out->extra));
+    for (const auto& [key, value] : out->extra) {
+      static constexpr std::string_view kOwned[] = {"bootstrap.servers",
+                                                    "metadata.broker.list",
+                                                    "group.id",
+                                                    "enable.auto.commit",
+                                                    "enable.auto.offset.store",
+                                                    "auto.offset.reset",
+                                                    "enable.partition.eof"};
+      for (std::string_view owned : kOwned) {
+        if (key == owned) {
+          return d.ErrorAtPath(
+              JoinPath(p, key),
+              "set by the backend itself (kafka.bootstrap_servers, "
+              "kafka.consumer.group_id, or fixed for at-least-once "
+              "delivery), not in extra");
+        }
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return m.Finish();
+}
+
+absl::Status DecodeKafka(Decoder& d, const YamlNode& node,
+                         std::string_view path, BackendKafkaConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, node, path));
+  TERN_RETURN_IF_ERROR(
+      m.Field("bootstrap_servers", [&](const YamlNode& n, auto p) {
+        return DecodeBootstrapServers(d, n, p, &out->bootstrap_servers);
+      }));
+  TERN_RETURN_IF_ERROR(m.Field("topics", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields t, MapFields::Open(&d, n, p));
+    auto topic = [&](std::string_view key, std::string* field) {
+      return t.Field(key, [&](const YamlNode& tn, auto tp) {
+        return DecodeTopic(d, tn, tp, field);
+      });
+    };
+    TERN_RETURN_IF_ERROR(topic("events", &out->topics.events));
+    TERN_RETURN_IF_ERROR(topic("attachments", &out->topics.attachments));
+    TERN_RETURN_IF_ERROR(topic("transactions", &out->topics.transactions));
+    TERN_RETURN_IF_ERROR(topic("sessions", &out->topics.sessions));
+    TERN_RETURN_IF_ERROR(
+        t.Field("dead_letter", [&](const YamlNode& tn, auto tp) {
+          if (tn.kind == YamlNode::Kind::kNull ||
+              (tn.kind == YamlNode::Kind::kScalar && tn.scalar.empty())) {
+            out->topics.dead_letter.clear();
+            return absl::OkStatus();
+          }
+          return DecodeTopic(d, tn, tp, &out->topics.dead_letter);
+        }));
+    return t.Finish();
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("consumer", [&](const YamlNode& n, auto p) {
+    return DecodeConsumer(d, n, p, &out->consumer);
+  }));
+  return m.Finish();
+}
+
+absl::Status DecodeRoot(Decoder& d, const YamlNode& root, BackendConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, root, ""));
+  TERN_RETURN_IF_ERROR(m.Field("listen", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields l, MapFields::Open(&d, n, p));
+    TERN_RETURN_IF_ERROR(l.Field("http", [&](const YamlNode& ln, auto lp) {
+      return DecodeAddress(d, ln, lp, &out->listen.http);
+    }));
+    return l.Finish();
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("store", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields s, MapFields::Open(&d, n, p));
+    TERN_RETURN_IF_ERROR(s.Field("dsn", [&](const YamlNode& sn, auto sp) {
+      return DecodeStoreDsn(d, sn, sp, &out->store.dsn);
+    }));
+    return s.Finish();
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("kafka", [&](const YamlNode& n, auto p) {
+    return DecodeKafka(d, n, p, &out->kafka);
+  }));
+  // Decoded even when absent, so a file without auth fails on the token.
+  const YamlNode* auth = m.Take("auth");
+  const YamlNode empty;
+  {
+    TERN_ASSIGN_OR_RETURN(MapFields a,
+                          MapFields::Open(&d, auth ? *auth : empty, "auth"));
+    TERN_RETURN_IF_ERROR(a.Field("api_token", [&](const YamlNode& n, auto p) {
+      return DecodeOptionalString(d, n, p, &out->auth.api_token);
+    }));
+    TERN_RETURN_IF_ERROR(a.Field("relay_token", [&](const YamlNode& n, auto p) {
+      return DecodeOptionalString(d, n, p, &out->auth.relay_token);
+    }));
+    TERN_RETURN_IF_ERROR(a.Finish());
+    for (auto [key, token] : {std::pair<std::string_view, const std::string*>{
+                                  "auth.api_token", &out->auth.api_token},
+                              {"auth.relay_token", &out->auth.relay_token}}) {
+      const bool required = key == "auth.api_token";
+      if ((required || !token->empty()) && token->size() < kMinTokenLength) {
+        return d.ErrorAtPath(
+            key, absl::StrCat("expected a secret of at least ", kMinTokenLength,
+                              " characters, got ", token->size()));
+      }
+    }
+  }
+  TERN_RETURN_IF_ERROR(m.Field("retention", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields r, MapFields::Open(&d, n, p));
+    TERN_RETURN_IF_ERROR(r.Field("days", [&](const YamlNode& rn, auto rp) {
+      return d.Uint(rn, rp, 0, 100000, &out->retention.days);
+    }));
+    TERN_RETURN_IF_ERROR(r.Field("interval", [&](const YamlNode& rn, auto rp) {
+      return d.Duration(rn, rp, absl::ZeroDuration(), &out->retention.interval);
+    }));
+    TERN_RETURN_IF_ERROR(r.Field("batch", [&](const YamlNode& rn, auto rp) {
+      return d.Uint(rn, rp, 1, 1000000, &out->retention.batch);
+    }));
+    return r.Finish();
+  }));
+  TERN_RETURN_IF_ERROR(
+      m.Field("relay_public_address", [&](const YamlNode& n, auto p) {
+        HostPort address;
+        TERN_RETURN_IF_ERROR(DecodeAddress(d, n, p, &address));
+        out->relay_public_address = n.scalar;
+        return absl::OkStatus();
+      }));
+  TERN_RETURN_IF_ERROR(m.Field("logging", [&](const YamlNode& n, auto p) {
+    return DecodeLogging(d, n, p, &out->logging);
+  }));
+  return m.Finish();
+}
+
+}  // namespace
+
+absl::StatusOr<BackendConfig> ParseBackendConfig(std::string_view yaml,
+                                                 std::string_view filename) {
+  TERN_ASSIGN_OR_RETURN(YamlNode root, ParseYaml(yaml, filename));
+  Decoder decoder(filename);
+  BackendConfig config;
+  TERN_RETURN_IF_ERROR(DecodeRoot(decoder, root, &config));
+  return config;
+}
+
+absl::StatusOr<BackendConfig> LoadBackendConfig(const std::string& path) {
+  TERN_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
+  return ParseBackendConfig(text, path);
+}
+
+}  // namespace tern::config

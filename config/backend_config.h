@@ -1,0 +1,109 @@
+// tern-backend's configuration (config/backend.yml): every key, its default,
+// and the loader that validates a file into a BackendConfig.
+//
+// As for the relay, the struct IS the schema: each initializer is the default
+// used when the key is absent, and config/backend.yml lists the same values
+// (a test loads the example and compares it with these defaults). Loading is
+// strict: unknown keys, wrong types and out-of-range values are errors
+// "file:line:column: key.path: reason".
+#ifndef TERN_CONFIG_BACKEND_CONFIG_H_
+#define TERN_CONFIG_BACKEND_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "config/fields.h"
+#include "config/values.h"
+
+namespace tern::config {
+
+struct BackendListenConfig {
+  // API and web UI. Port 0 asks the kernel for a free port (tests).
+  HostPort http{"127.0.0.1", 9000};
+};
+
+struct BackendStoreConfig {
+  // "sqlite:PATH" (the embedded default; a relative path is taken from the
+  // working directory) or a libpq URI "postgresql://user@host:port/db".
+  std::string dsn = "sqlite:var/tern.db";
+};
+
+struct BackendTopics {
+  std::string events = "ingest-events";
+  std::string attachments = "ingest-attachments";
+  std::string transactions = "ingest-transactions";
+  std::string sessions = "ingest-sessions";
+  // Messages that cannot be decoded or stored go here, with the reason in a
+  // header; empty or null disables the dead-letter topic (they are then
+  // only counted and logged).
+  std::string dead_letter = "ingest-dead-letter";
+};
+
+struct BackendConsumerConfig {
+  // Kafka consumer group; every backend of one deployment shares it.
+  std::string group_id = "tern-backend";
+  // A batch closes at this many messages or after this long, whichever
+  // comes first; one store transaction per batch.
+  uint64_t batch_max_messages = 2000;
+  absl::Duration batch_max_wait = absl::Milliseconds(100);
+  // Store failures are retried with exponential backoff up to this delay;
+  // the consumer pauses meanwhile and never skips a batch.
+  absl::Duration retry_max_backoff = absl::Seconds(5);
+  // Extra librdkafka properties, passed as written. bootstrap.servers,
+  // group.id and the commit settings the consumer relies on are refused.
+  std::map<std::string, std::string> extra;
+};
+
+struct BackendKafkaConfig {
+  std::string bootstrap_servers = "127.0.0.1:9092";
+  BackendTopics topics;
+  BackendConsumerConfig consumer;
+};
+
+struct BackendAuthConfig {
+  // Bearer token of the HTTP API ("Authorization: Bearer <token>").
+  // Required: at least 16 characters.
+  std::string api_token;
+  // Bearer token relays send to POST /api/0/relays/projectconfigs/; empty
+  // refuses every relay.
+  std::string relay_token;
+};
+
+struct BackendRetentionConfig {
+  // Events older than this many days are deleted (with their attachments),
+  // then issues left without events. 0 keeps everything.
+  uint64_t days = 90;
+  // How often the cleanup runs inside `tern-backend run`; 0s disables it.
+  absl::Duration interval = absl::Hours(1);
+  // Rows deleted per statement, so no transaction grows with the table.
+  uint64_t batch = 1000;
+};
+
+struct BackendConfig {
+  BackendListenConfig listen;
+  BackendStoreConfig store;
+  BackendKafkaConfig kafka;
+  BackendAuthConfig auth;
+  BackendRetentionConfig retention;
+  // host:port of the relay that SDKs send to, used to print DSNs
+  // (http://<key>@<relay>/<project id>).
+  std::string relay_public_address = "127.0.0.1:3000";
+  LoggingConfig logging;
+};
+
+// Parses and validates the YAML text of a backend config; `filename` labels
+// errors. InvalidArgument "filename:line:column: key.path: reason" for the
+// first problem found (including a missing or short auth.api_token).
+absl::StatusOr<BackendConfig> ParseBackendConfig(std::string_view yaml,
+                                                 std::string_view filename);
+
+// Reads and parses `path`; NotFound / PermissionDenied name the file.
+absl::StatusOr<BackendConfig> LoadBackendConfig(const std::string& path);
+
+}  // namespace tern::config
+
+#endif  // TERN_CONFIG_BACKEND_CONFIG_H_

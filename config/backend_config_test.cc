@@ -1,0 +1,145 @@
+#include "config/backend_config.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tern::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kToken[] = "auth:\n  api_token: 0123456789abcdef\n";
+
+absl::StatusOr<BackendConfig> Parse(const std::string& yaml) {
+  return ParseBackendConfig(yaml, "backend.yml");
+}
+
+std::string ErrorOf(const std::string& yaml) {
+  auto config = Parse(yaml);
+  if (config.ok()) return "OK";
+  return std::string(config.status().message());
+}
+
+TEST(BackendConfig, ExampleFileParsesToTheDefaults) {
+  auto example =
+      LoadBackendConfig(std::string(TERN_SOURCE_DIR) + "/config/backend.yml");
+  ASSERT_TRUE(example.ok()) << example.status();
+  auto defaults = Parse(std::string("auth:\n  api_token: ") +
+                        "change-me-to-a-long-random-secret\n");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  const BackendConfig& e = *example;
+  const BackendConfig& d = *defaults;
+  EXPECT_EQ(e.listen.http.host, d.listen.http.host);
+  EXPECT_EQ(e.listen.http.port, d.listen.http.port);
+  EXPECT_EQ(e.listen.http.port, 9000);
+  EXPECT_EQ(e.store.dsn, d.store.dsn);
+  EXPECT_EQ(e.kafka.bootstrap_servers, d.kafka.bootstrap_servers);
+  EXPECT_EQ(e.kafka.topics.events, d.kafka.topics.events);
+  EXPECT_EQ(e.kafka.topics.attachments, d.kafka.topics.attachments);
+  EXPECT_EQ(e.kafka.topics.transactions, d.kafka.topics.transactions);
+  EXPECT_EQ(e.kafka.topics.sessions, d.kafka.topics.sessions);
+  EXPECT_EQ(e.kafka.topics.dead_letter, d.kafka.topics.dead_letter);
+  EXPECT_EQ(e.kafka.consumer.group_id, "tern-backend");
+  EXPECT_EQ(e.kafka.consumer.batch_max_messages,
+            d.kafka.consumer.batch_max_messages);
+  EXPECT_EQ(e.kafka.consumer.batch_max_wait, d.kafka.consumer.batch_max_wait);
+  EXPECT_EQ(e.kafka.consumer.retry_max_backoff,
+            d.kafka.consumer.retry_max_backoff);
+  EXPECT_TRUE(e.kafka.consumer.extra.empty());
+  EXPECT_EQ(e.auth.relay_token, d.auth.relay_token);
+  EXPECT_EQ(e.retention.days, d.retention.days);
+  EXPECT_EQ(e.retention.interval, d.retention.interval);
+  EXPECT_EQ(e.retention.batch, d.retention.batch);
+  EXPECT_EQ(e.relay_public_address, d.relay_public_address);
+  EXPECT_EQ(e.logging.level, d.logging.level);
+  EXPECT_EQ(e.logging.format, d.logging.format);
+}
+
+TEST(BackendConfig, ApiTokenIsRequiredAndLong) {
+  EXPECT_THAT(ErrorOf(""), HasSubstr("auth.api_token: expected a secret of "
+                                     "at least 16 characters, got 0"));
+  EXPECT_THAT(ErrorOf("auth:\n  api_token: short\n"),
+              HasSubstr("backend.yml:2:"));
+  EXPECT_THAT(ErrorOf(std::string(kToken) + "  relay_token: abc\n"),
+              HasSubstr("auth.relay_token: expected a secret"));
+  EXPECT_EQ(ErrorOf(kToken), "OK");
+}
+
+TEST(BackendConfig, ReadsEveryKey) {
+  auto config =
+      Parse(std::string(kToken) + R"(  relay_token: relay-secret-0123456
+listen:
+  http: "127.0.0.1:0"
+store:
+  dsn: "postgresql://tern@127.0.0.1:5433/tern"
+kafka:
+  bootstrap_servers: "127.0.0.1:19092,127.0.0.1:19093"
+  topics:
+    events: e
+    dead_letter: null
+  consumer:
+    group_id: g
+    batch_max_messages: 10
+    batch_max_wait: 5ms
+    retry_max_backoff: 1s
+    extra:
+      session.timeout.ms: 6000
+retention:
+  days: 0
+  interval: 0s
+  batch: 7
+relay_public_address: "relay.example:3000"
+logging:
+  level: debug
+  format: json
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen.http.port, 0);
+  EXPECT_EQ(config->store.dsn, "postgresql://tern@127.0.0.1:5433/tern");
+  EXPECT_EQ(config->kafka.topics.events, "e");
+  EXPECT_EQ(config->kafka.topics.dead_letter, "");
+  EXPECT_EQ(config->kafka.consumer.group_id, "g");
+  EXPECT_EQ(config->kafka.consumer.batch_max_messages, 10u);
+  EXPECT_EQ(config->kafka.consumer.batch_max_wait, absl::Milliseconds(5));
+  EXPECT_EQ(config->kafka.consumer.extra.at("session.timeout.ms"), "6000");
+  EXPECT_EQ(config->auth.relay_token, "relay-secret-0123456");
+  EXPECT_EQ(config->retention.days, 0u);
+  EXPECT_EQ(config->retention.interval, absl::ZeroDuration());
+  EXPECT_EQ(config->retention.batch, 7u);
+  EXPECT_EQ(config->relay_public_address, "relay.example:3000");
+  EXPECT_EQ(config->logging.format, LogFormat::kJson);
+}
+
+TEST(BackendConfig, RefusesBadValuesNamingThem) {
+  const std::string t = kToken;
+  EXPECT_THAT(ErrorOf(t + "store:\n  dsn: mysql://x\n"),
+              HasSubstr("store.dsn: expected sqlite:PATH or postgresql://"));
+  EXPECT_THAT(ErrorOf(t + "store:\n  dsn: \"sqlite:\"\n"),
+              HasSubstr("store.dsn"));
+  EXPECT_THAT(ErrorOf(t + "kafka:\n  topics:\n    events: \"a b\"\n"),
+              HasSubstr("kafka.topics.events: expected a Kafka topic name"));
+  EXPECT_THAT(
+      ErrorOf(t + "kafka:\n  consumer:\n    extra:\n      group.id: x\n"),
+      HasSubstr("kafka.consumer.extra.group.id: set by the backend itself"));
+  EXPECT_THAT(ErrorOf(t + "kafka:\n  consumer:\n    batch_max_messages: 0\n"),
+              HasSubstr("kafka.consumer.batch_max_messages"));
+  EXPECT_THAT(ErrorOf(t + "listen:\n  http: nope\n"), HasSubstr("listen.http"));
+  EXPECT_THAT(ErrorOf(t + "retention:\n  dayz: 3\n"),
+              HasSubstr("retention: unknown key \"dayz\""));
+  EXPECT_THAT(ErrorOf(t + "relay_public_address: 3000\n"),
+              HasSubstr("relay_public_address"));
+  EXPECT_THAT(ErrorOf(t + "logging:\n  level: loud\n"),
+              HasSubstr("logging.level"));
+}
+
+TEST(BackendConfig, MissingFileIsNamed) {
+  auto config = LoadBackendConfig("/nonexistent/backend.yml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()),
+              HasSubstr("/nonexistent/backend.yml"));
+}
+
+}  // namespace
+}  // namespace tern::config
