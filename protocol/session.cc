@@ -185,6 +185,11 @@ absl::Status SessionEncoder::Encode(std::string_view json, bool aggregates,
     }
     uint64_t seq = 0;
     if (root.at_key("seq").get(seq) == simdjson::SUCCESS) f.seq = seq;
+    // Relay wrote seq 0 for a session's init update, whatever the SDK's
+    // sequence: that is how a reader of the topic tells "started" apart
+    // (tern-backend counts started sessions by it).
+    bool init = false;
+    if (root.at_key("init").get(init) == simdjson::SUCCESS && init) f.seq = 0;
     double duration = 0;
     if (root.at_key("duration").get(duration) == simdjson::SUCCESS) {
       if (duration < 0) return Invalid("negative duration");

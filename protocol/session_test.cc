@@ -44,6 +44,18 @@ TEST(Session, UpdateBecomesOneRelayStyleMessage) {
   EXPECT_EQ(p.parse(enc.messages()[0]).get(e), simdjson::SUCCESS);
 }
 
+TEST(Session, InitUpdateIsWrittenWithSeqZero) {
+  SessionEncoder enc;
+  ASSERT_TRUE(enc.Encode(R"({"sid":"5d52fd05-fcc9-4bf3-9dc9-267783670341",
+      "seq":1700000000123,"init":true,"started":"2023-11-14T22:13:20Z",
+      "status":"ok","attrs":{"release":"app@1.0"}})",
+                         false, Ctx())
+                  .ok());
+  ASSERT_EQ(enc.messages().size(), 1u);
+  EXPECT_NE(enc.messages()[0].find(R"("seq":0,)"), std::string::npos)
+      << enc.messages()[0];
+}
+
 TEST(Session, DefaultsForOptionalFields) {
   SessionEncoder enc;
   // The JavaScript SDKs send bare 32-digit ids; Relay writes them hyphenated.
