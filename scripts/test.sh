@@ -4,8 +4,11 @@
 #   build/       gcc, Release: unit tests and a one-shot run of each benchmark
 #   build/fuzz/  clang, ASan+UBSan: the same unit tests plus every fuzzer for
 #                TERN_FUZZ_SECONDS (default 5) over its seed corpus
-#   integration  scripts/integration.sh: the Release tern-relay against a real
-#                Kafka broker, sentry-python, @sentry/node and raw UDP
+#   bench smoke  bench/run.sh --smoke: a few seconds of tern-bench against the
+#                Release relay, so the bench suite cannot rot (no timing checked)
+#   integration  scripts/integration.sh: the Release tern-relay and
+#                tern-backend against a real Kafka broker and PostgreSQL server,
+#                sentry-python, @sentry/node and raw UDP
 # Exits non-zero if anything fails. Safe to run again: builds are incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +65,15 @@ run_ctest build/fuzz || status=1
 echo "== tests (Release)"
 run_ctest build || status=1
 
-echo "== integration tests (real Kafka, sentry-python, @sentry/node, UDP)"
+echo "== bench smoke (bench/run.sh --smoke: tern-bench against a pinned relay)"
+if TERN_BUILD_DIR=build ./bench/run.sh --smoke; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  status=1
+fi
+
+echo "== integration tests (real Kafka, PostgreSQL, sentry-python, @sentry/node, UDP)"
 ilog=$(mktemp)
 ./scripts/integration.sh build 2>&1 | tee "$ilog" || status=1
 iline=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed$' "$ilog" | tail -n1 || true)

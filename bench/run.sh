@@ -1,0 +1,494 @@
+#!/usr/bin/env bash
+# The bench suite: runs tern-bench scenarios against the Release relay and
+# writes the table of bench/RESULTS.md (docs/bench.md explains every column).
+#
+#   bench/run.sh [options] [scenario ...]     default: every bench/scenarios/*.yml
+#   bench/run.sh --smoke                      one short scenario (~3 s of load),
+#                                             no RESULTS.md; for scripts/test.sh
+# Options:
+#   --list            list the scenarios and exit
+#   --no-build        use the binaries already in the build directory
+#   --no-wrk          skip the wrk cross-check
+#   --results FILE    the file whose generated section is rewritten
+#                     (default bench/RESULTS.md); --no-results: none
+#   --duration S      override every scenario's measured seconds (quick looks)
+#
+# Environment: TERN_BUILD_DIR (default build/ in the checkout; configured
+# Release with TERN_BUILD_BENCH=ON if it has no CMakeCache.txt),
+# TERN_RELAY_CPU (0) and TERN_LOAD_CPU (1): the relay is pinned to the first
+# and tern-bench plus the mock Kafka cluster to the second.
+#
+# Per scenario: starts tern-mock-kafka (librdkafka's mock cluster as a
+# process) and a fresh relay (one worker) with a generated projects file
+# (tern-bench projects-file: the keys tern-bench sends, Zipf over N
+# projects, plus the over-quota project), runs tern-bench with
+# --target-pid <relay> and --json, and stops both. A scenario with
+# `latency-at: F` then runs again open loop at F x the closed-loop rate
+# and takes p50/p99 from that run (latency from the scheduled send time);
+# a UDP scenario with `drops-at: F` does the same for kernel drops.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+build=${TERN_BUILD_DIR:-$root/build}
+relay_cpu=${TERN_RELAY_CPU:-0}
+load_cpu=${TERN_LOAD_CPU:-1}
+results=$here/RESULTS.md
+smoke=
+do_build=1
+do_wrk=1
+duration_override=
+scenarios=()
+
+while (($#)); do
+  case $1 in
+    --smoke) smoke=1 ;;
+    --no-build) do_build= ;;
+    --no-wrk) do_wrk= ;;
+    --results) results=$2; shift ;;
+    --no-results) results= ;;
+    --duration) duration_override=$2; shift ;;
+    --list)
+      for f in "$here"/scenarios/*.yml; do
+        printf '%-20s %s\n' "$(basename "$f" .yml)" \
+          "$(sed -n 's/^description: *//p' "$f")"
+      done
+      exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+    *) scenarios+=("$1") ;;
+  esac
+  shift
+done
+
+if [[ -n $smoke ]]; then
+  scenarios=(envelope-1k-gzip)
+  results=
+  do_wrk=
+fi
+if ((${#scenarios[@]} == 0)); then
+  for f in "$here"/scenarios/*.yml; do scenarios+=("$(basename "$f" .yml)"); done
+fi
+for s in "${scenarios[@]}"; do
+  [[ -f $here/scenarios/$s.yml ]] || { echo "run.sh: no scenario $s (bench/scenarios/$s.yml)" >&2; exit 2; }
+done
+for tool in taskset curl python3; do
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool not found" >&2; exit 1; }
+done
+
+# --- build -------------------------------------------------------------------
+if [[ -n $do_build ]]; then
+  if [[ ! -f $build/CMakeCache.txt ]]; then
+    launcher=()
+    command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DTERN_BUILD_BENCH=ON "${launcher[@]}" >/dev/null
+  fi
+  cmake --build "$build" --target tern-relay tern-mock-kafka tern-bench
+fi
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
+if [[ $build_type != Release ]]; then
+  echo "run.sh: warning: $build is a '$build_type' build, not Release; numbers are not comparable" >&2
+fi
+bin=$build/bin
+for b in tern-relay tern-mock-kafka tern-bench; do
+  [[ -x $bin/$b ]] || { echo "run.sh: $bin/$b missing (build it, or drop --no-build)" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+mock_pid=
+relay_pid=
+stop_stack() {
+  local pid
+  for pid in $relay_pid $mock_pid; do
+    if kill -TERM "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
+  done
+  relay_pid=
+  mock_pid=
+}
+cleanup() { stop_stack; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Reads bench/scenarios/NAME.yml (flat `key: value` lines, # comments) into
+# the associative array `sc`.
+declare -A sc
+read_scenario() {
+  sc=()
+  local line key value
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%%#*}
+    [[ $line =~ ^[[:space:]]*$ ]] && continue
+    key=${line%%:*}
+    value=${line#*:}
+    key=${key//[[:space:]]/}
+    value=$(sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/' <<<"$value")
+    sc[$key]=$value
+  done <"$here/scenarios/$1.yml"
+}
+
+# Starts the mock cluster and the relay for the current scenario; sets
+# http_port, relay_pid, mock_pid.
+start_stack() {
+  local name=$1
+  taskset -c "$load_cpu" "$bin/tern-mock-kafka" >"$work/mock.out" 2>"$work/mock.err" &
+  mock_pid=$!
+  local bootstrap= _
+  for _ in $(seq 100); do
+    bootstrap=$(head -n1 "$work/mock.out" 2>/dev/null || true)
+    [[ -n $bootstrap ]] && break
+    sleep 0.1
+  done
+  [[ -n $bootstrap ]] || { echo "run.sh: mock kafka did not start" >&2; cat "$work/mock.err" >&2; return 1; }
+
+  http_port=$(free_port)
+  "$bin/tern-bench" projects-file --projects "${sc[projects]:-1}" \
+    --over-quota-limit "${sc[over-quota-limit]:-10}" >"$work/projects.yml"
+  local udp=null
+  [[ ${sc[udp]:-} == true ]] && udp="\"127.0.0.1:$http_port\""
+  cat >"$work/relay.yml" <<EOF
+listen:
+  http: "127.0.0.1:$http_port"
+  udp: $udp
+workers: ${sc[relay-workers]:-1}
+kafka:
+  bootstrap_servers: "$bootstrap"
+projects:
+  file: "$work/projects.yml"
+logging:
+  level: warn
+EOF
+  taskset -c "$relay_cpu" "$bin/tern-relay" run --config "$work/relay.yml" \
+    >"$work/relay-$name.log" 2>&1 &
+  relay_pid=$!
+  local ready=
+  for _ in $(seq 200); do
+    if curl -sf "http://127.0.0.1:$http_port/api/relay/healthcheck/ready/" >/dev/null; then
+      ready=1
+      break
+    fi
+    kill -0 "$relay_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -n $ready ]] || { echo "run.sh: relay not ready" >&2; cat "$work/relay-$name.log" >&2; return 1; }
+}
+
+# One value of the relay's /metrics (sum over label sets), 0 if absent.
+metric() {
+  curl -sf "http://127.0.0.1:$http_port/metrics" |
+    awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d\n", s }'
+}
+
+# The tern-bench flags of the current scenario (keys that are flags).
+bench_flags() {
+  local key
+  local -a flags=()
+  for key in endpoint encoding event-size connections depth projects zipf \
+             invalid-key-share over-quota-share session-share udp-format pool rate; do
+    [[ -n ${sc[$key]:-} ]] && flags+=("--$key=${sc[$key]}")
+  done
+  [[ ${sc[udp]:-} == true ]] && flags+=(--udp)
+  printf '%s\n' "${flags[@]}"
+}
+
+# Runs tern-bench once: $1 name, $2 json file, $3 duration, $4 warmup,
+# rest: extra flags.
+run_bench() {
+  local name=$1 json=$2 duration=$3 warmup=$4
+  shift 4
+  local -a flags
+  mapfile -t flags < <(bench_flags)
+  taskset -c "$load_cpu" "$bin/tern-bench" --port "$http_port" \
+    --target-pid "$relay_pid" --name "$name" --json "$json" \
+    --duration "$duration" --warmup "$warmup" "${flags[@]}" "$@"
+}
+
+rows=$work/rows.jsonl
+: >"$rows"
+failures=0
+for name in "${scenarios[@]}"; do
+  read_scenario "$name"
+  echo
+  echo "=== $name: ${sc[description]:-}"
+  if [[ -n ${sc[requires]:-} && ! -x $bin/${sc[requires]} ]]; then
+    echo "$name: ${sc[requires]} not built (skipped)"
+    python3 -c 'import json,sys; print(json.dumps({"scenario": sys.argv[1], "skipped": sys.argv[2] + " not built"}))' \
+      "$name" "${sc[requires]}" >>"$rows"
+    continue
+  fi
+  if [[ ${sc[e2e]:-} == true ]]; then
+    # The end-to-end run (real broker, tern-backend, latency to the API) is
+    # not wired in yet: say so instead of measuring the relay alone under
+    # the e2e name.
+    echo "$name: end-to-end run not implemented in run.sh yet (skipped)"
+    python3 -c 'import json,sys; print(json.dumps({"scenario": sys.argv[1], "skipped": "not implemented in run.sh yet"}))' \
+      "$name" >>"$rows"
+    continue
+  fi
+  duration=${sc[duration]:-20}
+  warmup=${sc[warmup]:-3}
+  [[ -n $duration_override ]] && duration=$duration_override
+  if [[ -n $smoke ]]; then duration=2; warmup=0.5; fi
+  is_udp=
+  [[ ${sc[udp]:-} == true ]] && is_udp=1
+  # UDP: no warm-up, so the relay's accepted counter (read around the whole
+  # run) covers the measured interval.
+  [[ -n $is_udp ]] && warmup=0
+
+  start_stack "$name" || { failures=$((failures + 1)); stop_stack; continue; }
+  accepted_before=0
+  [[ -n $is_udp ]] && accepted_before=$(metric tern_udp_accepted_total)
+  main_json=$work/$name.json
+  if ! run_bench "$name" "$main_json" "$duration" "$warmup"; then
+    echo "run.sh: $name: tern-bench failed" >&2
+    failures=$((failures + 1))
+    stop_stack
+    continue
+  fi
+  accepted=
+  if [[ -n $is_udp ]]; then
+    sleep 0.5  # let the relay drain its socket buffer
+    accepted=$(( $(metric tern_udp_accepted_total) - accepted_before ))
+    echo "relay: $accepted UDP datagrams accepted (produced to Kafka) during the run"
+  fi
+
+  # The second, open-loop run at a fraction of the rate just measured.
+  second_json=
+  fraction=${sc[latency-at]:-${sc[drops-at]:-}}
+  if [[ -n $fraction && -z $smoke ]]; then
+    rate=$(python3 - "$main_json" "$fraction" "${accepted:-}" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+base = float(sys.argv[3]) / r["measured_s"] if sys.argv[3] else r["ok_per_s"] or r["requests_per_s"]
+print(max(1, int(base * float(sys.argv[2]))))
+PY
+)
+    echo "--- $name: open loop at ${fraction} x the closed-loop rate = $rate/s"
+    second_json=$work/$name-open.json
+    # A fresh relay, so quotas and buffers start as in the first run.
+    stop_stack
+    start_stack "$name" || { failures=$((failures + 1)); stop_stack; continue; }
+    if ! run_bench "$name" "$second_json" "$duration" "$warmup" --rate "$rate"; then
+      echo "run.sh: $name: open-loop run failed" >&2
+      second_json=
+      failures=$((failures + 1))
+    fi
+  fi
+  if [[ -n $smoke ]]; then
+    # The smoke run's one assertion: the suite still drives the relay end
+    # to end (some 2xx answers, no failed connection).
+    python3 - "$main_json" <<'PY' || { failures=$((failures + 1)); echo "run.sh: smoke: no 2xx answers" >&2; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+ok = sum(v for k, v in r["by_status"].items() if k.startswith("2"))
+sys.exit(0 if ok > 0 and r["errors"]["connect_failures"] == 0 else 1)
+PY
+  fi
+  relay_log_warnings=$(grep -c -iE 'error|warn' "$work/relay-$name.log" || true)
+  stop_stack
+
+  python3 - "$name" "$main_json" "${second_json:-}" "${accepted:-}" \
+    "${sc[target]:-}" "${sc[target-metric]:-ok}" "${sc[soak]:-}" \
+    "${sc[latency-at]:-}" "${sc[drops-at]:-}" "$relay_log_warnings" \
+    "${sc[p99-target-ms]:-}" >>"$rows" <<'PY'
+import json, sys
+name, main, second, accepted, target, metric, soak, lat_at, drops_at, warns, p99_target = sys.argv[1:12]
+r = json.load(open(main))
+o = json.load(open(second)) if second else None
+t = r["target"]
+cpu = t["cpu_s"]
+if accepted:  # UDP: what the relay took in, not what we offered
+    events = int(accepted)
+    per_s = events / r["measured_s"]
+elif metric == "requests":
+    per_s = r["requests_per_s"]
+    events = r["answered"]
+else:
+    per_s = r["ok_per_s"]
+    events = round(per_s * r["measured_s"])
+row = {
+    "scenario": name,
+    "metric": metric,
+    "per_s": per_s,
+    "per_cpu_s": events / cpu if cpu else None,
+    "cpu_share": t["cpu_share"],
+    "peak_rss_kb": t["peak_rss_kb"],
+    "by_status": r["by_status"],
+    "target": float(target) if target else None,
+}
+lat = (o or r)["latency_ms"]
+row["p50"], row["p99"] = lat["p50"], lat["p99"]
+row["latency_from"] = (f"open loop at {lat_at} x max" if o and lat_at else
+                       "closed loop" if not r["load"]["udp"] else None)
+if o:
+    row["peak_rss_kb"] = max(row["peak_rss_kb"] or 0, o["target"]["peak_rss_kb"] or 0)
+if r["load"]["udp"]:
+    row["p50"] = row["p99"] = None
+    row["offered_per_s"] = r["requests_per_s"]
+    row["kernel_drops"] = r["udp"]["kernel_drops"]
+    if o:
+        row["kernel_drops_at"] = {"fraction": drops_at, "rate": o["load"]["rate"],
+                                  "drops": o["udp"]["kernel_drops"]}
+if soak:
+    row["rss_start_kb"] = t["rss_start_kb"]
+    row["rss_end_kb"] = t["rss_end_kb"]
+    s, e = t["rss_start_kb"], t["rss_end_kb"]
+    row["soak_flat"] = bool(s and e and e <= s * 1.10 + 4096)
+row["relay_log_warnings"] = int(warns)
+if p99_target:
+    row["p99_target_ms"] = float(p99_target)
+print(json.dumps(row))
+PY
+done
+
+# --- wrk cross-check -----------------------------------------------------------
+wrk_out=
+if [[ -n $do_wrk ]] && printf '%s\n' "${scenarios[@]}" | grep -qx envelope-1k-gzip; then
+  if command -v wrk >/dev/null; then
+    echo
+    echo "=== wrk cross-check (bench/wrk.sh, same 1 KiB gzip envelope path)"
+    wrk_out=$work/wrk.out
+    wrk_seconds=${duration_override:-20}
+    TERN_RELAY_CPU=$relay_cpu TERN_WRK_CPU=$load_cpu \
+      "$here/wrk.sh" "$bin/tern-relay" "$wrk_seconds" 64 | tee "$wrk_out" || wrk_out=
+  else
+    echo "run.sh: wrk not installed; cross-check skipped"
+  fi
+fi
+
+# --- report ------------------------------------------------------------------------
+python3 - "$rows" "${results:-}" "${wrk_out:-}" "$root" <<'PY'
+import datetime, json, os, re, subprocess, sys
+rows_path, results, wrk_out, root = sys.argv[1:5]
+rows = [json.loads(l) for l in open(rows_path) if l.strip()]
+
+def fmt_rate(v):
+    return "—" if v is None else f"{v:,.0f}"
+
+def fmt_ms(v):
+    return "—" if v is None else f"{v:.3f} ms"
+
+commit = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                        capture_output=True, text=True).stdout.strip() or "unknown"
+dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                       capture_output=True, text=True).stdout.strip()
+if dirty:
+    commit += "+dirty"
+today = datetime.date.today().isoformat()
+nproc = os.cpu_count()
+cpu = "unknown"
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip()
+        break
+
+def verdict(r):
+    notes = []
+    if r.get("skipped"):
+        return "skipped: " + r["skipped"]
+    t = r.get("target")
+    if t and r.get("per_cpu_s"):
+        share = r["per_cpu_s"] / t
+        notes.append(f"target {t:,.0f}: " + ("met" if share >= 1 else f"**missed** ({share:.0%})"))
+    if r.get("latency_from"):
+        notes.append("latency: " + r["latency_from"])
+    if (r.get("p99_target_ms") and r.get("p99") is not None and
+            (r.get("latency_from") or "").startswith("open loop")):
+        t99 = r["p99_target_ms"]
+        notes.append(f"p99 target {t99:g} ms: " + ("met" if r["p99"] <= t99 else "**missed**"))
+    if r.get("metric") == "requests":
+        notes.append("counts every answer (" + ", ".join(f"{k}: {v:,}" for k, v in r["by_status"].items()) + ")")
+    elif r.get("by_status") and set(r["by_status"]) - {"200"}:
+        notes.append("statuses " + ", ".join(f"{k}: {v:,}" for k, v in r["by_status"].items()))
+    if "kernel_drops" in r:
+        notes.append(f"offered {r['offered_per_s']:,.0f}/s, kernel drops {r['kernel_drops']}")
+        if r.get("kernel_drops_at"):
+            k = r["kernel_drops_at"]
+            notes.append(f"at {k['fraction']} x max ({k['rate']:,.0f}/s): kernel drops {k['drops']}")
+    if "soak_flat" in r:
+        notes.append(f"RSS {r['rss_start_kb']/1024:.1f} → {r['rss_end_kb']/1024:.1f} MiB: " +
+                     ("flat" if r["soak_flat"] else "**grows**"))
+    if r.get("cpu_share") is not None:
+        notes.append(f"relay at {r['cpu_share']:.0%} of its core")
+    return "; ".join(notes)
+
+lines = []
+for r in rows:
+    rss = r.get("peak_rss_kb")
+    lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        r["scenario"], fmt_rate(r.get("per_s")), fmt_rate(r.get("per_cpu_s")),
+        fmt_ms(r.get("p50")), fmt_ms(r.get("p99")),
+        "—" if not rss else f"{rss/1024:.1f} MiB", verdict(r), commit, today))
+
+print()
+print("| scenario | events/s | per relay CPU-s | p50 | p99 | peak RSS | notes | commit | date |")
+print("|---|---|---|---|---|---|---|---|---|")
+for l in lines:
+    print(l)
+
+wrk_line = None
+if wrk_out and os.path.exists(wrk_out):
+    text = open(wrk_out).read()
+    m = re.search(r"events per relay CPU-second: ([\d,]+)", text)
+    e = re.search(r"events/s \(200 only\): ([\d,]+)", text)
+    p99 = re.search(r"\n\s+99%\s+([\d.]+)(us|ms|s)", text)
+    if m:
+        wrk_line = (f"wrk cross-check (bench/wrk.sh, 64 connections, 1 KiB gzip envelope; {commit}, {today}): "
+                    f"{e.group(1) if e else '?'} events/s, {m.group(1)} events per relay CPU-second"
+                    + (f", p99 {p99.group(1)} {p99.group(2)}" if p99 else "") + ".")
+        print(wrk_line)
+
+if not results:
+    sys.exit(0)
+
+BEGIN = "<!-- tern-bench:begin (generated by bench/run.sh; edit outside these markers) -->"
+END = "<!-- tern-bench:end -->"
+old = open(results).read() if os.path.exists(results) else ""
+# Keep the rows of scenarios not run this time.
+kept = {}
+old_wrk = None
+if BEGIN in old and END in old:
+    section = old[old.index(BEGIN):old.index(END)]
+    for l in section.splitlines():
+        if l.startswith("wrk cross-check"):
+            old_wrk = l
+        m = re.match(r"\| ([a-z0-9-]+) \|", l)
+        if m and m.group(1) not in ("scenario",):
+            kept[m.group(1)] = l
+for r, l in zip(rows, lines):
+    kept[r["scenario"]] = l
+order = sorted(f[:-4] for f in os.listdir(os.path.join(root, "bench", "scenarios")) if f.endswith(".yml"))
+body = [BEGIN, "",
+        "## tern-bench scenarios (issue 6)",
+        "",
+        f"- Command: `bench/run.sh` (scenarios in bench/scenarios/, docs/bench.md). Relay: Release, one "
+        f"worker, pinned to CPU {os.environ.get('TERN_RELAY_CPU', '0')}; tern-bench and the mock Kafka "
+        f"cluster on CPU {os.environ.get('TERN_LOAD_CPU', '1')}.",
+        f"- Machine (last run): nproc {nproc}, {cpu}.",
+        "- events/s: 2xx answers per second (reject scenarios: answers of any status; UDP: datagrams "
+        "the relay produced to Kafka). Per relay CPU-s: the same count over the relay's utime+stime "
+        "(all threads) in the measured interval. p50/p99 from tern-bench's histogram; open-loop "
+        "latency is measured from the scheduled send time.",
+        "",
+        "| scenario | events/s | per relay CPU-s | p50 | p99 | peak RSS | notes | commit | date |",
+        "|---|---|---|---|---|---|---|---|---|"]
+body += [kept[s] for s in order if s in kept] + [kept[s] for s in kept if s not in order]
+if wrk_line or old_wrk:
+    body += ["", wrk_line or old_wrk]
+body += ["", END]
+block = "\n".join(body)
+if BEGIN in old and END in old:
+    new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+else:
+    new = old.rstrip("\n") + "\n\n" + block + "\n"
+open(results, "w").write(new)
+print(f"\nwrote {results}")
+PY
+
+if ((failures)); then
+  echo "run.sh: $failures scenario run(s) failed" >&2
+  exit 1
+fi
