@@ -25,12 +25,15 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -477,7 +480,8 @@ class Relay:
             "listen": {"http": f"127.0.0.1:{self.port}", "udp": f"127.0.0.1:{self.port}"},
             "workers": overrides.pop("workers", 2),
             "kafka": {"bootstrap_servers": self.bootstrap, "producer": producer},
-            "projects": {"file": str(projects_file)},
+            # projects_source= replaces the projects file (an upstream).
+            "projects": overrides.pop("projects_source", {"file": str(projects_file)}),
             "logging": {"level": "info"},
         }
         for k, v in overrides.items():
@@ -721,3 +725,254 @@ def session_message_tuples(messages) -> list[tuple]:
         out.append((v["session_id"], v["status"], v["quantity"],
                     v["errors"] > 0, v["release"]))
     return out
+
+
+# --- tern-backend ----------------------------------------------------------------
+
+POSTGRES_SCRIPTS = REPO / "scripts" / "postgres"
+BACKEND_READY_TIMEOUT = 30
+API_TOKEN = "it-api-token-0123456789"
+RELAY_TOKEN = "it-relay-token-0123456789"
+
+
+def backend_bin() -> Path:
+    return Path(os.environ.get("TERN_BACKEND_BIN") or relay_bin().parent / "tern-backend")
+
+
+class Topics:
+    """A topic set of its own for one relay + backend pair, so a backend
+    that reads its topics from the beginning sees only its test's messages."""
+
+    def __init__(self, bootstrap: str, partitions: int = 1):
+        tag = uuid.uuid4().hex[:10]
+        self.events = f"it-{tag}-events"
+        self.attachments = f"it-{tag}-attachments"
+        self.transactions = f"it-{tag}-transactions"
+        self.sessions = f"it-{tag}-sessions"
+        self.outcomes = f"it-{tag}-outcomes"
+        self.other = f"it-{tag}-other"
+        self.dead_letter = f"it-{tag}-dead-letter"
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        names = [self.events, self.attachments, self.transactions, self.sessions,
+                 self.outcomes, self.other, self.dead_letter]
+        for _, fut in admin.create_topics(
+                [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names],
+                operation_timeout=30).items():
+            fut.result(timeout=60)
+
+    def relay_kafka(self, bootstrap: str) -> dict:
+        return {
+            "bootstrap_servers": bootstrap,
+            "producer": {"linger_ms": 1},
+            "topics": {
+                "events": self.events, "attachments": self.attachments,
+                "transactions": self.transactions, "sessions": self.sessions,
+                "outcomes": self.outcomes, "other": self.other,
+            },
+        }
+
+    def backend_kafka(self, bootstrap: str, **consumer) -> dict:
+        return {
+            "bootstrap_servers": bootstrap,
+            "topics": {
+                "events": self.events, "attachments": self.attachments,
+                "transactions": self.transactions, "sessions": self.sessions,
+                "dead_letter": self.dead_letter,
+            },
+            "consumer": {"group_id": f"it-{uuid.uuid4().hex[:8]}", **consumer},
+        }
+
+
+class Backend:
+    """One tern-backend process with a config of its own."""
+
+    def __init__(self, workdir: Path, store_dsn: str, kafka: dict, **overrides):
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+        self.log_path = workdir / "backend.log"
+        self.config_path = workdir / "backend.yml"
+        self.store_dsn = store_dsn
+        self.kafka = kafka
+        self.overrides = overrides
+
+    def write_config(self) -> Path:
+        config = {
+            "listen": {"http": f"127.0.0.1:{self.port}"},
+            "store": {"dsn": self.store_dsn},
+            "kafka": self.kafka,
+            "auth": {"api_token": API_TOKEN, "relay_token": RELAY_TOKEN},
+            "logging": {"level": "info"},
+        }
+        config.update(self.overrides)
+        self.config_path.write_text(json.dumps(config, indent=2))
+        return self.config_path
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        if self.port == 0:
+            self.port = free_port()
+        self.write_config()
+        return subprocess.run([str(backend_bin()), *args, "--config", str(self.config_path)],
+                              capture_output=True, text=True, timeout=60, cwd=self.workdir)
+
+    def create_project(self, name: str) -> dict:
+        r = self.cli("project", "create", "--name", name)
+        assert r.returncode == 0, r.stderr
+        out = dict(line.split(": ", 1) for line in r.stdout.strip().splitlines())
+        out["project_id"] = int(out["project_id"])
+        return out
+
+    def start(self) -> "Backend":
+        binary = backend_bin()
+        if not binary.exists():
+            raise AssertionError(f"backend binary {binary} not found (set TERN_BACKEND_BIN)")
+        last = ""
+        for _ in range(3):
+            self.port = free_port()
+            self.write_config()
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen([str(binary), "run", "--config", str(self.config_path)],
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.workdir)
+            log.close()
+            deadline = time.monotonic() + BACKEND_READY_TIMEOUT
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    status, _, _ = self.request("GET", "/healthz")
+                    if status == 200:
+                        return self
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            last = self.log()
+            self.kill()
+            if "in use" not in last:
+                break
+        raise AssertionError(f"backend did not start:\n{last[-4000:]}")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(self, method: str, path: str, body: Any = None, token: str | None = API_TOKEN):
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def api(self, path: str) -> Any:
+        status, _, body = self.request("GET", path)
+        assert status == 200, f"GET {path}: {status} {body[:500]!r}"
+        return json.loads(body)
+
+    def all_issues(self, project: str | int, status: str = "all",
+                   unavailable_ok: bool = False) -> list[dict] | None:
+        """Every issue of a project, following the Link header's next cursor.
+        With unavailable_ok, a 503 (the store reconnecting) gives None."""
+        out, cursor = [], None
+        for _ in range(1000):
+            path = f"/api/0/projects/{project}/issues/?status={status}&limit=100"
+            if cursor:
+                path += f"&cursor={urllib.parse.quote(cursor)}"
+            code, headers, body = self.request("GET", path)
+            if code == 503 and unavailable_ok:
+                return None
+            assert code == 200, f"GET {path}: {code} {body[:300]!r}"
+            out.extend(json.loads(body))
+            nxt = _next_cursor(headers.get("Link", ""))
+            if nxt is None:
+                return out
+            cursor = nxt
+        raise AssertionError("issue pagination did not end")
+
+    def metrics(self) -> dict[str, float]:
+        status, _, body = self.request("GET", "/metrics", token=None)
+        assert status == 200
+        return parse_metrics(body.decode())
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"backend did not exit {timeout}s after SIGTERM:\n{self.log()[-4000:]}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def _next_cursor(link: str) -> str | None:
+    """The cursor of rel="next" when results="true" (Sentry's Link header)."""
+    for part in link.split(","):
+        if 'rel="next"' in part and 'results="true"' in part:
+            for attr in part.split(";"):
+                attr = attr.strip()
+                if attr.startswith('cursor="'):
+                    return attr[len('cursor="'):-1]
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> Iterable[str]:
+    """URI of a real PostgreSQL server (scripts/postgres/up.sh), without a
+    database name; stopped at the end of the session."""
+    # Not under pytest's tmp dirs: those are 0700 root, and the server runs
+    # as the postgres user when the tests run as root (up.sh).
+    workdir = Path(tempfile.mkdtemp(prefix="tern-it-postgres-"))
+    up, down = POSTGRES_SCRIPTS / "up.sh", POSTGRES_SCRIPTS / "down.sh"
+    try:
+        r = subprocess.run([str(up), str(workdir)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"postgres/up.sh failed:\n{r.stdout}\n{r.stderr}"
+        yield (workdir / "uri").read_text().strip()
+    finally:
+        subprocess.run([str(down), str(workdir)], capture_output=True, timeout=120)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def create_database(server_uri: str) -> str:
+    """A fresh database on the test server; returns its URI."""
+    name = f"it_{uuid.uuid4().hex[:12]}"
+    r = subprocess.run(["psql", f"{server_uri}/postgres", "-v", "ON_ERROR_STOP=1", "-qc",
+                        f"CREATE DATABASE {name}"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return f"{server_uri}/{name}"
+
+
+@pytest.fixture
+def backend_factory(kafka_broker, tmp_path, request):
+    """start(store_dsn, kafka, **overrides) -> a Backend (not started);
+    every backend still running at teardown is killed, its log printed on
+    failure."""
+    backends: list[Backend] = []
+
+    def make(store_dsn: str, kafka: dict, **overrides) -> Backend:
+        b = Backend(tmp_path / f"backend{len(backends)}", store_dsn, kafka, **overrides)
+        backends.append(b)
+        return b
+
+    yield make
+    for b in backends:
+        b.kill()
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            sys.stderr.write(f"--- {b.log_path} ---\n{b.log()[-6000:]}\n")

@@ -1,0 +1,225 @@
+#include "backend/app/backend.h"
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "admin/prometheus.h"
+#include "backend/api/api_server.h"
+#include "backend/consumer/ingest.h"
+#include "net/http_server.h"
+#include "spdlog/spdlog.h"
+
+namespace tern::backend::app {
+namespace {
+
+constexpr int64_t kDayMs = 24 * 3600 * 1000;
+
+// GET /metrics and /healthz, beside the API on the same listener.
+class AdminHandler : public net::HttpHandler {
+ public:
+  explicit AdminHandler(const consumer::Ingest* const* ingest)
+      : ingest_(ingest) {}
+
+  void OnRequest(net::HttpRequest& req,
+                 std::unique_ptr<net::HttpResponder> responder) override {
+    static constexpr net::HttpHeader kText[] = {
+        {"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
+    static constexpr net::HttpHeader kJson[] = {
+        {"Content-Type", "application/json"}};
+    if (req.method != "GET" && req.method != "HEAD") {
+      static constexpr net::HttpHeader kAllow[] = {
+          {"Content-Type", "application/json"}, {"Allow", "GET, HEAD"}};
+      responder->Send(405, kAllow, R"({"detail":"method not allowed"})");
+      return;
+    }
+    if (req.path == "/healthz") {
+      responder->Send(200, kJson, R"({"status":"ok"})");
+      return;
+    }
+    if (req.path == "/metrics") {
+      responder->Send(200, kText, Render());
+      return;
+    }
+    responder->Send(404, kJson, R"({"detail":"not found"})");
+  }
+
+ private:
+  std::string Render() const {
+    admin::PrometheusWriter w;
+    const consumer::Ingest* ingest = *ingest_;
+    if (ingest == nullptr) return w.Take();
+    const consumer::IngestStats& s = ingest->stats();
+    auto counter = [&](std::string_view name, std::string_view help,
+                       const std::atomic<int64_t>& value) {
+      w.Counter(name, help, static_cast<uint64_t>(value.load()));
+    };
+    counter("backend_messages", "Kafka messages consumed", s.messages);
+    counter("backend_batches", "batches stored", s.batches);
+    counter("backend_events_stored", "events stored (transactions included)",
+            s.events_stored);
+    counter("backend_duplicates", "events already stored, ignored",
+            s.duplicates);
+    counter("backend_issues_created", "issues opened", s.issues_created);
+    counter("backend_regressions", "resolved issues reopened", s.regressions);
+    counter("backend_store_retries", "store or dead-letter retries",
+            s.store_retries);
+    counter("backend_commit_errors", "Kafka offset commits that failed",
+            s.commit_errors);
+    counter("backend_attachments_incomplete",
+            "attachments dropped because chunks were missing",
+            s.attachments_incomplete);
+    w.Family("backend_dead_letters", "messages sent to the dead-letter topic",
+             admin::PrometheusWriter::Type::kCounter);
+    for (size_t i = 0; i < s.dead_letters.size(); ++i) {
+      w.Sample({{"reason", consumer::DeadLetterReasonName(
+                               static_cast<consumer::DeadLetterReason>(i))}},
+               static_cast<double>(s.dead_letters[i].load()));
+    }
+    return w.Take();
+  }
+
+  const consumer::Ingest* const* ingest_;
+};
+
+// SQLite creates its file but not the directory; a fresh checkout has no
+// var/ yet.
+absl::Status MakeSqliteDirectory(const std::string& dsn) {
+  if (!absl::StartsWith(dsn, "sqlite:")) return absl::OkStatus();
+  const std::filesystem::path path(dsn.substr(7));
+  if (!path.has_parent_path()) return absl::OkStatus();
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("store: cannot create ",
+                                               path.parent_path().string(),
+                                               ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::pair<int64_t, int64_t>> RunCleanup(storage::Store* store,
+                                                       uint64_t days,
+                                                       uint64_t batch) {
+  const int64_t cutoff =
+      absl::ToUnixMillis(absl::Now()) - static_cast<int64_t>(days) * kDayMs;
+  const int limit = static_cast<int>(batch);
+  int64_t events = 0;
+  int64_t issues = 0;
+  for (;;) {
+    absl::StatusOr<int64_t> n = store->DeleteEventsBefore(cutoff, limit);
+    if (!n.ok()) return n.status();
+    events += *n;
+    if (*n == 0) break;
+  }
+  for (;;) {
+    absl::StatusOr<int64_t> n = store->DeleteEmptyIssues(limit);
+    if (!n.ok()) return n.status();
+    issues += *n;
+    if (*n == 0) break;
+  }
+  return std::make_pair(events, issues);
+}
+
+struct Backend::Impl {
+  config::BackendConfig config;
+  std::unique_ptr<storage::Store> store;
+  const consumer::Ingest* ingest_view = nullptr;
+  AdminHandler admin{&ingest_view};
+  std::unique_ptr<api::ApiServer> server;
+  std::unique_ptr<consumer::Ingest> ingest;
+
+  std::mutex mu;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::thread cleanup;
+
+  void CleanupLoop() {
+    const auto interval = absl::ToChronoMilliseconds(config.retention.interval);
+    std::unique_lock<std::mutex> lock(mu);
+    while (!wake.wait_for(lock, interval, [this] { return stopping; })) {
+      lock.unlock();
+      absl::StatusOr<std::pair<int64_t, int64_t>> done = RunCleanup(
+          store.get(), config.retention.days, config.retention.batch);
+      if (done.ok()) {
+        spdlog::info("cleanup: {} event(s) and {} issue(s) deleted",
+                     done->first, done->second);
+      } else {
+        spdlog::error("cleanup: {}", std::string(done.status().message()));
+      }
+      lock.lock();
+    }
+  }
+};
+
+Backend::Backend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Backend::~Backend() { Stop(); }
+
+uint16_t Backend::http_port() const { return impl_->server->port(); }
+
+absl::StatusOr<std::unique_ptr<Backend>> Backend::Start(
+    const config::BackendConfig& config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  if (absl::Status s = MakeSqliteDirectory(config.store.dsn); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(config.store.dsn);
+  if (!store.ok()) return store.status();
+  impl->store = *std::move(store);
+
+  api::ApiOptions options;
+  options.host = config.listen.http.host;
+  options.port = config.listen.http.port;
+  options.api_token = config.auth.api_token;
+  options.relay_token = config.auth.relay_token;
+  absl::StatusOr<std::unique_ptr<api::ApiServer>> server =
+      api::ApiServer::Start(options, impl->store.get(), &impl->admin);
+  if (!server.ok()) return server.status();
+  impl->server = *std::move(server);
+
+  absl::StatusOr<std::unique_ptr<consumer::Ingest>> ingest =
+      consumer::Ingest::Start(config, impl->store.get());
+  if (!ingest.ok()) {
+    impl->server->Stop();
+    return ingest.status();
+  }
+  impl->ingest = *std::move(ingest);
+  // Published to the admin handler, which runs on the server's thread; the
+  // pointer is set once here and cleared after the server stopped.
+  impl->ingest_view = impl->ingest.get();
+
+  if (config.retention.days > 0 &&
+      config.retention.interval > absl::ZeroDuration()) {
+    Impl* raw = impl.get();
+    impl->cleanup = std::thread([raw] { raw->CleanupLoop(); });
+  }
+  return std::unique_ptr<Backend>(new Backend(std::move(impl)));
+}
+
+void Backend::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->stopping) return;
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  if (impl_->cleanup.joinable()) impl_->cleanup.join();
+  if (impl_->ingest != nullptr) impl_->ingest->Stop();
+  if (impl_->server != nullptr) impl_->server->Stop();
+  impl_->ingest_view = nullptr;
+  impl_->ingest.reset();
+  impl_->store.reset();
+}
+
+}  // namespace tern::backend::app

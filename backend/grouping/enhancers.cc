@@ -1,0 +1,714 @@
+#include "backend/grouping/enhancers.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace tern::grouping {
+namespace {
+
+constexpr std::string_view kDefaultRules =
+#include "backend/grouping/enhancement_rules.inc"
+    ;
+
+enum class Field {
+  kFamily,
+  kFunction,
+  kModule,
+  kPackage,
+  kPath,
+  kCategory,
+  kApp,
+  kType,
+  kValue,
+  kMechanism
+};
+
+// One pattern element of a compiled glob.
+struct GlobToken {
+  enum Kind : uint8_t { kChar, kAnyChar, kClass, kStar, kSlashStar };
+  Kind kind = kChar;
+  char c = 0;
+  bool negate = false;
+  std::string set;  // kClass: expanded ranges
+
+  bool Accepts(char x, bool path_mode) const {
+    switch (kind) {
+      case kChar:
+        return x == c;
+      case kAnyChar:
+        return !(path_mode && x == '/');
+      case kClass:
+        return (set.find(x) != std::string::npos) != negate;
+      default:
+        return false;
+    }
+  }
+};
+
+std::vector<GlobToken> CompileGlob(std::string_view p, bool path_mode) {
+  std::vector<GlobToken> out;
+  for (size_t pi = 0; pi < p.size();) {
+    char c = p[pi];
+    GlobToken t;
+    t.kind = GlobToken::kChar;
+    if (c == '*') {
+      bool dbl = pi + 1 < p.size() && p[pi + 1] == '*';
+      while (pi < p.size() && p[pi] == '*') ++pi;
+      t.kind = dbl || !path_mode ? GlobToken::kStar : GlobToken::kSlashStar;
+      if (out.empty() || out.back().kind != t.kind) out.push_back(t);
+      continue;
+    }
+    if (c == '?') {
+      t.kind = GlobToken::kAnyChar;
+      ++pi;
+    } else if (c == '[' && p.find(']', pi + 2) != std::string_view::npos) {
+      size_t close = p.find(']', pi + 2);
+      std::string_view body = p.substr(pi + 1, close - pi - 1);
+      t.kind = GlobToken::kClass;
+      size_t q = 0;
+      if (body[0] == '!' || body[0] == '^') {
+        t.negate = true;
+        q = 1;
+      }
+      for (; q < body.size(); ++q) {
+        if (q + 2 < body.size() && body[q + 1] == '-') {
+          for (int x = static_cast<unsigned char>(body[q]);
+               x <= static_cast<unsigned char>(body[q + 2]); ++x) {
+            t.set.push_back(static_cast<char>(x));
+          }
+          q += 2;
+        } else {
+          t.set.push_back(body[q]);
+        }
+      }
+      pi = close + 1;
+    } else if (c == '\\' && pi + 1 < p.size()) {
+      t.c = p[pi + 1];
+      pi += 2;
+    } else {
+      t.c = c;
+      ++pi;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+// Runs the tokens over the set of reachable value positions:
+// O(tokens * value) whatever the stars (a backtracking matcher goes cubic
+// on "**/*newrelic*/**" against long paths).
+bool GlobSimulate(const std::vector<GlobToken>& tokens, std::string_view v,
+                  bool path_mode) {
+  thread_local std::vector<char> cur, next;
+  cur.assign(v.size() + 1, 0);
+  next.assign(v.size() + 1, 0);
+  cur[0] = 1;
+  size_t lo = 0;  // no reachable position before lo
+  for (const GlobToken& t : tokens) {
+    if (t.kind == GlobToken::kStar || t.kind == GlobToken::kSlashStar) {
+      char reach = 0;
+      for (size_t i = lo; i <= v.size(); ++i) {
+        if (i > 0 && t.kind == GlobToken::kSlashStar && v[i - 1] == '/') {
+          reach = 0;
+        }
+        reach |= cur[i];
+        cur[i] = reach;
+      }
+      continue;
+    }
+    bool any = false;
+    size_t new_lo = v.size() + 1;
+    std::fill(next.begin() + lo, next.end(), 0);
+    for (size_t i = lo; i < v.size(); ++i) {
+      if (cur[i] && t.Accepts(v[i], path_mode)) {
+        next[i + 1] = 1;
+        if (!any) new_lo = i + 1;
+        any = true;
+      }
+    }
+    if (!any) return false;
+    cur.swap(next);
+    lo = new_lo;
+  }
+  return cur[v.size()] != 0;
+}
+
+// A glob with its literal prefix and suffix split off, so that most
+// rule/frame pairs are rejected by two memcmp calls.
+struct Glob {
+  std::string pattern;
+  std::string prefix, suffix;
+  bool literal = false;
+  bool path_mode = false;
+
+  // Set when the only wildcards are stars that match anything: such a
+  // glob is its literal pieces, found left to right (linear time).
+  bool stars_only = false;
+  std::vector<std::string> middle;  // pieces between prefix and suffix
+  std::vector<GlobToken> tokens;
+  std::vector<std::string> required;
+
+  void Init(std::string p, bool path) {
+    pattern = std::move(p);
+    path_mode = path;
+    size_t first = pattern.find_first_of("*?[\\");
+    literal = first == std::string::npos;
+    if (literal) return;
+    prefix = pattern.substr(0, first);
+    size_t last = pattern.find_last_of("*?[]\\");
+    if (pattern[last] == '*') suffix = pattern.substr(last + 1);
+    stars_only = pattern.find_first_of("?[\\") == std::string::npos;
+    std::vector<std::string> pieces;
+    for (size_t i = 0; i < pattern.size();) {
+      size_t star = pattern.find('*', i);
+      if (star == std::string::npos) star = pattern.size();
+      pieces.push_back(pattern.substr(i, star - i));
+      size_t run = star;
+      while (run < pattern.size() && pattern[run] == '*') ++run;
+      // In path mode a single star stops at '/': not a plain piece search.
+      if (path_mode && run - star == 1) stars_only = false;
+      i = run;
+      if (run == pattern.size() && star < pattern.size()) pieces.emplace_back();
+    }
+    if (stars_only && pieces.size() >= 2) {
+      middle.assign(pieces.begin() + 1, pieces.end() - 1);
+    }
+    tokens = CompileGlob(pattern, path_mode);
+    // Literal runs of the pattern, which any match must contain in order:
+    // a cheap rejection before the simulation.
+    std::string run;
+    for (const GlobToken& t : tokens) {
+      if (t.kind == GlobToken::kChar) {
+        run.push_back(t.c);
+        continue;
+      }
+      if (!run.empty()) required.push_back(std::move(run));
+      run.clear();
+    }
+    if (!run.empty()) required.push_back(std::move(run));
+  }
+  bool Match(std::string_view v) const {
+    if (literal) return v == pattern;
+    if (v.size() < prefix.size() + suffix.size() || !v.starts_with(prefix) ||
+        !v.ends_with(suffix)) {
+      return false;
+    }
+    if (!stars_only) {
+      size_t pos = 0;
+      for (const std::string& piece : required) {
+        size_t at = v.find(piece, pos);
+        if (at == std::string_view::npos) return false;
+        pos = at + piece.size();
+      }
+      return GlobSimulate(tokens, v, path_mode);
+    }
+    size_t pos = prefix.size();
+    size_t end = v.size() - suffix.size();
+    for (const std::string& piece : middle) {
+      if (piece.empty()) continue;
+      size_t at = v.substr(0, end).find(piece, pos);
+      if (at == std::string_view::npos) return false;
+      pos = at + piece.size();
+    }
+    return true;
+  }
+};
+
+struct Matcher {
+  Field field;
+  Glob glob;  // lowercased for package/path
+  bool negated = false;
+  int offset = 0;           // -1 caller, +1 callee, 0 the frame itself
+  uint8_t family_mask = 0;  // family: bits of the listed families
+  int category = -2;        // category: interned id of a literal pattern
+  // Matchers are tried cheapest first; all of a rule's must hold.
+  int Cost() const {
+    if (offset != 0) return 3;
+    if (field == Field::kFamily || field == Field::kApp ||
+        field == Field::kCategory) {
+      return 0;
+    }
+    return glob.literal ? 1 : 2;
+  }
+};
+
+uint8_t FamilyBit(std::string_view family) {
+  if (family == "native") return 1;
+  if (family == "javascript") return 2;
+  return 4;
+}
+
+std::string NormalizePathValue(std::string_view v) {
+  std::string out = absl::AsciiStrToLower(ToAbsl(v));
+  for (char& c : out) {
+    if (c == '\\') c = '/';
+  }
+  return out;
+}
+
+// Sentry's path_like_match: the value as is, or with a leading '/' added.
+bool PathLikeMatch(const Glob& glob, const std::optional<std::string>& value,
+                   const std::optional<std::string>& slashed) {
+  if (!value) return false;
+  if (glob.Match(*value)) return true;
+  return slashed && glob.Match(*slashed);
+}
+
+bool Positive(const Matcher& m, const RuleFrame& f, const RuleException& e,
+              const std::vector<std::string>* categories) {
+  auto field_glob = [&](const std::optional<std::string>& v) {
+    return v.has_value() && m.glob.Match(*v);
+  };
+  switch (m.field) {
+    case Field::kFamily:
+      return (m.family_mask & f.family_bit) != 0;
+    case Field::kFunction:
+      return field_glob(f.function);
+    case Field::kModule:
+      return field_glob(f.module);
+    case Field::kCategory:
+      if (m.category != -2) return f.category == m.category;
+      return f.category >= 0 && m.glob.Match((*categories)[f.category]);
+    case Field::kPackage:
+      return PathLikeMatch(m.glob, f.package, f.package_slashed);
+    case Field::kPath:
+      return PathLikeMatch(m.glob, f.path, f.path_slashed);
+    case Field::kApp: {
+      const std::string& p = m.glob.pattern;
+      bool want = p == "1" || p == "yes" || p == "true" || p == "on";
+      return f.in_app == want;
+    }
+    case Field::kType:
+      return m.glob.Match(e.type);
+    case Field::kValue:
+      return m.glob.Match(e.value);
+    case Field::kMechanism:
+      return m.glob.Match(e.mechanism);
+  }
+  return false;
+}
+
+enum class Range { kSelf, kUp, kDown };
+
+struct Action {
+  enum Kind { kApp, kGroup, kCategory } kind;
+  bool flag = false;
+  Range range = Range::kSelf;
+  int category = -1;
+};
+
+std::optional<Field> FieldFromKey(std::string_view key) {
+  if (key == "family") return Field::kFamily;
+  if (key == "function" || key == "stack.function") return Field::kFunction;
+  if (key == "module" || key == "stack.module") return Field::kModule;
+  if (key == "package" || key == "stack.package") return Field::kPackage;
+  if (key == "path" || key == "stack.abs_path") return Field::kPath;
+  if (key == "category") return Field::kCategory;
+  if (key == "app") return Field::kApp;
+  if (key == "type" || key == "error.type") return Field::kType;
+  if (key == "value" || key == "error.value") return Field::kValue;
+  if (key == "mechanism" || key == "error.mechanism") return Field::kMechanism;
+  return std::nullopt;
+}
+
+// Splits a rule line into tokens: quoted values keep their spaces ("\x"
+// escapes resolved), '[', ']' and '|' are tokens of their own.
+std::vector<std::string> Tokenize(std::string_view line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool have = false;
+  auto flush = [&] {
+    if (have) out.push_back(cur);
+    cur.clear();
+    have = false;
+  };
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == '"') {
+      have = true;
+      for (++i; i < line.size() && line[i] != '"'; ++i) {
+        if (line[i] == '\\' && i + 1 < line.size()) ++i;
+        cur.push_back(line[i]);
+      }
+    } else if (c == '#' && !have) {
+      break;
+    } else if (c == ' ' || c == '\t') {
+      flush();
+    } else if ((c == '[' || c == ']' || c == '|') && !have) {
+      out.emplace_back(1, c);
+    } else {
+      cur.push_back(c);
+      have = true;
+    }
+  }
+  flush();
+  return out;
+}
+
+}  // namespace
+
+void RuleFrame::Finish() {
+  auto slashed = [](const std::optional<std::string>& v) {
+    std::optional<std::string> out;
+    if (v && !v->starts_with("/")) out = absl::StrCat("/", *v);
+    return out;
+  };
+  family_bit = FamilyBit(family);
+  package_slashed = slashed(package);
+  path_slashed = slashed(path);
+}
+
+bool GlobMatch(std::string_view pattern, std::string_view value,
+               bool path_mode) {
+  return GlobSimulate(CompileGlob(pattern, path_mode), value, path_mode);
+}
+
+struct Enhancements::Rule {
+  std::vector<Matcher> matchers;
+  std::vector<Action> actions;
+  bool has_modifier = false;  // +app/-app or category=
+  bool has_updater = false;   // +group/-group
+  // Quick per-stack rejection: the families a frame must have, and a
+  // function name it must carry exactly (when the rule says so).
+  uint8_t family_mask = 7;
+  const std::string* literal_function = nullptr;
+  // The first byte that the frame's function (1) or module (2) must start
+  // with; 0: no such matcher. Lets a rule visit only those frames.
+  int anchor_field = 0;
+  unsigned char anchor_byte = 0;
+
+  bool MayMatch(uint8_t stack_families,
+                const absl::flat_hash_set<std::string_view>& functions) const {
+    if ((family_mask & stack_families) == 0) return false;
+    return literal_function == nullptr || functions.contains(*literal_function);
+  }
+
+  bool Matches(const std::vector<RuleFrame>& frames, size_t idx,
+               const RuleException& e,
+               const std::vector<std::string>* categories) const {
+    for (const Matcher& m : matchers) {
+      long j = static_cast<long>(idx) + m.offset;
+      if (j < 0 || j >= static_cast<long>(frames.size())) return false;
+      if (Positive(m, frames[j], e, categories) == m.negated) return false;
+    }
+    return true;
+  }
+};
+
+Enhancements::Enhancements() = default;
+Enhancements::Enhancements(Enhancements&&) noexcept = default;
+Enhancements& Enhancements::operator=(Enhancements&&) noexcept = default;
+Enhancements::~Enhancements() = default;
+size_t Enhancements::rule_count() const { return rules_.size(); }
+
+absl::StatusOr<Enhancements> Enhancements::Parse(std::string_view text) {
+  Enhancements result;
+  int line_no = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text =
+        nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    std::vector<std::string> tokens = Tokenize(line);
+    if (tokens.empty()) continue;
+    Rule rule;
+    bool seen_main = false;
+    auto bad = [&](std::string_view why) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rule line ", line_no, ": ", ToAbsl(why)));
+    };
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const std::string& t = tokens[i];
+      int offset = 0;
+      std::vector<std::string> group;
+      if (t == "[") {
+        // "[ m... ] |" is the caller, "| [ m... ]" the callee.
+        size_t close = i + 1;
+        while (close < tokens.size() && tokens[close] != "]") ++close;
+        if (close >= tokens.size()) return bad("unclosed [");
+        group.assign(tokens.begin() + i + 1, tokens.begin() + close);
+        if (close + 1 < tokens.size() && tokens[close + 1] == "|" &&
+            !seen_main) {
+          offset = -1;
+          i = close + 1;
+        } else if (i > 0 && tokens[i - 1] == "|") {
+          offset = 1;
+          i = close;
+        } else {
+          return bad("context matcher without |");
+        }
+      } else if (t == "|") {
+        continue;
+      } else {
+        group.push_back(t);
+      }
+      for (const std::string& tok : group) {
+        std::string_view s = tok;
+        // Actions: [^v]?[+-](app|group), category=X, other k=v ignored.
+        size_t p = 0;
+        Range range = Range::kSelf;
+        if (offset == 0 && (s[0] == '^' || s[0] == 'v') && s.size() > 1 &&
+            (s[1] == '+' || s[1] == '-')) {
+          range = s[0] == '^' ? Range::kUp : Range::kDown;
+          p = 1;
+        }
+        if (offset == 0 && (s[p] == '+' || s[p] == '-')) {
+          std::string_view key = s.substr(p + 1);
+          Action a;
+          a.flag = s[p] == '+';
+          a.range = range;
+          if (key == "app") {
+            a.kind = Action::kApp;
+            rule.has_modifier = true;
+          } else if (key == "group") {
+            a.kind = Action::kGroup;
+            rule.has_updater = true;
+          } else {
+            return bad("unknown flag action");
+          }
+          rule.actions.push_back(std::move(a));
+          continue;
+        }
+        size_t eq = s.find('=');
+        size_t colon = s.find(':');
+        if (offset == 0 && eq != std::string_view::npos &&
+            (colon == std::string_view::npos || eq < colon)) {
+          if (s.substr(0, eq) == "category") {
+            Action a;
+            a.kind = Action::kCategory;
+            a.category = result.Intern(s.substr(eq + 1));
+            rule.actions.push_back(std::move(a));
+            rule.has_modifier = true;
+          }
+          continue;  // max-frames= and friends do not affect hashes here
+        }
+        if (colon == std::string_view::npos) return bad("not a matcher");
+        Matcher m;
+        m.offset = offset;
+        std::string_view key = s.substr(0, colon);
+        if (key.starts_with("!")) {
+          m.negated = true;
+          key.remove_prefix(1);
+        }
+        std::optional<Field> field = FieldFromKey(key);
+        if (!field) return bad("unknown matcher");
+        m.field = *field;
+        std::string_view pattern = s.substr(colon + 1);
+        if (m.field == Field::kPackage || m.field == Field::kPath) {
+          m.glob.Init(NormalizePathValue(pattern), true);
+        } else {
+          m.glob.Init(std::string(pattern), false);
+        }
+        if (m.field == Field::kFamily) {
+          std::string_view flags = pattern;
+          while (true) {
+            size_t comma = flags.find(',');
+            std::string_view flag = flags.substr(0, comma);
+            m.family_mask |= flag == "all" ? 7 : FamilyBit(flag);
+            if (comma == std::string_view::npos) break;
+            flags.remove_prefix(comma + 1);
+          }
+        }
+        if (m.field == Field::kCategory && m.glob.literal) {
+          m.category = result.Intern(m.glob.pattern);
+        }
+        if (offset == 0) seen_main = true;
+        rule.matchers.push_back(std::move(m));
+      }
+    }
+    if (rule.matchers.empty() || rule.actions.empty()) {
+      return bad("a rule needs matchers and actions");
+    }
+    std::stable_sort(
+        rule.matchers.begin(), rule.matchers.end(),
+        [](const Matcher& a, const Matcher& b) { return a.Cost() < b.Cost(); });
+    result.rules_.push_back(std::move(rule));
+    Rule& added = result.rules_.back();
+    for (const Matcher& m : added.matchers) {
+      if (m.offset != 0 || m.negated) continue;
+      if (m.field == Field::kFamily) added.family_mask &= m.family_mask;
+      if (m.field == Field::kFunction && m.glob.literal) {
+        added.literal_function = &m.glob.pattern;
+      }
+      const std::string& lead = m.glob.literal ? m.glob.pattern : m.glob.prefix;
+      if (added.anchor_field != 0) continue;
+      if (!lead.empty() &&
+          (m.field == Field::kFunction || m.field == Field::kModule)) {
+        added.anchor_field = m.field == Field::kFunction ? 1 : 2;
+        added.anchor_byte = static_cast<unsigned char>(lead[0]);
+      } else if (lead.size() >= 2 && lead[0] == '/' &&
+                 (m.field == Field::kPackage || m.field == Field::kPath)) {
+        // "/x...": only values "/x..." or "x..." (matched as "/x...").
+        added.anchor_field = m.field == Field::kPackage ? 3 : 4;
+        added.anchor_byte = static_cast<unsigned char>(lead[1]);
+      }
+    }
+  }
+  return result;
+}
+
+const Enhancements& Enhancements::Default() {
+  static const Enhancements* rules = [] {
+    absl::StatusOr<Enhancements> parsed = Parse(kDefaultRules);
+    if (!parsed.ok()) std::abort();  // the built-in text is a constant
+    return new Enhancements(*std::move(parsed));
+  }();
+  return *rules;
+}
+
+namespace {
+
+template <typename F>
+void ForRange(Range range, size_t idx, size_t n, F f) {
+  switch (range) {
+    case Range::kSelf:
+      f(idx);
+      break;
+    case Range::kUp:
+      for (size_t j = idx + 1; j < n; ++j) f(j);
+      break;
+    case Range::kDown:
+      for (size_t j = 0; j < idx; ++j) f(j);
+      break;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+struct StackIndex {
+  uint8_t families = 0;
+  absl::flat_hash_set<std::string_view> functions;
+  // (first byte, frame index), sorted: the frames a rule anchored on a
+  // first byte can match, in frame order.
+  std::vector<std::pair<unsigned char, uint32_t>> by_function, by_module,
+      by_package, by_path;
+  std::vector<uint32_t> all;
+
+  explicit StackIndex(const std::vector<RuleFrame>& frames) {
+    functions.reserve(frames.size());
+    all.resize(frames.size());
+    for (uint32_t i = 0; i < frames.size(); ++i) {
+      const RuleFrame& f = frames[i];
+      all[i] = i;
+      families |= f.family_bit;
+      if (f.function) {
+        functions.insert(*f.function);
+        if (!f.function->empty()) {
+          by_function.emplace_back((*f.function)[0], i);
+        }
+      }
+      if (f.module && !f.module->empty()) {
+        by_module.emplace_back((*f.module)[0], i);
+      }
+      AddPathKey(f.package, i, &by_package);
+      AddPathKey(f.path, i, &by_path);
+    }
+    for (auto* v : {&by_function, &by_module, &by_package, &by_path}) {
+      std::sort(v->begin(), v->end());
+    }
+  }
+
+  // The byte after the leading '/' of the value as path-like matchers see
+  // it ("/" + value when it has none).
+  static void AddPathKey(const std::optional<std::string>& v, uint32_t i,
+                         std::vector<std::pair<unsigned char, uint32_t>>* out) {
+    if (!v || v->empty()) return;
+    if ((*v)[0] != '/') {
+      out->emplace_back((*v)[0], i);
+    } else if (v->size() > 1) {
+      out->emplace_back((*v)[1], i);
+    }
+  }
+
+  // Calls f(frame index) for every frame `rule` may match, in order.
+  template <typename F>
+  void ForCandidates(const Enhancements::Rule& rule, F f) const {
+    if (rule.anchor_field == 0) {
+      for (uint32_t i : all) f(i);
+      return;
+    }
+    const auto& index = rule.anchor_field == 1   ? by_function
+                        : rule.anchor_field == 2 ? by_module
+                        : rule.anchor_field == 3 ? by_package
+                                                 : by_path;
+    auto it = std::lower_bound(
+        index.begin(), index.end(),
+        std::pair<unsigned char, uint32_t>(rule.anchor_byte, 0));
+    for (; it != index.end() && it->first == rule.anchor_byte; ++it) {
+      f(it->second);
+    }
+  }
+};
+
+}  // namespace
+
+void Enhancements::ApplyModifications(std::vector<RuleFrame>* frames,
+                                      const RuleException& exception) const {
+  std::vector<size_t> hits;
+  StackIndex index(*frames);
+  for (const Rule& rule : rules_) {
+    if (!rule.has_modifier) continue;
+    if (!rule.MayMatch(index.families, index.functions)) continue;
+    hits.clear();
+    index.ForCandidates(rule, [&](uint32_t i) {
+      if (rule.Matches(*frames, i, exception, &categories_)) hits.push_back(i);
+    });
+    for (size_t idx : hits) {
+      for (const Action& a : rule.actions) {
+        if (a.kind == Action::kCategory) {
+          (*frames)[idx].category = a.category;
+        } else if (a.kind == Action::kApp) {
+          ForRange(a.range, idx, frames->size(),
+                   [&](size_t j) { (*frames)[j].in_app = a.flag; });
+        }
+      }
+    }
+  }
+}
+
+void Enhancements::UpdateContributions(
+    const std::vector<RuleFrame>& frames, const RuleException& exception,
+    std::vector<std::optional<bool>>* group) const {
+  group->assign(frames.size(), std::nullopt);
+  std::vector<size_t> hits;
+  StackIndex index(frames);
+  for (const Rule& rule : rules_) {
+    if (!rule.has_updater) continue;
+    if (!rule.MayMatch(index.families, index.functions)) continue;
+    hits.clear();
+    index.ForCandidates(rule, [&](uint32_t i) {
+      if (rule.Matches(frames, i, exception, &categories_)) hits.push_back(i);
+    });
+    for (size_t idx : hits) {
+      for (const Action& a : rule.actions) {
+        if (a.kind != Action::kGroup) continue;
+        ForRange(a.range, idx, frames.size(),
+                 [&](size_t j) { (*group)[j] = a.flag; });
+      }
+    }
+  }
+}
+
+std::string_view Enhancements::category_name(int id) const {
+  if (id < 0 || id >= static_cast<int>(categories_.size())) return "";
+  return categories_[id];
+}
+
+int Enhancements::Intern(std::string_view category) {
+  for (size_t i = 0; i < categories_.size(); ++i) {
+    if (categories_[i] == category) return static_cast<int>(i);
+  }
+  categories_.emplace_back(category);
+  return static_cast<int>(categories_.size()) - 1;
+}
+
+}  // namespace tern::grouping

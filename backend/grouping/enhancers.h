@@ -1,0 +1,90 @@
+// Sentry's stack-trace rules ("enhancements") of the newstyle:2023-01-11
+// grouping config: rules that mark frames in-app or not (+app/-app), give
+// them a category, and take frames out of the hash (-group), optionally for
+// every caller (v) or callee (^) of the matching frame.
+//
+// Rules run in two passes, as in Sentry: ApplyModifications (in-app and
+// category, every rule in order, each rule matched against the state left by
+// the previous one) before the frames are hashed, then UpdateContributions
+// (+group/-group) over the frame components of each variant.
+#ifndef TERN_BACKEND_GROUPING_ENHANCERS_H_
+#define TERN_BACKEND_GROUPING_ENHANCERS_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace tern::grouping {
+
+// What rules see of (and change in) one frame; frames are ordered as in the
+// event, outermost caller first. Fill the fields, then call Finish().
+struct RuleFrame {
+  std::string_view family;              // "native", "javascript", "other"
+  std::optional<std::string> function;  // trimmed as Sentry matches it
+  std::optional<std::string> module;
+  std::optional<std::string> package;  // lowercased, '\\' -> '/'
+  std::optional<std::string> path;     // abs_path or filename, same
+  bool in_app = false;
+  // Set by the rules: an index into Enhancements::category_name(), or -1.
+  int category = -1;
+
+  // Derived by Finish(): the family as a bit, and "/" + package / path when
+  // they do not start with '/' (path-like matchers try both).
+  uint8_t family_bit = 0;
+  std::optional<std::string> package_slashed, path_slashed;
+  void Finish();
+};
+
+// The exception a stack trace belongs to (error.type / error.value /
+// error.mechanism matchers).
+struct RuleException {
+  std::string_view type, value, mechanism;
+};
+
+class Enhancements {
+ public:
+  // Parses rules in Sentry's text syntax. InvalidArgument on a malformed line.
+  static absl::StatusOr<Enhancements> Parse(std::string_view text);
+  // The built-in newstyle:2023-01-11 rules, parsed once.
+  static const Enhancements& Default();
+
+  Enhancements(Enhancements&&) noexcept;
+  Enhancements& operator=(Enhancements&&) noexcept;
+  ~Enhancements();
+
+  // Pass 1: sets in_app and category of `frames`.
+  void ApplyModifications(std::vector<RuleFrame>* frames,
+                          const RuleException& exception) const;
+  // Pass 2: the +group/-group decision of the last rule that touched each
+  // frame (nullopt: none did). Independent of the variant.
+  void UpdateContributions(const std::vector<RuleFrame>& frames,
+                           const RuleException& exception,
+                           std::vector<std::optional<bool>>* group) const;
+
+  // The name of a category id set by ApplyModifications ("" for -1).
+  std::string_view category_name(int id) const;
+  size_t rule_count() const;
+
+  struct Rule;
+
+ private:
+  Enhancements();
+  int Intern(std::string_view category);
+  std::vector<Rule> rules_;
+  std::vector<std::string> categories_;
+};
+
+// Glob matching as Sentry's rules use it: `*` any run of characters (in
+// path mode not crossing '/'), `**` anything, `?` one character, `[...]`
+// classes, `\x` a literal x.
+bool GlobMatch(std::string_view pattern, std::string_view value,
+               bool path_mode);
+
+}  // namespace tern::grouping
+
+#endif  // TERN_BACKEND_GROUPING_ENHANCERS_H_

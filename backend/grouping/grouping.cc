@@ -1,0 +1,1013 @@
+#include "backend/grouping/grouping.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "backend/grouping/enhancers.h"
+#include "backend/grouping/functions.h"
+#include "backend/grouping/md5.h"
+#include "backend/grouping/regex.h"
+#include "common/status.h"
+
+namespace tern::grouping {
+namespace {
+
+using protocol::JsonValue;
+
+// ---------------------------------------------------------------------------
+// Grouping components: Sentry's GroupingComponent. A node either holds leaf
+// strings or child components. `contributes` is computed once, when the node
+// is built (any value / any contributing child), and afterwards only changed
+// explicitly, exactly like Sentry: a later update of a child does not
+// recompute its parent.
+
+struct Component {
+  std::string id;
+  std::vector<std::string> strings;
+  std::vector<Component> children;
+  bool contributes = false;
+  std::string hint;
+
+  static Component Leaf(std::string id, std::optional<std::string> value) {
+    Component c;
+    c.id = std::move(id);
+    if (value) {
+      c.strings.push_back(std::move(*value));
+      c.contributes = true;
+    }
+    return c;
+  }
+  static Component Node(std::string id, std::vector<Component> children) {
+    Component c;
+    c.id = std::move(id);
+    c.children = std::move(children);
+    for (const Component& child : c.children)
+      c.contributes |= child.contributes;
+    return c;
+  }
+  void Disable(std::string why) {
+    contributes = false;
+    hint = std::move(why);
+  }
+  // Replaces the leaf value; like Sentry's update(values=...), contributes
+  // follows the new value unless given.
+  void SetValue(std::string value) {
+    strings.assign(1, std::move(value));
+    contributes = true;
+  }
+
+  void IterValues(std::vector<std::string_view>* out) const {
+    if (!contributes) return;
+    for (const std::string& s : strings) out->push_back(s);
+    for (const Component& c : children) c.IterValues(out);
+  }
+  bool HasContributingSub(std::string_view sub_id) const {
+    for (const Component& c : children) {
+      if (!c.contributes) continue;
+      if (c.id == sub_id || c.HasContributingSub(sub_id)) return true;
+    }
+    return false;
+  }
+  void Dump(int depth, std::string* out) const {
+    out->append(static_cast<size_t>(depth) * 2, ' ');
+    absl::StrAppend(out, id, contributes ? "*" : "");
+    for (const std::string& s : strings) absl::StrAppend(out, " \"", s, "\"");
+    if (!hint.empty()) absl::StrAppend(out, " (", hint, ")");
+    out->push_back('\n');
+    for (const Component& c : children) c.Dump(depth + 1, out);
+  }
+};
+
+std::string HashValues(const std::vector<std::string_view>& values) {
+  Md5 md5;
+  for (std::string_view v : values) md5.Update(v);
+  return md5.HexDigest();
+}
+
+// ---------------------------------------------------------------------------
+// Event field access. Only strings count as strings: a number where a
+// string belongs is treated as absent (the relay would have dropped it).
+
+std::optional<std::string_view> Str(const JsonValue& obj,
+                                    std::string_view key) {
+  const JsonValue* v = obj.Find(key);
+  if (v == nullptr || !v->is_string()) return std::nullopt;
+  return v->string();
+}
+
+std::string_view StrOr(const JsonValue& obj, std::string_view key,
+                       std::string_view fallback = {}) {
+  return Str(obj, key).value_or(fallback);
+}
+
+// Sentry interfaces accept both {"values": [...]} and a bare list.
+std::span<const JsonValue> ValuesOf(const JsonValue& v) {
+  if (v.is_array()) return v.items();
+  return v["values"].items();
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Frames, as Sentry sees them after normalize_stacktraces_for_grouping:
+// native/C# function names trimmed (the original kept as raw_function),
+// stack-trace rules applied (in_app, category), in_app defaulting to false.
+
+struct Frame {
+  std::optional<std::string> function;      // trimmed
+  std::optional<std::string> raw_function;  // original, when trimmed
+  std::optional<std::string_view> module, filename, abs_path, package,
+      context_line;
+  std::string platform;       // frame's own or the event's
+  std::string lineno, colno;  // JSON text, for recursion detection
+  bool sourcemap = false;
+  bool in_app = false;  // final
+};
+
+struct Stack {
+  std::vector<Frame> frames;
+  std::vector<RuleFrame> rule_frames;
+  // What the +group/-group rules decided per frame (nullopt: no rule).
+  std::vector<std::optional<bool>> group_override;
+};
+
+std::string NumberText(const JsonValue* v) {
+  if (v == nullptr || v->is_null()) return "";
+  std::string out;
+  v->AppendJson(&out);
+  return out;
+}
+
+// Builds the frames of one stack trace and runs the modifier rules over
+// them. `exception` is null outside exceptions.
+Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
+                   const JsonValue* exception) {
+  Stack stack;
+  for (const JsonValue& f : stacktrace["frames"].items()) {
+    if (!f.is_object()) continue;  // null frames are skipped, as Sentry
+    Frame frame;
+    frame.platform = std::string(StrOr(f, "platform", event_platform));
+    frame.module = Str(f, "module");
+    frame.filename = Str(f, "filename");
+    frame.abs_path = Str(f, "abs_path");
+    frame.package = Str(f, "package");
+    frame.context_line = Str(f, "context_line");
+    frame.lineno = NumberText(f.Find("lineno"));
+    frame.colno = NumberText(f.Find("colno"));
+    const JsonValue& data = f["data"];
+    const JsonValue* sourcemap = data.Find("sourcemap");
+    frame.sourcemap = sourcemap != nullptr && !sourcemap->is_null();
+    std::optional<std::string_view> function = Str(f, "function");
+    std::optional<std::string_view> raw_function = Str(f, "raw_function");
+    if (raw_function) {
+      frame.raw_function = std::string(*raw_function);
+      if (function) frame.function = std::string(*function);
+    } else if (function && !function->empty()) {
+      std::string trimmed = TrimFunctionName(*function, frame.platform);
+      if (trimmed != *function) frame.raw_function = std::string(*function);
+      frame.function = std::move(trimmed);
+    } else if (function) {
+      frame.function = std::string(*function);
+    }
+    const JsonValue& in_app = f["in_app"];
+    frame.in_app = in_app.is_bool() && in_app.boolean();
+
+    RuleFrame rf;
+    rf.family = BehaviorFamily(frame.platform);
+    // Rules see the trimmed name unless the client sent raw_function, and
+    // "<unknown>" for a frame without one (so that rules written for
+    // unsymbolicated frames match; group_307_* depends on it).
+    rf.function = frame.function && !frame.function->empty()
+                      ? *frame.function
+                      : std::string("<unknown>");
+    if (frame.module) rf.module = std::string(*frame.module);
+    if (frame.package) rf.package = Lower(*frame.package);
+    std::optional<std::string_view> path =
+        frame.abs_path && !frame.abs_path->empty() ? frame.abs_path
+                                                   : frame.filename;
+    if (path) rf.path = Lower(*path);
+    for (auto* p : {&rf.package, &rf.path}) {
+      if (*p) std::replace((*p)->begin(), (*p)->end(), '\\', '/');
+    }
+    rf.in_app = frame.in_app;
+    rf.Finish();
+    stack.frames.push_back(std::move(frame));
+    stack.rule_frames.push_back(std::move(rf));
+  }
+  RuleException ex;
+  if (exception != nullptr) {
+    ex.type = StrOr(*exception, "type");
+    ex.value = StrOr(*exception, "value");
+    ex.mechanism = StrOr((*exception)["mechanism"], "type");
+  }
+  const Enhancements& rules = Enhancements::Default();
+  rules.ApplyModifications(&stack.rule_frames, ex);
+  for (size_t i = 0; i < stack.frames.size(); ++i) {
+    stack.frames[i].in_app = stack.rule_frames[i].in_app;
+  }
+  // +group/-group do not depend on the variant: run them once.
+  rules.UpdateContributions(stack.rule_frames, ex, &stack.group_override);
+  return stack;
+}
+
+bool HasUrlOrigin(std::optional<std::string_view> path,
+                  bool allow_file_origin) {
+  if (!path || path->empty()) return false;
+  for (std::string_view p : {"http:", "https:", "applewebdata:", "blob:"}) {
+    if (path->starts_with(p)) return true;
+  }
+  if (path->starts_with("file:")) return !allow_file_origin;
+  return false;
+}
+
+// Java / JS code-generation markers (Sentry's module and filename cleanups).
+const Regex& JavaReflectRe() {
+  static const Regex re(
+      R"((sun\.reflect\.Generated(?:Serialization)?ConstructorAccessor)\d+)");
+  return re;
+}
+const Regex& JavaCglibRe() {
+  static const Regex re(R"((\$\$[\w_]+?CGLIB\$\$)[a-fA-F0-9]+(_[0-9]+)?)");
+  return re;
+}
+const Regex& JavassistRe() {
+  static const Regex re(R"((\$\$_javassist)(?:_seam)?(?:_[0-9]+)?)");
+  return re;
+}
+const Regex& ClojureRe() {
+  static const Regex re(R"((\$fn__)\d+)");
+  return re;
+}
+const Regex& RubyErbRe() {
+  static const Regex re(R"(__\d{4,}_\d{4,}$)");
+  return re;
+}
+
+Component FilenameComponent(const Frame& f) {
+  if (!f.filename) return Component::Leaf("filename", std::nullopt);
+  std::string_view name = *f.filename;
+  size_t slash = name.find_last_of("/\\");
+  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  std::string filename = Lower(name);
+  Component c = Component::Leaf("filename", filename);
+  if (HasUrlOrigin(f.abs_path, /*allow_file_origin=*/true)) {
+    c.Disable("ignored because frame points to a URL");
+  } else if (filename == "<anonymous>") {
+    c.Disable("anonymous filename discarded");
+  } else if (filename == "[native code]") {
+    c.Disable("native code indicated by filename");
+  } else if (f.platform == "java" &&
+             filename.find("$$_javassist") != std::string::npos) {
+    std::string cleaned = JavassistRe().ReplaceAll(filename, "$1<auto>");
+    if (cleaned != filename) c.SetValue(cleaned);
+  }
+  return c;
+}
+
+Component ModuleComponent(const Frame& f) {
+  if (!f.module) return Component::Leaf("module", std::nullopt);
+  std::string_view module = *f.module;
+  Component c = Component::Leaf("module", std::string(module));
+  if (f.platform == "javascript" && module.find('/') != std::string::npos &&
+      f.abs_path && f.abs_path->ends_with(module)) {
+    c.Disable("ignored bad javascript module");
+  } else if (f.platform == "java") {
+    if (module.find("$$Lambda$") != std::string_view::npos) {
+      c.Disable("ignored java lambda");
+    }
+    if (module.substr(0, 35) == "sun.reflect.GeneratedMethodAccessor") {
+      c.strings.assign(1, "sun.reflect.GeneratedMethodAccessor");
+    } else if (module.substr(0, 44) ==
+               "jdk.internal.reflect.GeneratedMethodAccessor") {
+      c.strings.assign(1, "jdk.internal.reflect.GeneratedMethodAccessor");
+    } else {
+      // Each pattern only runs when its fixed part is there.
+      std::string m(module);
+      auto clean = [&m](std::string_view marker, const Regex& re) {
+        if (m.find(marker) != std::string::npos)
+          m = re.ReplaceAll(m, "$1<auto>");
+      };
+      clean("ConstructorAccessor", JavaReflectRe());
+      clean("CGLIB$$", JavaCglibRe());
+      clean("$$_javassist", JavassistRe());
+      clean("$fn__", ClojureRe());
+      if (m != module) c.strings.assign(1, m);
+    }
+  }
+  return c;
+}
+
+std::string_view RSplitDot(std::string_view s) {
+  size_t dot = s.rfind('.');
+  return dot == std::string_view::npos ? s : s.substr(dot + 1);
+}
+
+Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
+  std::string_view family = BehaviorFamily(f.platform);
+  std::optional<std::string> func;
+  // C# frames hash the raw (untrimmed) name: Sentry trimmed C# names late
+  // and kept hashes stable by preferring raw_function there.
+  if (f.platform == "csharp") {
+    func = f.raw_function ? f.raw_function : f.function;
+  } else {
+    func = f.function && !f.function->empty() ? f.function : f.raw_function;
+  }
+  if (!func || func->empty()) return Component::Leaf("function", std::nullopt);
+  Component c = Component::Leaf("function", *func);
+  if (f.platform == "ruby") {
+    if (func->starts_with("block ")) {
+      c.strings.assign(1, "block");
+    } else {
+      std::string cleaned = RubyErbRe().ReplaceAll(*func, "");
+      if (cleaned != *func) c.strings.assign(1, cleaned);
+    }
+  } else if (f.platform == "php") {
+    if (func->starts_with("[Anonymous") ||
+        func->starts_with(std::string_view("class@anonymous\0", 16))) {
+      c.Disable("ignored anonymous function");
+    }
+    if (func->starts_with("class@anonymous")) {
+      size_t sep = func->rfind("::");
+      if (sep != std::string::npos) c.strings.assign(1, func->substr(sep + 2));
+    }
+  } else if (f.platform == "java") {
+    if (func->starts_with("lambda$")) c.Disable("ignored lambda function");
+  } else if (family == "native") {
+    if (*func == "<redacted>" || *func == "<unknown>") {
+      c.Disable("ignored unknown function");
+    }
+  } else if (family == "javascript") {
+    // Object.foo / Foo.foo -> foo, for cross-browser differences.
+    std::string_view last = RSplitDot(*func);
+    if (last.size() != func->size()) c.strings.assign(1, std::string(last));
+    if (sourcemap_and_context) {
+      c.Disable("ignored because sourcemap used and context line available");
+    }
+  }
+  return c;
+}
+
+bool IsContextLinePlatform(std::string_view platform) {
+  return platform == "javascript" || platform == "node" ||
+         platform == "python" || platform == "php" || platform == "ruby";
+}
+
+std::optional<Component> ContextLineComponent(const Frame& f) {
+  if (!IsContextLinePlatform(f.platform)) return std::nullopt;
+  // " ".join(line.expandtabs(2).split()): whitespace runs collapse.
+  std::string line;
+  if (f.context_line) {
+    bool pending_space = false;
+    for (char c : *f.context_line) {
+      bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+                   c == '\f' || c == '\v' || c == '\x1c' || c == '\x1d' ||
+                   c == '\x1e' || c == '\x1f';
+      if (space) {
+        pending_space = !line.empty();
+        continue;
+      }
+      if (pending_space) line.push_back(' ');
+      pending_space = false;
+      line.push_back(c);
+    }
+  }
+  if (line.empty()) return Component::Leaf("context-line", std::nullopt);
+  Component c = Component::Leaf("context-line", line);
+  // Python measures code points, not bytes.
+  size_t chars = 0;
+  for (char ch : *f.context_line) chars += (ch & 0xC0) != 0x80;
+  if (chars > 120) {
+    c.Disable("discarded because line too long");
+  } else if (BehaviorFamily(f.platform) == "javascript" &&
+             (!f.function || f.function->empty()) &&
+             HasUrlOrigin(f.abs_path, /*allow_file_origin=*/false)) {
+    c.Disable("discarded because from URL origin and no function");
+  }
+  return c;
+}
+
+Component FrameComponent(const Frame& f, bool is_recursion) {
+  Component filename = FilenameComponent(f);
+  Component module = ModuleComponent(f);
+  if (module.contributes && filename.contributes) {
+    filename.Disable("module takes precedence");
+  }
+  std::optional<Component> context_line = ContextLineComponent(f);
+  Component function = FunctionComponent(
+      f, f.sourcemap && context_line && context_line->contributes);
+  std::vector<Component> values;
+  values.push_back(std::move(module));
+  values.push_back(std::move(filename));
+  values.push_back(std::move(function));
+  if (context_line) values.push_back(std::move(*context_line));
+  Component frame = Component::Node("frame", std::move(values));
+
+  if (BehaviorFamily(f.platform) == "javascript") {
+    // Low-quality JavaScript frames are dropped consistently so that the
+    // same error groups across browsers.
+    std::optional<std::string> func =
+        f.raw_function ? f.raw_function : f.function;
+    std::string_view last;
+    if (func) last = RSplitDot(*func);
+    Component& fn = frame.children[2];
+    if (last.empty()) {
+      fn.contributes = false;
+    } else if (last == "?" || last == "<anonymous function>" ||
+               last == "<anonymous>" || last == "Anonymous function" ||
+               last.ends_with("/<")) {
+      fn.Disable("ignored unknown function name");
+    }
+    std::string_view abs = f.abs_path.value_or("");
+    if (last == "eval" || abs == "[native code]" || abs == "native code" ||
+        abs == "eval code" || abs == "<anonymous>") {
+      frame.Disable("ignored low quality javascript frame");
+    }
+  }
+  if (is_recursion) frame.Disable("ignored due to recursion");
+  return frame;
+}
+
+bool IsRecursion(const Frame& a, const Frame& b) {
+  return a.abs_path == b.abs_path && a.package == b.package &&
+         a.module == b.module && a.filename == b.filename &&
+         a.function == b.function && a.lineno == b.lineno && a.colno == b.colno;
+}
+
+// Sentry's Frame.is_url: an abs_path on a file:, http(s):, applewebdata:
+// or blob: URL.
+bool IsUrl(const Frame& f) {
+  if (!f.abs_path) return false;
+  for (std::string_view p :
+       {"file:", "http:", "https:", "applewebdata:", "blob:"}) {
+    if (f.abs_path->starts_with(p)) return true;
+  }
+  return false;
+}
+
+// The frame components of `stack`, the same for every variant.
+std::vector<Component> FrameComponents(const Stack& stack) {
+  std::vector<Component> values;
+  values.reserve(stack.frames.size());
+  for (size_t i = 0; i < stack.frames.size(); ++i) {
+    const Frame& f = stack.frames[i];
+    bool recursion = i > 0 && IsRecursion(f, stack.frames[i - 1]);
+    values.push_back(FrameComponent(f, recursion));
+  }
+  return values;
+}
+
+Component StacktraceComponent(const Stack& stack, std::string_view variant,
+                              std::vector<Component> values) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (variant == "app" && !stack.frames[i].in_app) {
+      values[i].Disable("non app frame");
+    }
+  }
+  if (values.size() == 1 && values[0].contributes) {
+    const Frame& f = stack.frames[0];
+    if (BehaviorFamily(f.platform) == "javascript" &&
+        (!f.function || f.function->empty()) && IsUrl(f)) {
+      values[0].Disable("ignored single non-URL JavaScript frame");
+    }
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    const std::optional<bool>& rule = stack.group_override[i];
+    if (rule && *rule != values[i].contributes) {
+      values[i].contributes = *rule;
+      values[i].hint = "stack trace rule";
+    }
+  }
+  return Component::Node("stacktrace", std::move(values));
+}
+
+// variant name -> component, in production order.
+using Variants = std::vector<std::pair<std::string, Component>>;
+
+Component* FindVariant(Variants& v, std::string_view name) {
+  for (auto& [n, c] : v) {
+    if (n == name) return &c;
+  }
+  return nullptr;
+}
+
+// Sentry's remove_non_stacktrace_variants: once some variant has a
+// contributing stack trace, variants without one stop contributing.
+void RemoveNonStacktraceVariants(Variants* variants) {
+  if (variants->size() <= 1) return;
+  bool any = false;
+  for (auto& [name, c] : *variants) any |= c.HasContributingSub("stacktrace");
+  if (!any) return;
+  for (auto& [name, c] : *variants) {
+    if (!c.HasContributingSub("stacktrace")) {
+      c.Disable(
+          "ignored because this variant does not have a contributing "
+          "stacktrace");
+    }
+  }
+}
+
+Variants StacktraceVariants(const JsonValue& stacktrace,
+                            std::string_view event_platform,
+                            const JsonValue* exception) {
+  Stack stack = PrepareStack(stacktrace, event_platform, exception);
+  std::vector<Component> frames = FrameComponents(stack);
+  Variants out;
+  out.emplace_back("app", StacktraceComponent(stack, "app", frames));
+  out.emplace_back("system",
+                   StacktraceComponent(stack, "system", std::move(frames)));
+  return out;
+}
+
+bool HasFrames(const JsonValue& stacktrace) {
+  for (const JsonValue& f : stacktrace["frames"].items()) {
+    if (f.is_object()) return true;
+  }
+  return false;
+}
+
+// Exception type and value, with the relay's split of "Type: value" values
+// that arrive without a type.
+std::pair<std::optional<std::string>, std::optional<std::string>> TypeValue(
+    const JsonValue& exception) {
+  std::optional<std::string> type, value;
+  if (auto t = Str(exception, "type")) type = std::string(*t);
+  if (auto v = Str(exception, "value")) value = std::string(*v);
+  if ((!type || type->empty()) && value) {
+    // The relay's ^(\w+):(.*)$ : one line only.
+    size_t colon = value->find(':');
+    bool word = colon != std::string::npos && colon > 0 &&
+                value->find('\n') == std::string::npos;
+    for (size_t i = 0; word && i < colon; ++i) {
+      char c = (*value)[i];
+      word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             (c >= '0' && c <= '9') || c == '_';
+    }
+    if (word) {
+      type = value->substr(0, colon);
+      std::string_view rest = std::string_view(*value).substr(colon + 1);
+      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) {
+        rest.remove_prefix(1);
+      }
+      while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) {
+        rest.remove_suffix(1);
+      }
+      value = std::string(rest);
+    }
+  }
+  return {type, value};
+}
+
+Variants SingleExceptionVariants(const JsonValue& exception,
+                                 std::string_view event_platform) {
+  auto [type, value] = TypeValue(exception);
+  Component type_c =
+      Component::Leaf("type", type && !type->empty() ? type : std::nullopt);
+  const JsonValue& mechanism = exception["mechanism"];
+  std::optional<Component> ns_error;
+  if (mechanism.is_object()) {
+    if (mechanism["synthetic"].boolean()) {
+      type_c.Disable("ignored because exception is synthetic");
+    }
+    const JsonValue* ns = mechanism["meta"].Find("ns_error");
+    if (ns != nullptr && ns->is_object()) {
+      Component n;
+      n.id = "ns-error";
+      for (std::string_view key : {"domain", "code"}) {
+        const JsonValue& v = (*ns)[key];
+        if (v.is_string()) {
+          n.strings.emplace_back(v.string());
+        } else if (v.is_number()) {
+          n.strings.emplace_back(v.raw_number());
+        } else {
+          n.strings.emplace_back("None");
+        }
+      }
+      n.contributes = true;
+      ns_error = std::move(n);
+    }
+  }
+  Variants stacktrace_variants;
+  const JsonValue& st = exception["stacktrace"];
+  if (st.is_object() && HasFrames(st)) {
+    stacktrace_variants = StacktraceVariants(st, event_platform, &exception);
+  } else {
+    stacktrace_variants.emplace_back(
+        "app", Component::Leaf("stacktrace", std::nullopt));
+  }
+  Variants out;
+  std::optional<std::string> normalized;  // computed once, when needed
+  for (auto& [name, stacktrace_c] : stacktrace_variants) {
+    std::vector<Component> values;
+    bool stacktrace_contributes = stacktrace_c.contributes;
+    values.push_back(std::move(stacktrace_c));
+    values.push_back(type_c);
+    if (ns_error) values.push_back(*ns_error);
+    Component value_c = Component::Leaf("value", std::nullopt);
+    if (value && !value->empty()) {
+      // Parameterizing is the costliest step of a small event; a value that
+      // a stack trace overrides is never hashed, so it is kept raw (its
+      // contribution is the same: the parameterized form of a non-empty
+      // value is never empty).
+      if (stacktrace_contributes) {
+        value_c.SetValue(*value);
+      } else {
+        if (!normalized) normalized = NormalizeMessageForGrouping(*value);
+        value_c.SetValue(*normalized);
+      }
+    }
+    if (stacktrace_contributes && value_c.contributes) {
+      value_c.Disable("ignored because stacktrace takes precedence");
+    }
+    if (ns_error && ns_error->contributes && value_c.contributes) {
+      value_c.Disable("ignored because ns-error info takes precedence");
+    }
+    values.push_back(std::move(value_c));
+    out.emplace_back(name, Component::Node("exception", std::move(values)));
+  }
+  return out;
+}
+
+// Sentry's exception-group filtering: when every exception carries
+// mechanism.exception_id, only the top-level (non-group) exceptions count,
+// deduplicated by their hash; a single distinct one brings its children.
+std::vector<const JsonValue*> FilterExceptionGroups(
+    const std::vector<const JsonValue*>& exceptions,
+    const std::vector<Variants>& components) {
+  if (exceptions.size() <= 1) return exceptions;
+  struct Node {
+    int index = -1;
+    std::vector<int64_t> children;
+  };
+  std::map<int64_t, Node> tree;
+  for (size_t i = exceptions.size(); i-- > 0;) {
+    const JsonValue& m = (*exceptions[i])["mechanism"];
+    std::optional<int64_t> id = m["exception_id"].integer();
+    if (!id) return exceptions;
+    tree[*id].index = static_cast<int>(i);
+    if (std::optional<int64_t> parent = m["parent_id"].integer()) {
+      tree[*parent].children.push_back(*id);
+    }
+  }
+  auto root = tree.find(0);
+  if (root == tree.end() || root->second.index < 0) return exceptions;
+  // Depth-first, children in order, iteratively: ids come from the client,
+  // so chains may be long and may loop.
+  auto preorder = [&](int64_t start, auto&& visit) {
+    std::set<int64_t> visited;
+    std::vector<int64_t> stack = {start};
+    while (!stack.empty()) {
+      int64_t id = stack.back();
+      stack.pop_back();
+      if (!visited.insert(id).second) continue;
+      auto it = tree.find(id);
+      if (it == tree.end() || it->second.index < 0) continue;
+      if (!visit(it->second.index)) continue;  // false: do not descend
+      const std::vector<int64_t>& children = it->second.children;
+      for (auto c = children.rbegin(); c != children.rend(); ++c) {
+        stack.push_back(*c);
+      }
+    }
+  };
+  std::vector<int> top;
+  preorder(0, [&](int index) {
+    if ((*exceptions[index])["mechanism"]["is_exception_group"].boolean()) {
+      return true;
+    }
+    top.push_back(index);
+    return false;
+  });
+  if (top.empty()) return exceptions;
+  auto hash_of = [&](int i) {
+    std::string h;
+    for (const auto& [name, c] : components[i]) {
+      std::vector<std::string_view> v;
+      c.IterValues(&v);
+      absl::StrAppend(&h, name, ":", HashValues(v), ";");
+    }
+    return h;
+  };
+  std::stable_sort(top.begin(), top.end(), [&](int a, int b) {
+    return StrOr(*exceptions[a], "type") > StrOr(*exceptions[b], "type");
+  });
+  std::vector<int> distinct;
+  std::set<std::string> seen;
+  for (int i : top) {
+    if (seen.insert(hash_of(i)).second) distinct.push_back(i);
+  }
+  std::vector<const JsonValue*> out;
+  if (distinct.size() == 1) {
+    // The one distinct exception, then all its descendants (its causes).
+    int main = distinct[0];
+    preorder(*(*exceptions[main])["mechanism"]["exception_id"].integer(),
+             [&](int index) {
+               out.push_back(exceptions[index]);
+               return true;
+             });
+    return out;
+  }
+  out.push_back(exceptions[root->second.index]);
+  for (int i : distinct) out.push_back(exceptions[i]);
+  return out;
+}
+
+Variants ChainedExceptionVariants(const JsonValue& event,
+                                  std::string_view platform) {
+  std::vector<const JsonValue*> all;
+  for (const JsonValue& e : ValuesOf(event["exception"])) {
+    if (e.is_object()) all.push_back(&e);
+  }
+  if (all.empty()) return {};
+  std::vector<Variants> components;
+  components.reserve(all.size());
+  for (const JsonValue* e : all) {
+    components.push_back(SingleExceptionVariants(*e, platform));
+  }
+  std::vector<const JsonValue*> chosen = FilterExceptionGroups(all, components);
+  std::map<const JsonValue*, size_t> index_of;
+  for (size_t i = 0; i < all.size(); ++i) index_of[all[i]] = i;
+  Variants out;
+  if (chosen.size() == 1) {
+    out = std::move(components[index_of[chosen[0]]]);
+  } else {
+    for (const JsonValue* e : chosen) {
+      size_t i = index_of[e];
+      for (auto& [name, c] : components[i]) {
+        Component* existing = FindVariant(out, name);
+        if (existing == nullptr) {
+          out.emplace_back(name, Component::Node("chained-exception", {}));
+          existing = &out.back().second;
+        }
+        existing->children.push_back(c);
+      }
+    }
+    for (auto& [name, c] : out) {
+      c.contributes = false;
+      for (const Component& child : c.children)
+        c.contributes |= child.contributes;
+    }
+  }
+  RemoveNonStacktraceVariants(&out);
+  return out;
+}
+
+Variants ThreadsVariants(const JsonValue& event, std::string_view platform) {
+  std::vector<const JsonValue*> threads;
+  for (const JsonValue& t : ValuesOf(event["threads"])) {
+    if (t.is_object()) threads.push_back(&t);
+  }
+  if (threads.empty() && !event["threads"].is_object() &&
+      !event["threads"].is_array()) {
+    return {};
+  }
+  auto pick = [&](const char* flag) {
+    std::vector<const JsonValue*> out;
+    for (const JsonValue* t : threads) {
+      if (flag == nullptr || (*t)[flag].boolean()) out.push_back(t);
+    }
+    return out;
+  };
+  for (const char* flag :
+       {"crashed", "current", static_cast<const char*>(nullptr)}) {
+    std::vector<const JsonValue*> candidates = pick(flag);
+    if (candidates.size() != 1) continue;
+    const JsonValue& st = (*candidates[0])["stacktrace"];
+    Variants out;
+    if (!st.is_object() || !HasFrames(st)) {
+      Component c = Component::Node("threads", {});
+      c.hint = "thread has no stacktrace";
+      out.emplace_back("app", std::move(c));
+      return out;
+    }
+    for (auto& [name, c] : StacktraceVariants(st, platform, nullptr)) {
+      std::vector<Component> values;
+      values.push_back(std::move(c));
+      out.emplace_back(name, Component::Node("threads", std::move(values)));
+    }
+    RemoveNonStacktraceVariants(&out);
+    return out;
+  }
+  Variants out;
+  Component c = Component::Node("threads", {});
+  c.hint = "ignored because does not contain exactly one thread";
+  out.emplace_back("app", std::move(c));
+  return out;
+}
+
+Variants TopStacktraceVariants(const JsonValue& event,
+                               std::string_view platform) {
+  const JsonValue& st = event["stacktrace"];
+  if (!st.is_object() || !HasFrames(st)) return {};
+  Variants out = StacktraceVariants(st, platform, nullptr);
+  RemoveNonStacktraceVariants(&out);
+  return out;
+}
+
+// The message an event groups by: logentry.message (the template), else
+// logentry.formatted; a plain "message" string or object as the relay would
+// have moved it into logentry.
+std::optional<std::string_view> GroupingMessage(const JsonValue& event) {
+  for (std::string_view key : {"logentry", "message"}) {
+    const JsonValue& v = event[key];
+    if (v.is_object()) {
+      std::string_view m = StrOr(v, "message");
+      if (!m.empty()) return m;
+      if (auto f = Str(v, "formatted")) return f;
+      if (Str(v, "message")) return m;
+    } else if (v.is_string() && key == "message") {
+      return v.string();
+    }
+  }
+  return std::nullopt;
+}
+
+// `normalize` is false when a stronger strategy already won: the message
+// then never reaches a hash and is kept raw (it contributes all the same).
+Variants MessageVariants(const JsonValue& event, bool normalize) {
+  std::optional<std::string_view> message = GroupingMessage(event);
+  if (!message) return {};
+  Component c = Component::Leaf(
+      "message", normalize ? NormalizeMessageForGrouping(*message)
+                           : std::string(*message));
+  Variants out;
+  out.emplace_back("default", std::move(c));
+  return out;
+}
+
+bool IsDefaultFingerprintVar(std::string_view v) {
+  if (!v.starts_with("{{") || !v.ends_with("}}")) return false;
+  v = v.substr(2, v.size() - 4);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  return v == "default";
+}
+
+// The component variants of `event`, Sentry's strategy precedence applied.
+Variants ComponentVariants(const JsonValue& event) {
+  std::string_view platform = StrOr(event, "platform");
+  std::vector<Variants> strategies;
+  strategies.push_back(ChainedExceptionVariants(event, platform));
+  strategies.push_back(ThreadsVariants(event, platform));
+  strategies.push_back(TopStacktraceVariants(event, platform));
+  bool any_contributes = false;
+  for (const Variants& v : strategies) {
+    for (const auto& [name, c] : v) any_contributes |= c.contributes;
+  }
+  strategies.push_back(MessageVariants(event, !any_contributes));
+
+  int winner = -1;
+  std::vector<std::pair<std::string, std::vector<Component>>> by_name;
+  for (size_t s = 0; s < strategies.size(); ++s) {
+    for (auto& [name, c] : strategies[s]) {
+      const std::string& key = name;  // lambdas cannot capture bindings
+      if (c.contributes) {
+        if (winner < 0) {
+          winner = static_cast<int>(s);
+        } else if (winner != static_cast<int>(s)) {
+          c.Disable("ignored because another strategy takes precedence");
+        }
+      }
+      auto it = std::find_if(by_name.begin(), by_name.end(),
+                             [&](const auto& p) { return p.first == key; });
+      if (it == by_name.end()) {
+        by_name.emplace_back(name, std::vector<Component>{});
+        it = by_name.end() - 1;
+      }
+      it->second.push_back(std::move(c));
+    }
+  }
+  Variants out;
+  for (auto& [name, comps] : by_name) {
+    out.emplace_back(name, Component::Node(name, std::move(comps)));
+  }
+  return out;
+}
+
+std::optional<std::string> ComponentHash(const Component& c) {
+  if (!c.contributes) return std::nullopt;
+  std::vector<std::string_view> values;
+  c.IterValues(&values);
+  return HashValues(values);
+}
+
+void SortSystemLast(GroupingHashes* h) {
+  std::stable_partition(h->variants.begin(), h->variants.end(),
+                        [](const auto& v) { return v.first != "system"; });
+  for (const auto& [name, hash] : h->variants) {
+    if (hash && std::find(h->ordered.begin(), h->ordered.end(), *hash) ==
+                    h->ordered.end()) {
+      h->ordered.push_back(*hash);
+    }
+  }
+}
+
+// Fingerprint entries as strings; non-string entries as the relay
+// stringifies them (numbers by their text, booleans as true/false).
+std::optional<std::vector<std::string>> Fingerprint(const JsonValue& event) {
+  const JsonValue& fp = event["fingerprint"];
+  if (!fp.is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const JsonValue& v : fp.items()) {
+    if (v.is_string()) {
+      out.emplace_back(v.string());
+    } else if (v.is_number()) {
+      out.emplace_back(v.raw_number());
+    } else if (v.is_bool()) {
+      out.emplace_back(v.boolean() ? "True" : "False");
+    }
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event) {
+  if (!event.is_object()) {
+    return absl::InvalidArgumentError("event is not a JSON object");
+  }
+  Variants variants = ComponentVariants(event);
+  std::optional<std::vector<std::string>> fingerprint = Fingerprint(event);
+  if (!fingerprint) fingerprint = std::vector<std::string>{"{{ default }}"};
+  bool has_default = false, only_default = true;
+  for (const std::string& v : *fingerprint) {
+    bool d = IsDefaultFingerprintVar(v);
+    has_default |= d;
+    only_default &= d;
+  }
+
+  GroupingHashes result;
+  if (!has_default) {
+    // Custom fingerprint: it alone decides; the trees stay, unhashed.
+    for (auto& [name, c] : variants)
+      result.variants.emplace_back(name, std::nullopt);
+    std::vector<std::string_view> values(fingerprint->begin(),
+                                         fingerprint->end());
+    result.variants.insert(result.variants.begin(),
+                           {"custom_fingerprint", HashValues(values)});
+  } else if (!only_default) {
+    // Hybrid: every {{ default }} expands to the variant's own values.
+    for (auto& [name, c] : variants) {
+      if (!c.contributes) {
+        result.variants.emplace_back(name, std::nullopt);
+        continue;
+      }
+      std::vector<std::string_view> values;
+      for (const std::string& v : *fingerprint) {
+        if (IsDefaultFingerprintVar(v)) {
+          c.IterValues(&values);
+        } else {
+          values.push_back(v);
+        }
+      }
+      result.variants.emplace_back(name, HashValues(values));
+    }
+  } else {
+    for (auto& [name, c] : variants) {
+      result.variants.emplace_back(name, ComponentHash(c));
+    }
+  }
+  bool any = false;
+  for (const auto& [name, hash] : result.variants) any |= hash.has_value();
+  if (!any) result.variants.emplace_back("fallback", Md5Hex(""));
+  SortSystemLast(&result);
+  return result;
+}
+
+std::string DebugDump(const JsonValue& event) {
+  std::string out;
+  if (!event.is_object()) return out;
+  for (const auto& [name, c] : ComponentVariants(event)) {
+    std::optional<std::string> h = ComponentHash(c);
+    absl::StrAppend(&out, "== ", name, " ", h.value_or("null"), "\n");
+    c.Dump(0, &out);
+  }
+  return out;
+}
+
+std::string HashesToJson(const GroupingHashes& hashes) {
+  std::string out = "{";
+  for (size_t i = 0; i < hashes.variants.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    // Variant names and md5 hex need no escaping.
+    absl::StrAppend(&out, "\"", hashes.variants[i].first, "\":");
+    if (hashes.variants[i].second) {
+      absl::StrAppend(&out, "\"", *hashes.variants[i].second, "\"");
+    } else {
+      out.append("null");
+    }
+  }
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace tern::grouping

@@ -1,0 +1,78 @@
+// Event grouping: Sentry's default grouping config `newstyle:2023-01-11`,
+// reproduced exactly so that Tern assigns the same hashes (and therefore the
+// same issues) as Sentry for the same events.
+//
+// An event yields one or more *variants* (app, system, default,
+// custom_fingerprint, fallback), each a tree of grouping components whose
+// contributing leaf values, concatenated in tree order, are md5-hashed. The
+// algorithm, the choices made and what is not implemented are in
+// docs/grouping.md.
+//
+// Analyze() is the backend's single pass over an event: it parses the JSON
+// once and extracts everything storage needs (facts, title, culprit,
+// metadata, hashes). Pure code: no I/O, no globals other than constant
+// compiled patterns and rules, safe to call from any number of threads.
+#ifndef TERN_BACKEND_GROUPING_GROUPING_H_
+#define TERN_BACKEND_GROUPING_GROUPING_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "protocol/json_value.h"
+
+namespace tern::grouping {
+
+struct GroupingHashes {
+  // Variant name -> md5 hex, or nullopt when the variant exists but does not
+  // contribute. App (or custom/hybrid) first, system last.
+  std::vector<std::pair<std::string, std::optional<std::string>>> variants;
+  // Distinct hashes in assignment order: app (or custom/hybrid) first,
+  // system last. An event joins the group of the first hash already known.
+  std::vector<std::string> ordered;
+};
+
+// Everything the backend stores about an event, from ONE parse.
+struct EventFacts {
+  std::string event_id;
+  bool is_transaction = false;
+  std::string level = "error";
+  std::string platform, release, environment;
+  std::optional<int64_t> timestamp_ms;
+  std::string tags_json = "[]";  // [["k","v"],..] compact
+  // Issue fields, Sentry's rules: title "Type: first line of value" (or the
+  // message / transaction / "<unlabeled event>"), culprit from the crashing
+  // frame (transaction first, as Sentry), metadata as Sentry stores it.
+  std::string title, culprit, metadata_type, metadata_value, metadata_filename,
+      metadata_function;
+  GroupingHashes hashes;  // empty for transactions
+};
+
+// Parses `event_json` (a raw SDK event or the relay's normalized payload)
+// and computes its facts. InvalidArgument when it is not a JSON object.
+absl::StatusOr<EventFacts> Analyze(std::string_view event_json);
+
+// The grouping hashes of an already parsed event. InvalidArgument when
+// `event` is not an object.
+absl::StatusOr<GroupingHashes> ComputeHashes(const protocol::JsonValue& event);
+
+// {"app":"<md5>"|null,"system":...}, in the order of `hashes.variants`.
+std::string HashesToJson(const GroupingHashes& hashes);
+
+// Sentry's normalize_message_for_grouping: the first two non-empty lines
+// (plus "..." when that dropped anything), with emails, URLs, hostnames, IPs,
+// UUIDs, SHA1s, MD5s, dates, durations, hex, floats, ints and quoted or
+// boolean values after '=' replaced by <email>, <url>, ... placeholders.
+std::string NormalizeMessageForGrouping(std::string_view message);
+
+// The component tree of every variant, one line per component, for
+// debugging and for tests that explain a hash ("app*: exception ...").
+std::string DebugDump(const protocol::JsonValue& event);
+
+}  // namespace tern::grouping
+
+#endif  // TERN_BACKEND_GROUPING_GROUPING_H_

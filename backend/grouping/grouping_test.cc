@@ -1,0 +1,539 @@
+// The grouping hashes against Sentry's own (shared/grouping/expected.json),
+// the partition rule over those samples, fingerprint variants, frame rules,
+// and a robustness pass over every sample file.
+#include "backend/grouping/grouping.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "backend/grouping/md5.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "protocol/json_value.h"
+
+namespace tern::grouping {
+namespace {
+
+std::string SharedDir() { return TERN_SHARED_DIR; }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Expected {
+  std::string file;
+  std::vector<std::pair<std::string, std::optional<std::string>>> variants;
+};
+
+std::vector<Expected> LoadExpected() {
+  std::vector<Expected> out;
+  auto parsed =
+      protocol::ParseJson(ReadFile(SharedDir() + "/grouping/expected.json"));
+  if (!parsed.ok()) return out;
+  for (const auto& [file, variants] : parsed->members()) {
+    Expected e{file, {}};
+    for (const auto& [name, hash] : variants.members()) {
+      e.variants.emplace_back(
+          name, hash.is_string() ? std::optional<std::string>(hash.string())
+                                 : std::nullopt);
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::string SampleName(const ::testing::TestParamInfo<Expected>& info) {
+  std::string name = info.param.file;
+  for (char& c : name) {
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return name;
+}
+
+class ExpectedHashesTest : public ::testing::TestWithParam<Expected> {};
+
+TEST_P(ExpectedHashesTest, MatchesSentry) {
+  const Expected& expected = GetParam();
+  std::string json =
+      ReadFile(SharedDir() + "/event-samples/sentry/" + expected.file);
+  ASSERT_FALSE(json.empty()) << expected.file;
+  absl::StatusOr<EventFacts> facts = Analyze(json);
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  auto event = protocol::ParseJson(json);
+  ASSERT_TRUE(event.ok());
+  for (const auto& [name, hash] : expected.variants) {
+    const std::optional<std::string>* got = nullptr;
+    for (const auto& v : facts->hashes.variants) {
+      if (v.first == name) got = &v.second;
+    }
+    ASSERT_NE(got, nullptr) << "variant " << name << " missing; got "
+                            << HashesToJson(facts->hashes) << "\n"
+                            << DebugDump(*event);
+    EXPECT_EQ(*got, hash) << "variant " << name << "\n" << DebugDump(*event);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sentry, ExpectedHashesTest,
+                         ::testing::ValuesIn(LoadExpected()), SampleName);
+
+TEST(ExpectedHashesFile, IsThere) { EXPECT_EQ(LoadExpected().size(), 31u); }
+
+// shared/grouping/README.md: an event joins the group of the first of its
+// hashes already linked to a group; a new group links all its hashes.
+TEST(PartitionTest, SamplesGroupAsSentry) {
+  std::map<std::string, int> group_of_hash;
+  std::map<std::string, int> group_of_file;
+  int groups = 0;
+  for (const Expected& e : LoadExpected()) {
+    auto facts =
+        Analyze(ReadFile(SharedDir() + "/event-samples/sentry/" + e.file));
+    ASSERT_TRUE(facts.ok()) << e.file;
+    ASSERT_FALSE(facts->hashes.ordered.empty()) << e.file;
+    int group = -1;
+    for (const std::string& h : facts->hashes.ordered) {
+      auto it = group_of_hash.find(h);
+      if (it != group_of_hash.end()) {
+        group = it->second;
+        break;
+      }
+    }
+    if (group < 0) {
+      group = groups++;
+      for (const std::string& h : facts->hashes.ordered) {
+        group_of_hash[h] = group;
+      }
+    }
+    group_of_file[e.file] = group;
+  }
+  auto family = [](const std::string& f) -> std::string {
+    if (f.starts_with("group_307_")) return "group_307";
+    if (f.starts_with("javascript-xbrowser-http-")) return "xbrowser-http";
+    if (f.starts_with("javascript-xbrowser-")) return "xbrowser";
+    return f;
+  };
+  std::map<std::string, std::set<int>> groups_of_family;
+  std::map<int, std::set<std::string>> families_of_group;
+  for (const auto& [file, group] : group_of_file) {
+    groups_of_family[family(file)].insert(group);
+    families_of_group[group].insert(family(file));
+  }
+  for (const auto& [fam, gs] : groups_of_family) {
+    EXPECT_EQ(gs.size(), 1u) << fam << " is split";
+  }
+  for (const auto& [g, fams] : families_of_group) {
+    EXPECT_EQ(fams.size(), 1u) << "group " << g << " mixes families";
+  }
+  EXPECT_EQ(groups_of_family["group_307"].size(), 1u);
+  EXPECT_EQ(groups, static_cast<int>(groups_of_family.size()));
+}
+
+// --- Synthetic events: one rule at a time. ---------------------------------
+
+GroupingHashes HashesOf(std::string_view json) {
+  auto facts = Analyze(json);
+  EXPECT_TRUE(facts.ok()) << facts.status() << "\n" << json;
+  return facts.ok() ? facts->hashes : GroupingHashes{};
+}
+
+std::optional<std::string> Variant(const GroupingHashes& h,
+                                   std::string_view name) {
+  for (const auto& [n, hash] : h.variants) {
+    if (n == name) return hash;
+  }
+  ADD_FAILURE() << "no variant " << name << " in " << HashesToJson(h);
+  return std::nullopt;
+}
+
+std::string Md5Of(std::initializer_list<std::string_view> values) {
+  std::string all;
+  for (std::string_view v : values) all.append(v);
+  return Md5Hex(all);
+}
+
+std::string PythonEvent(std::string_view frames_json,
+                        std::string_view extra = "") {
+  std::string out = R"({"platform":"python",)";
+  out.append(extra);
+  out.append(R"("exception":{"values":[{"type":"ValueError","value":"bad 42",)"
+             R"("stacktrace":{"frames":)");
+  out.append(frames_json);
+  out.append("}}]}}");
+  return out;
+}
+
+TEST(GroupingTest, MessageEventHashesItsParameterizedMessage) {
+  GroupingHashes h = HashesOf(R"({"message":"user 42 failed"})");
+  EXPECT_EQ(HashesToJson(h),
+            "{\"default\":\"" + Md5Of({"user <int> failed"}) + "\"}");
+  // The relay's logentry form groups the same, the template winning over
+  // the formatted text.
+  EXPECT_EQ(HashesOf(R"({"logentry":{"formatted":"user 42 failed"}})").ordered,
+            h.ordered);
+  EXPECT_EQ(Variant(HashesOf(R"({"logentry":{"message":"user %s failed",)"
+                             R"("formatted":"user 42 failed"}})"),
+                    "default"),
+            Md5Of({"user %s failed"}));
+}
+
+TEST(GroupingTest, FallbackWhenNothingContributes) {
+  GroupingHashes h = HashesOf(R"({"platform":"python"})");
+  EXPECT_EQ(HashesToJson(h),
+            "{\"fallback\":\"d41d8cd98f00b204e9800998ecf8427e\"}");
+  ASSERT_EQ(h.ordered.size(), 1u);
+}
+
+TEST(GroupingTest, CustomFingerprint) {
+  GroupingHashes h = HashesOf(R"({"message":"x","fingerprint":["a","b"]})");
+  EXPECT_EQ(HashesToJson(h), "{\"custom_fingerprint\":\"" + Md5Of({"a", "b"}) +
+                                 "\",\"default\":null}");
+  EXPECT_EQ(h.ordered, std::vector<std::string>{Md5Of({"a", "b"})});
+}
+
+TEST(GroupingTest, HybridFingerprintSaltsEachVariant) {
+  std::string frames =
+      R"([{"module":"app.views","function":"index","in_app":true},)"
+      R"({"module":"django.core","function":"run","in_app":false}])";
+  GroupingHashes plain = HashesOf(PythonEvent(frames));
+  GroupingHashes only_default =
+      HashesOf(PythonEvent(frames, R"("fingerprint":["{{ default }}"],)"));
+  EXPECT_EQ(HashesToJson(plain), HashesToJson(only_default));
+  GroupingHashes hybrid = HashesOf(
+      PythonEvent(frames, R"("fingerprint":["{{default}}","tenant-7"],)"));
+  EXPECT_EQ(Variant(hybrid, "app"),
+            Md5Of({"app.views", "index", "ValueError", "tenant-7"}));
+  EXPECT_EQ(Variant(hybrid, "system"),
+            Md5Of({"app.views", "index", "django.core", "run", "ValueError",
+                   "tenant-7"}));
+  EXPECT_EQ(hybrid.ordered.size(), 2u);
+  EXPECT_EQ(hybrid.ordered.front(), *Variant(hybrid, "app"));  // app first
+  EXPECT_EQ(hybrid.variants.back().first, "system");           // system last
+}
+
+TEST(GroupingTest, AppVariantKeepsOnlyInAppFrames) {
+  GroupingHashes h = HashesOf(
+      PythonEvent(R"([{"module":"app.views","function":"index","in_app":true},)"
+                  R"({"module":"django.core","function":"run"}])"));
+  EXPECT_EQ(Variant(h, "app"), Md5Of({"app.views", "index", "ValueError"}));
+  EXPECT_EQ(Variant(h, "system"),
+            Md5Of({"app.views", "index", "django.core", "run", "ValueError"}));
+}
+
+TEST(GroupingTest, DefaultRulesOverrideClientInApp) {
+  // site-packages is never in-app, whatever the SDK said.
+  GroupingHashes h = HashesOf(PythonEvent(
+      R"([{"module":"app.views","function":"index","in_app":true},)"
+      R"({"module":"requests.api","function":"get","in_app":true,)"
+      R"("abs_path":"/usr/lib/python3/site-packages/requests/api.py"}])"));
+  EXPECT_EQ(Variant(h, "app"), Md5Of({"app.views", "index", "ValueError"}));
+}
+
+TEST(GroupingTest, NoInAppFramesLeavesOnlySystem) {
+  GroupingHashes h = HashesOf(PythonEvent(
+      R"([{"module":"django.core","function":"run","in_app":false}])"));
+  EXPECT_EQ(Variant(h, "app"), std::nullopt);
+  EXPECT_EQ(Variant(h, "system"), Md5Of({"django.core", "run", "ValueError"}));
+}
+
+TEST(GroupingTest, AllInAppGivesTheSameHashTwice) {
+  // Both variants hash the same values; `ordered` lists the hash once.
+  GroupingHashes h = HashesOf(PythonEvent(
+      R"([{"module":"app.views","function":"index","in_app":true}])"));
+  std::string expected = Md5Of({"app.views", "index", "ValueError"});
+  EXPECT_EQ(Variant(h, "app"), expected);
+  EXPECT_EQ(Variant(h, "system"), expected);
+  EXPECT_EQ(h.ordered, std::vector<std::string>{expected});
+}
+
+TEST(GroupingTest, ContextLineOnlyUpTo120Characters) {
+  std::string short_line(120, 'x');
+  std::string long_line(121, 'x');
+  auto event = [](const std::string& line) {
+    return PythonEvent(R"([{"filename":"foo.py","function":"f",)"
+                       R"("context_line":")" +
+                       line + R"("}])");
+  };
+  EXPECT_EQ(Variant(HashesOf(event(short_line)), "system"),
+            Md5Of({"foo.py", "f", short_line, "ValueError"}));
+  EXPECT_EQ(Variant(HashesOf(event(long_line)), "system"),
+            Md5Of({"foo.py", "f", "ValueError"}));
+  // Whitespace runs collapse; tabs count as whitespace.
+  EXPECT_EQ(Variant(HashesOf(event("  a\\t\\tb  ")), "system"),
+            Md5Of({"foo.py", "f", "a b", "ValueError"}));
+  // Native frames never use the context line.
+  EXPECT_EQ(
+      Variant(HashesOf(R"({"platform":"native","exception":{"values":[{"type":)"
+                       R"("E","stacktrace":{"frames":[{"function":"f",)"
+                       R"("context_line":"x = 1"}]}}]}})"),
+              "system"),
+      Md5Of({"f", "E"}));
+}
+
+TEST(GroupingTest, ModuleBeatsFilenameAndBasenameIsLowercased) {
+  EXPECT_EQ(
+      Variant(HashesOf(PythonEvent(
+                  R"([{"filename":"/Srv/App/Views.PY","function":"f"}])")),
+              "system"),
+      Md5Of({"views.py", "f", "ValueError"}));
+  EXPECT_EQ(
+      Variant(HashesOf(PythonEvent(R"([{"filename":"views.py",)"
+                                   R"("module":"app.views","function":"f"}])")),
+              "system"),
+      Md5Of({"app.views", "f", "ValueError"}));
+}
+
+TEST(GroupingTest, RecursionAndLineNumbers) {
+  std::string base = Md5Of({"a", "f", "a", "g", "ValueError"});
+  EXPECT_EQ(Variant(HashesOf(PythonEvent(
+                        R"([{"module":"a","function":"f","lineno":1},)"
+                        R"({"module":"a","function":"g","lineno":2}])")),
+                    "system"),
+            base);
+  // Other line numbers, same hash.
+  EXPECT_EQ(Variant(HashesOf(PythonEvent(
+                        R"([{"module":"a","function":"f","lineno":10},)"
+                        R"({"module":"a","function":"g","lineno":20}])")),
+                    "system"),
+            base);
+  // An identical consecutive frame (recursion) is skipped.
+  EXPECT_EQ(Variant(HashesOf(PythonEvent(
+                        R"([{"module":"a","function":"f","lineno":1},)"
+                        R"({"module":"a","function":"f","lineno":1},)"
+                        R"({"module":"a","function":"g","lineno":2}])")),
+                    "system"),
+            base);
+  // The same function on another line is not recursion.
+  EXPECT_NE(Variant(HashesOf(PythonEvent(
+                        R"([{"module":"a","function":"f","lineno":1},)"
+                        R"({"module":"a","function":"f","lineno":5},)"
+                        R"({"module":"a","function":"g","lineno":2}])")),
+                    "system"),
+            base);
+}
+
+TEST(GroupingTest, ValueOnlyWithoutStacktrace) {
+  EXPECT_EQ(
+      Variant(HashesOf(
+                  R"({"exception":{"values":[{"type":"E","value":"id 42"}]}})"),
+              "app"),
+      Md5Of({"E", "id <int>"}));
+  // Synthetic exceptions do not hash their type.
+  EXPECT_EQ(Variant(HashesOf(R"({"exception":{"values":[{"type":"SIGSEGV",)"
+                             R"("value":"crash at 0x1f","mechanism":)"
+                             R"({"type":"signal","synthetic":true}}]}})"),
+                    "app"),
+            Md5Of({"crash at <hex>"}));
+}
+
+TEST(GroupingTest, JavaCleanups) {
+  auto java = [](std::string_view frames) {
+    return std::string(R"({"platform":"java","exception":{"values":[{"type":)"
+                       R"("E","stacktrace":{"frames":)") +
+           std::string(frames) + "}}]}}";
+  };
+  EXPECT_EQ(
+      Variant(HashesOf(java(
+                  R"([{"module":"com.x.Foo","function":"lambda$run$0"},)"
+                  R"({"module":"com.x.Foo$$Lambda$12/0x1","function":"apply"},)"
+                  R"({"module":"sun.reflect.GeneratedMethodAccessor42",)"
+                  R"("function":"invoke"},)"
+                  R"({"module":"com.x.Bar$$EnhancerBySpringCGLIB$$1a2b3c",)"
+                  R"("function":"go"}])")),
+              "system"),
+      Md5Of({"com.x.Foo", "apply", "sun.reflect.GeneratedMethodAccessor",
+             "invoke", "com.x.Bar$$EnhancerBySpringCGLIB$$<auto>", "go", "E"}));
+}
+
+TEST(GroupingTest, JavascriptCleanups) {
+  auto js = [](std::string_view frames) {
+    return std::string(
+               R"({"platform":"javascript","exception":{"values":[{"type":)"
+               R"("E","stacktrace":{"frames":)") +
+           std::string(frames) + "}}]}}";
+  };
+  EXPECT_EQ(
+      Variant(
+          HashesOf(js(
+              R"([{"filename":"/a.js","abs_path":"file:///a.js","function":"Object.foo"},)"
+              R"({"filename":"/a.js","abs_path":"file:///a.js","function":"?"},)"
+              R"({"filename":"x","abs_path":"[native code]","function":"map"},)"
+              R"({"filename":"/b.js","abs_path":"http://h/b.js","function":"bar"}])")),
+          "system"),
+      // Frame 2 keeps its filename (its function is unknown), frame 3 is
+      // dropped (native code), frame 4's URL filename is ignored.
+      Md5Of({"a.js", "foo", "a.js", "bar", "E"}));
+}
+
+TEST(GroupingTest, NativeFunctionsAreTrimmed) {
+  EXPECT_EQ(
+      Variant(HashesOf(R"({"platform":"native","exception":{"values":[{"type":)"
+                       R"("E","stacktrace":{"frames":[{"function":)"
+                       R"("void ns::Foo<int>::bar(int) const"},)"
+                       R"({"function":"<unknown>"}]}}]}})"),
+              "system"),
+      Md5Of({"ns::Foo<T>::bar", "E"}));
+}
+
+TEST(GroupingTest, ChainedExceptionsHashInOrder) {
+  GroupingHashes h = HashesOf(
+      R"({"platform":"python","exception":{"values":[)"
+      R"({"type":"KeyError","stacktrace":{"frames":[{"module":"a","function":"f"}]}},)"
+      R"({"type":"ValueError","stacktrace":{"frames":[{"module":"b","function":"g"}]}}]}})");
+  EXPECT_EQ(Variant(h, "system"),
+            Md5Of({"a", "f", "KeyError", "b", "g", "ValueError"}));
+}
+
+TEST(GroupingTest, ExceptionGroupKeepsTheDistinctLeaf) {
+  // A group (id 0) with two identical children: grouped as the child.
+  std::string child =
+      R"("stacktrace":{"frames":[{"module":"a","function":"f"}]})";
+  GroupingHashes h = HashesOf(
+      R"({"platform":"python","exception":{"values":[)"
+      R"({"type":"ValueError",)" +
+      child +
+      R"(,"mechanism":{"type":"chained","exception_id":2,"parent_id":0}},)"
+      R"({"type":"ValueError",)" +
+      child +
+      R"(,"mechanism":{"type":"chained","exception_id":1,"parent_id":0}},)"
+      R"({"type":"ExceptionGroup","mechanism":{"type":"generic",)"
+      R"("exception_id":0,"is_exception_group":true}}]}})");
+  EXPECT_EQ(Variant(h, "system"), Md5Of({"a", "f", "ValueError"}));
+}
+
+TEST(GroupingTest, ExceptionGroupCyclesAreHarmless) {
+  GroupingHashes h = HashesOf(
+      R"({"exception":{"values":[)"
+      R"({"type":"A","mechanism":{"type":"x","exception_id":1,"parent_id":0,)"
+      R"("is_exception_group":true}},)"
+      R"({"type":"B","mechanism":{"type":"x","exception_id":0,"parent_id":1,)"
+      R"("is_exception_group":true}}]}})");
+  EXPECT_FALSE(h.ordered.empty());
+}
+
+TEST(GroupingTest, LongExceptionGroupChainsAreIterative) {
+  // 20000 nested groups: no recursion depth proportional to the input.
+  std::string json = R"({"exception":{"values":[)";
+  const int n = 20000;
+  for (int i = n; i-- > 0;) {
+    absl::StrAppend(&json, i == n - 1 ? "" : ",",
+                    R"({"type":"G","mechanism":{"type":"x","exception_id":)", i,
+                    i > 0 ? absl::StrCat(R"(,"parent_id":)", i - 1) : "",
+                    i < n - 1 ? R"(,"is_exception_group":true)" : "", "}}");
+  }
+  json += "]}}";
+  GroupingHashes h = HashesOf(json);
+  EXPECT_EQ(Variant(h, "app"), Md5Of({"G"}));
+}
+
+TEST(GroupingTest, ThreadsUseTheCrashedThread) {
+  GroupingHashes h = HashesOf(
+      R"({"platform":"native","threads":{"values":[)"
+      R"({"id":1,"stacktrace":{"frames":[{"function":"idle"}]}},)"
+      R"({"id":2,"crashed":true,"stacktrace":{"frames":[{"function":"boom"}]}}]}})");
+  EXPECT_EQ(Variant(h, "system"), Md5Of({"boom"}));
+  // An exception wins over threads.
+  GroupingHashes both =
+      HashesOf(R"({"platform":"native","exception":{"values":[{"type":"E",)"
+               R"("stacktrace":{"frames":[{"function":"f"}]}}]},)"
+               R"("threads":{"values":[{"crashed":true,"stacktrace":{"frames":)"
+               R"([{"function":"boom"}]}}]}})");
+  EXPECT_EQ(Variant(both, "system"), Md5Of({"f", "E"}));
+}
+
+TEST(GroupingTest, ExceptionWinsOverMessage) {
+  GroupingHashes h = HashesOf(
+      R"({"message":"hi","exception":{"values":[{"type":"E","value":"v"}]}})");
+  EXPECT_EQ(HashesToJson(h),
+            "{\"app\":\"" + Md5Of({"E", "v"}) + "\",\"default\":null}");
+}
+
+TEST(AnalyzeTest, IssueFields) {
+  auto facts = Analyze(
+      R"({"event_id":"9EC79C33-EC99-42AB-8353-589FCB2E04DC","platform":"python",)"
+      R"("level":"warning","release":"1.0","environment":"prod",)"
+      R"("timestamp":1700000000.5,"tags":{"a":"b","n":1},)"
+      R"("exception":{"values":[{"type":"ValueError","value":"bad\nmore",)"
+      R"("stacktrace":{"frames":[{"module":"app.views","function":"index",)"
+      R"("filename":"app/views.py","in_app":true},{"module":"lib","function":"x"}]}}]}})");
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  EXPECT_EQ(facts->event_id, "9ec79c33ec9942ab8353589fcb2e04dc");
+  EXPECT_FALSE(facts->is_transaction);
+  EXPECT_EQ(facts->level, "warning");
+  EXPECT_EQ(facts->release, "1.0");
+  EXPECT_EQ(facts->environment, "prod");
+  EXPECT_EQ(facts->timestamp_ms, 1700000000500);
+  EXPECT_EQ(facts->tags_json, R"([["a","b"],["n","1"]])");
+  EXPECT_EQ(facts->title, "ValueError: bad");
+  EXPECT_EQ(facts->culprit, "app.views in index");
+  EXPECT_EQ(facts->metadata_type, "ValueError");
+  EXPECT_EQ(facts->metadata_value, "bad\nmore");
+  EXPECT_EQ(facts->metadata_function, "index");
+  EXPECT_EQ(facts->metadata_filename, "app/views.py");
+  EXPECT_FALSE(facts->hashes.ordered.empty());
+}
+
+TEST(AnalyzeTest, MessageAndTransactionTitles) {
+  auto message = Analyze(R"({"logentry":{"formatted":"  hello\nworld"}})");
+  ASSERT_TRUE(message.ok());
+  EXPECT_EQ(message->title, "hello");
+  EXPECT_EQ(message->level, "error");
+  auto unlabeled = Analyze(R"({"platform":"python"})");
+  ASSERT_TRUE(unlabeled.ok());
+  EXPECT_EQ(unlabeled->title, "<unlabeled event>");
+  auto tx = Analyze(
+      R"({"type":"transaction","transaction":"/api/x","timestamp":"2024-01-01T00:00:00Z"})");
+  ASSERT_TRUE(tx.ok());
+  EXPECT_TRUE(tx->is_transaction);
+  EXPECT_EQ(tx->title, "/api/x");
+  EXPECT_TRUE(tx->hashes.variants.empty());
+  EXPECT_EQ(tx->timestamp_ms, 1704067200000);
+}
+
+TEST(AnalyzeTest, RejectsNonObjects) {
+  EXPECT_EQ(Analyze("[1,2]").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Analyze("{not json").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Analyze("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Every sample of the corpus goes through Analyze; only the ones listed in
+// KNOWN-BROKEN may fail (and none may crash: the ASan build runs this).
+TEST(RobustnessTest, EveryEventSample) {
+  std::set<std::string> broken;
+  {
+    std::istringstream in(
+        ReadFile(SharedDir() + "/event-samples/KNOWN-BROKEN"));
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) broken.insert(line);
+    }
+  }
+  int analyzed = 0;
+  std::string root = SharedDir() + "/event-samples";
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".json") {
+      continue;
+    }
+    std::string rel = std::filesystem::relative(entry.path(), root).string();
+    absl::StatusOr<EventFacts> facts = Analyze(ReadFile(entry.path().string()));
+    ++analyzed;
+    if (!broken.contains(rel)) {
+      EXPECT_TRUE(facts.ok()) << rel << ": " << facts.status();
+      if (facts.ok() && !facts->is_transaction) {
+        EXPECT_FALSE(facts->hashes.ordered.empty()) << rel;
+      }
+    }
+  }
+  EXPECT_GT(analyzed, 150);
+}
+
+}  // namespace
+}  // namespace tern::grouping

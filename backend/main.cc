@@ -1,0 +1,268 @@
+// tern-backend: the command line. It parses arguments, owns the signals and
+// wires backend/app; everything else lives in the modules.
+//
+//   tern-backend run [--config FILE]              consume, group, store, serve
+//   tern-backend hash [FILE|-]                    grouping hashes of one event
+//   tern-backend project create --name NAME [--config FILE]
+//   tern-backend project list [--config FILE]
+//   tern-backend key disable KEY [--config FILE]
+//   tern-backend cleanup --days N [--config FILE]
+//
+// FILE defaults to config/backend.yml. Exit codes: 0 success; 1 bad usage,
+// bad config, a failed start or a failed command; 2 bad input to `hash`.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "admin/logging.h"
+#include "backend/app/backend.h"
+#include "backend/grouping/grouping.h"
+#include "backend/storage/store.h"
+#include "config/backend_config.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: tern-backend run [--config FILE]\n"
+    "       tern-backend hash [FILE|-]\n"
+    "       tern-backend project create --name NAME [--config FILE]\n"
+    "       tern-backend project list [--config FILE]\n"
+    "       tern-backend key disable KEY [--config FILE]\n"
+    "       tern-backend cleanup --days N [--config FILE]\n"
+    "FILE defaults to config/backend.yml.\n";
+
+int Usage() {
+  std::fputs(kUsage, stderr);
+  return 1;
+}
+
+int Fail(absl::string_view what) {
+  std::fprintf(stderr, "tern-backend: %.*s\n", static_cast<int>(what.size()),
+               what.data());
+  return 1;
+}
+
+// --flag VALUE pairs after the command words; positional words are kept.
+struct Args {
+  std::string config = "config/backend.yml";
+  std::optional<std::string> name;
+  std::optional<std::string> days;
+  std::vector<std::string> positional;
+};
+
+std::optional<Args> ParseArgs(int argc, char** argv, int first) {
+  Args args;
+  for (int i = first; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= argc) return false;
+      *out = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "--config") {
+      if (!value(&args.config)) return std::nullopt;
+    } else if (a == "--name") {
+      if (!value(&v)) return std::nullopt;
+      args.name = v;
+    } else if (a == "--days") {
+      if (!value(&v)) return std::nullopt;
+      args.days = v;
+    } else if (a.size() > 1 && a[0] == '-' && a != "-") {
+      return std::nullopt;
+    } else {
+      args.positional.emplace_back(a);
+    }
+  }
+  return args;
+}
+
+std::string Dsn(const tern::config::BackendConfig& config,
+                const tern::storage::ProjectKey& key) {
+  return absl::StrCat("http://", key.public_key, "@",
+                      config.relay_public_address, "/", key.project_id);
+}
+
+// Loads the config and opens its store, for the one-shot commands.
+struct Opened {
+  tern::config::BackendConfig config;
+  std::unique_ptr<tern::storage::Store> store;
+};
+std::optional<Opened> Open(const Args& args, int* exit_code) {
+  absl::StatusOr<tern::config::BackendConfig> config =
+      tern::config::LoadBackendConfig(args.config);
+  if (!config.ok()) {
+    *exit_code = Fail(config.status().message());
+    return std::nullopt;
+  }
+  absl::StatusOr<std::unique_ptr<tern::storage::Store>> store =
+      tern::storage::OpenStore(config->store.dsn);
+  if (!store.ok()) {
+    *exit_code = Fail(store.status().message());
+    return std::nullopt;
+  }
+  return Opened{*std::move(config), *std::move(store)};
+}
+
+int Hash(const Args& args) {
+  if (args.positional.size() > 1) return Usage();
+  const std::string path =
+      args.positional.empty() ? std::string("-") : args.positional[0];
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin),
+                std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Fail(absl::StrCat("cannot read ", path));
+    text.assign(std::istreambuf_iterator<char>(in),
+                std::istreambuf_iterator<char>());
+  }
+  absl::StatusOr<tern::grouping::EventFacts> facts =
+      tern::grouping::Analyze(text);
+  if (!facts.ok()) {
+    std::fprintf(stderr, "tern-backend: %s: %s\n", path.c_str(),
+                 std::string(facts.status().message()).c_str());
+    return 2;
+  }
+  std::printf("%s\n", tern::grouping::HashesToJson(facts->hashes).c_str());
+  return 0;
+}
+
+int Project(const Args& args) {
+  if (args.positional.empty()) return Usage();
+  int code = 0;
+  if (args.positional[0] == "create") {
+    if (!args.name.has_value() || args.positional.size() != 1) return Usage();
+    std::optional<Opened> o = Open(args, &code);
+    if (!o) return code;
+    auto created = o->store->CreateProject(*args.name);
+    if (!created.ok()) return Fail(created.status().message());
+    const auto& [project, key] = *created;
+    std::printf("project_id: %lld\nslug: %s\npublic_key: %s\ndsn: %s\n",
+                static_cast<long long>(project.id), project.slug.c_str(),
+                key.public_key.c_str(), Dsn(o->config, key).c_str());
+    return 0;
+  }
+  if (args.positional[0] == "list") {
+    if (args.positional.size() != 1) return Usage();
+    std::optional<Opened> o = Open(args, &code);
+    if (!o) return code;
+    auto projects = o->store->ListProjects();
+    if (!projects.ok()) return Fail(projects.status().message());
+    for (const tern::storage::Project& p : *projects) {
+      std::printf("%lld %s\n", static_cast<long long>(p.id), p.slug.c_str());
+      auto keys = o->store->ListKeys(p.id);
+      if (!keys.ok()) return Fail(keys.status().message());
+      for (const tern::storage::ProjectKey& k : *keys) {
+        std::printf("  %s %s\n", Dsn(o->config, k).c_str(),
+                    k.active ? "active" : "disabled");
+      }
+    }
+    return 0;
+  }
+  return Usage();
+}
+
+int Key(const Args& args) {
+  if (args.positional.size() != 2 || args.positional[0] != "disable") {
+    return Usage();
+  }
+  int code = 0;
+  std::optional<Opened> o = Open(args, &code);
+  if (!o) return code;
+  if (absl::Status s = o->store->SetKeyActive(args.positional[1], false);
+      !s.ok()) {
+    return Fail(s.message());
+  }
+  std::printf("disabled %s\n", args.positional[1].c_str());
+  return 0;
+}
+
+int Cleanup(const Args& args) {
+  uint64_t days = 0;
+  if (!args.days.has_value() || !args.positional.empty() ||
+      !absl::SimpleAtoi(*args.days, &days)) {
+    return Usage();
+  }
+  int code = 0;
+  std::optional<Opened> o = Open(args, &code);
+  if (!o) return code;
+  auto done = tern::backend::app::RunCleanup(o->store.get(), days,
+                                             o->config.retention.batch);
+  if (!done.ok()) return Fail(done.status().message());
+  std::printf("deleted %lld event(s) and %lld issue(s)\n",
+              static_cast<long long>(done->first),
+              static_cast<long long>(done->second));
+  return 0;
+}
+
+// The DSN without its user and password (logs are not for secrets).
+std::string RedactedDsn(const std::string& dsn) {
+  const size_t at = dsn.rfind('@');
+  const size_t scheme = dsn.find("://");
+  if (at == std::string::npos || scheme == std::string::npos) return dsn;
+  return absl::StrCat(dsn.substr(0, scheme + 3), "***@", dsn.substr(at + 1));
+}
+
+int Run(const Args& args) {
+  if (!args.positional.empty()) return Usage();
+  absl::StatusOr<tern::config::BackendConfig> config =
+      tern::config::LoadBackendConfig(args.config);
+  if (!config.ok()) return Fail(config.status().message());
+  if (absl::Status s =
+          tern::admin::SetUpLogging(config->logging, "tern-backend");
+      !s.ok()) {
+    return Fail(s.message());
+  }
+  // Signals are taken by this thread with sigwait; block them before any
+  // thread starts so none of them receives one.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  absl::StatusOr<std::unique_ptr<tern::backend::app::Backend>> backend =
+      tern::backend::app::Backend::Start(*config);
+  if (!backend.ok()) return Fail(backend.status().message());
+  spdlog::info("tern-backend: serving on {}:{}, store {}",
+               config->listen.http.host, (*backend)->http_port(),
+               RedactedDsn(config->store.dsn));
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  spdlog::info("tern-backend: signal {}, stopping", sig);
+  (*backend)->Stop();
+  spdlog::info("tern-backend: stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Usage();
+  const std::string_view command = argv[1];
+  std::optional<Args> args = ParseArgs(argc, argv, 2);
+  if (!args) return Usage();
+  if (command == "run") return Run(*args);
+  if (command == "hash") return Hash(*args);
+  if (command == "project") return Project(*args);
+  if (command == "key") return Key(*args);
+  if (command == "cleanup") return Cleanup(*args);
+  return Usage();
+}

@@ -1,0 +1,1277 @@
+#include "backend/storage/postgres_store.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "backend/storage/store_internal.h"
+#include "common/status.h"
+
+namespace tern::storage {
+namespace {
+
+using internal::ProjectString;
+
+// Migration i brings the schema from version i to i + 1. Append only. The
+// same tables as SQLite's (sqlite_store.cc); docs/storage.md explains them.
+constexpr std::string_view kMigrations[] = {
+    R"sql(
+CREATE TABLE projects (
+  id BIGSERIAL PRIMARY KEY,
+  name TEXT NOT NULL,
+  slug TEXT NOT NULL UNIQUE,
+  created BIGINT NOT NULL,
+  next_short_id BIGINT NOT NULL DEFAULT 1
+);
+CREATE TABLE keys (
+  id BIGSERIAL PRIMARY KEY,
+  public_key TEXT NOT NULL UNIQUE,
+  project_id BIGINT NOT NULL,
+  active BOOLEAN NOT NULL DEFAULT TRUE,
+  created BIGINT NOT NULL,
+  settings TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX keys_project ON keys (project_id);
+CREATE TABLE issues (
+  id BIGSERIAL PRIMARY KEY,
+  project_id BIGINT NOT NULL,
+  short_id BIGINT NOT NULL,
+  title TEXT NOT NULL,
+  culprit TEXT NOT NULL,
+  level TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'unresolved',
+  first_seen BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  times_seen BIGINT NOT NULL DEFAULT 0,
+  metadata_type TEXT NOT NULL,
+  metadata_value TEXT NOT NULL,
+  metadata_filename TEXT NOT NULL,
+  metadata_function TEXT NOT NULL,
+  UNIQUE (project_id, short_id)
+);
+CREATE INDEX issues_last_seen ON issues (project_id, last_seen DESC, id DESC);
+CREATE INDEX issues_first_seen ON issues (project_id, first_seen DESC, id DESC);
+CREATE INDEX issues_times_seen ON issues (project_id, times_seen DESC, id DESC);
+CREATE TABLE grouphashes (
+  project_id BIGINT NOT NULL,
+  hash TEXT NOT NULL,
+  issue_id BIGINT NOT NULL,
+  PRIMARY KEY (project_id, hash)
+);
+CREATE INDEX grouphashes_issue ON grouphashes (issue_id);
+CREATE TABLE events (
+  id BIGSERIAL PRIMARY KEY,
+  project_id BIGINT NOT NULL,
+  event_id TEXT NOT NULL,
+  issue_id BIGINT,
+  is_transaction BOOLEAN NOT NULL,
+  received BIGINT NOT NULL,
+  timestamp BIGINT NOT NULL,
+  level TEXT NOT NULL,
+  release TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  platform TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  payload BYTEA NOT NULL,
+  UNIQUE (project_id, event_id)
+);
+CREATE INDEX events_issue ON events (issue_id, received DESC, event_id DESC);
+CREATE INDEX events_received ON events (received);
+CREATE TABLE attachments (
+  id BIGSERIAL PRIMARY KEY,
+  project_id BIGINT NOT NULL,
+  event_id TEXT NOT NULL,
+  attachment_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  type TEXT NOT NULL,
+  data BYTEA NOT NULL,
+  UNIQUE (project_id, event_id, attachment_id)
+);
+CREATE TABLE session_hours (
+  project_id BIGINT NOT NULL,
+  release TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  hour BIGINT NOT NULL,
+  started BIGINT NOT NULL DEFAULT 0,
+  healthy BIGINT NOT NULL DEFAULT 0,
+  errored BIGINT NOT NULL DEFAULT 0,
+  crashed BIGINT NOT NULL DEFAULT 0,
+  abnormal BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (project_id, release, environment, hour)
+);
+CREATE INDEX session_hours_hour ON session_hours (project_id, hour);
+CREATE TABLE consumer_offsets (
+  topic TEXT NOT NULL,
+  partition INTEGER NOT NULL,
+  next_offset BIGINT NOT NULL,
+  PRIMARY KEY (topic, partition)
+);
+)sql",
+};
+
+// Taken (per transaction) while migrating, so backends starting together do
+// not both create the tables. Any constant works; this spells "tern".
+constexpr int64_t kMigrationLock = 0x7465726e;
+
+// Rows per multi-row INSERT: 13 parameters a row stays far below libpq's
+// 65535-parameter limit.
+constexpr size_t kRowsPerInsert = 500;
+
+// PostgreSQL refuses text that is not UTF-8 or holds a NUL byte, and libpq
+// sends text parameters up to their first NUL. One bad title would make its
+// batch fail on every retry and stall the consumer, so text is made valid
+// first: NULs are dropped and each invalid byte becomes U+FFFD. SQLite stores
+// the bytes as they are. Valid text (nearly all of it) is returned as is.
+std::string ValidUtf8(std::string value) {
+  auto valid_at = [&](size_t i) -> size_t {  // length of a valid sequence
+    const auto* s = reinterpret_cast<const unsigned char*>(value.data());
+    size_t n = value.size();
+    unsigned char c = s[i];
+    if (c == 0) return 0;
+    if (c < 0x80) return 1;
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (len == 0 || c > 0xF4 || i + len > n) return 0;
+    for (size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return 0;
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF.
+    if (c == 0xE0 && s[i + 1] < 0xA0) return 0;
+    if (c == 0xED && s[i + 1] >= 0xA0) return 0;
+    if (c == 0xF0 && s[i + 1] < 0x90) return 0;
+    if (c == 0xF4 && s[i + 1] >= 0x90) return 0;
+    return len;
+  };
+  size_t i = 0;
+  while (i < value.size()) {
+    size_t len = valid_at(i);
+    if (len == 0) break;
+    i += len;
+  }
+  if (i == value.size()) return value;
+  std::string out = value.substr(0, i);
+  while (i < value.size()) {
+    size_t len = valid_at(i);
+    if (len > 0) {
+      out.append(value, i, len);
+      i += len;
+      continue;
+    }
+    if (value[i] != '\0') out.append("\xEF\xBF\xBD");
+    ++i;
+  }
+  return out;
+}
+
+// Query parameters, numbered in the order they are added. Everything goes as
+// text except bytea, which goes binary (no escaping, no size blow-up).
+class Params {
+ public:
+  std::string Add(std::string value) {
+    values_.push_back(ValidUtf8(std::move(value)));
+    null_.push_back(false);
+    formats_.push_back(0);
+    return absl::StrCat("$", values_.size());
+  }
+  std::string Add(std::string_view value) { return Add(std::string(value)); }
+  std::string Add(const char* value) { return Add(std::string(value)); }
+  std::string Add(int64_t value) { return Add(absl::StrCat(value)); }
+  std::string Add(bool value) { return Add(std::string(value ? "t" : "f")); }
+  std::string AddBinary(std::string_view value) {
+    values_.emplace_back(value);
+    null_.push_back(false);
+    formats_.push_back(1);
+    return absl::StrCat("$", values_.size());
+  }
+  std::string AddNull() {
+    std::string p = Add(std::string());
+    null_.back() = true;
+    return p;
+  }
+
+  int size() const { return static_cast<int>(values_.size()); }
+  std::vector<const char*> Values() const {
+    std::vector<const char*> out;
+    for (size_t i = 0; i < values_.size(); ++i) {
+      out.push_back(null_[i] ? nullptr : values_[i].c_str());
+    }
+    return out;
+  }
+  std::vector<int> Lengths() const {
+    std::vector<int> out;
+    for (const std::string& v : values_)
+      out.push_back(static_cast<int>(v.size()));
+    return out;
+  }
+  const int* Formats() const { return formats_.data(); }
+
+ private:
+  std::vector<std::string> values_;
+  std::vector<bool> null_;
+  std::vector<int> formats_;
+};
+
+// A PostgreSQL array literal of text ({"a","b"}), one parameter for a whole
+// list (`= ANY($1::text[])`, unnest).
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const std::string& v : values) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    for (char c : v) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string IntArray(const std::vector<int64_t>& values) {
+  std::string out = "{";
+  for (int64_t v : values) {
+    absl::StrAppend(&out, out.size() > 1 ? "," : "", v);
+  }
+  out.push_back('}');
+  return out;
+}
+
+class Result {
+ public:
+  explicit Result(PGresult* r) : r_(r, &PQclear) {}
+  int rows() const { return PQntuples(r_.get()); }
+  bool IsNull(int row, int col) const {
+    return PQgetisnull(r_.get(), row, col) != 0;
+  }
+  std::string Text(int row, int col) const {
+    return std::string(PQgetvalue(r_.get(), row, col),
+                       PQgetlength(r_.get(), row, col));
+  }
+  int64_t Int(int row, int col) const {
+    int64_t v = 0;
+    (void)absl::SimpleAtoi(PQgetvalue(r_.get(), row, col), &v);
+    return v;
+  }
+  bool Bool(int row, int col) const {
+    return PQgetvalue(r_.get(), row, col)[0] == 't';
+  }
+  // A bytea column, which text results send hex-escaped.
+  std::string Bytes(int row, int col) const {
+    size_t n = 0;
+    unsigned char* p = PQunescapeBytea(
+        reinterpret_cast<const unsigned char*>(PQgetvalue(r_.get(), row, col)),
+        &n);
+    if (p == nullptr) return std::string();
+    std::string out(reinterpret_cast<char*>(p), n);
+    PQfreemem(p);
+    return out;
+  }
+  // Rows changed by INSERT/UPDATE/DELETE.
+  int64_t Changed() const {
+    int64_t v = 0;
+    (void)absl::SimpleAtoi(PQcmdTuples(r_.get()), &v);
+    return v;
+  }
+
+ private:
+  std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
+};
+
+// One connection, (re)connected on demand. Callers hold mu().
+class Connection {
+ public:
+  explicit Connection(std::string uri) : uri_(std::move(uri)) {}
+  ~Connection() { Drop(); }
+
+  absl::Status Connect() {
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) {
+      return absl::OkStatus();
+    }
+    Drop();
+    // Defaults first: settings in the URI itself win over them.
+    const char* keys[] = {"connect_timeout", "application_name",
+                          "client_encoding", "dbname", nullptr};
+    const char* values[] = {"10", "tern-backend", "UTF8", uri_.c_str(),
+                            nullptr};
+    conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+      std::string why = conn_ ? PQerrorMessage(conn_) : "out of memory";
+      Drop();
+      while (!why.empty() && why.back() == '\n') why.pop_back();
+      return absl::UnavailableError(absl::StrCat("postgres: connect: ", why));
+    }
+    // Notices ("relation ... already exists, skipping") would go to stderr.
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Result> Exec(std::string_view sql,
+                              const Params& params = Params()) {
+    TERN_RETURN_IF_ERROR(Connect());
+    std::string text(sql);
+    std::vector<const char*> values = params.Values();
+    std::vector<int> lengths = params.Lengths();
+    PGresult* raw =
+        PQexecParams(conn_, text.c_str(), params.size(), nullptr, values.data(),
+                     lengths.data(), params.Formats(), /*resultFormat=*/0);
+    ExecStatusType st = PQresultStatus(raw);
+    if (raw != nullptr && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+      return Result(raw);
+    }
+    return Failure(raw, sql);
+  }
+
+  // Several statements without parameters (a migration): PQexec, since
+  // PQexecParams takes exactly one statement.
+  absl::Status RunScript(std::string_view sql) {
+    TERN_RETURN_IF_ERROR(Connect());
+    std::string text(sql);
+    PGresult* raw = PQexec(conn_, text.c_str());
+    if (raw != nullptr && PQresultStatus(raw) == PGRES_COMMAND_OK) {
+      PQclear(raw);
+      return absl::OkStatus();
+    }
+    return Failure(raw, sql);
+  }
+
+  absl::Status Run(std::string_view sql, const Params& params = Params()) {
+    return Exec(sql, params).status();
+  }
+
+  bool alive() const { return conn_ != nullptr; }
+  absl::Mutex& mu() { return mu_; }
+
+ private:
+  void Drop() {
+    if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = nullptr;
+  }
+
+  absl::Status Failure(PGresult* raw, std::string_view sql);
+
+  std::string uri_;
+  PGconn* conn_ = nullptr;
+  absl::Mutex mu_;
+};
+
+// A dead connection, a server going down, too many clients and
+// serialization failures are worth retrying: Unavailable (and a dead
+// connection is dropped, so the next call reconnects). A unique violation is
+// AlreadyExists; anything else Internal. Frees `raw`.
+absl::Status Connection::Failure(PGresult* raw, std::string_view sql) {
+  std::string msg = raw != nullptr ? PQresultErrorMessage(raw) : "";
+  if (msg.empty()) msg = PQerrorMessage(conn_);
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  const char* field =
+      raw != nullptr ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+  std::string state = field != nullptr ? field : "";
+  PQclear(raw);
+  bool dead = PQstatus(conn_) != CONNECTION_OK;
+  if (dead) Drop();
+  std::string what = absl::StrCat("postgres: ", msg, " [", state,
+                                  "] in: ", ToAbsl(sql.substr(0, 80)));
+  if (dead || state.starts_with("08") || state.starts_with("53") ||
+      state.starts_with("57") || state == "40001" || state == "40P01" ||
+      state == "55P03") {
+    return absl::UnavailableError(what);
+  }
+  if (state == "23505") return absl::AlreadyExistsError(what);
+  return absl::InternalError(what);
+}
+
+// BEGIN ... COMMIT, rolled back unless Commit() ran.
+class Transaction {
+ public:
+  explicit Transaction(Connection* c) : c_(c) {}
+  ~Transaction() {
+    if (open_ && c_->alive()) (void)c_->Run("ROLLBACK");
+  }
+  absl::Status Begin() {
+    TERN_RETURN_IF_ERROR(c_->Run("BEGIN"));
+    open_ = true;
+    return absl::OkStatus();
+  }
+  absl::Status Commit() {
+    TERN_RETURN_IF_ERROR(c_->Run("COMMIT"));
+    open_ = false;
+    return absl::OkStatus();
+  }
+
+ private:
+  Connection* c_;
+  bool open_ = false;
+};
+
+constexpr absl::string_view kIssueCols =
+    "id, project_id, short_id, title, culprit, level, status, first_seen, "
+    "last_seen, times_seen, metadata_type, metadata_value, "
+    "metadata_filename, metadata_function";
+
+Issue ReadIssue(const Result& r, int row) {
+  Issue i;
+  i.id = r.Int(row, 0);
+  i.project_id = r.Int(row, 1);
+  i.short_id = r.Int(row, 2);
+  i.fields.title = r.Text(row, 3);
+  i.fields.culprit = r.Text(row, 4);
+  i.fields.level = r.Text(row, 5);
+  i.status =
+      ParseIssueStatus(r.Text(row, 6)).value_or(IssueStatus::kUnresolved);
+  i.first_seen_ms = r.Int(row, 7);
+  i.last_seen_ms = r.Int(row, 8);
+  i.times_seen = r.Int(row, 9);
+  i.fields.metadata_type = r.Text(row, 10);
+  i.fields.metadata_value = r.Text(row, 11);
+  i.fields.metadata_filename = r.Text(row, 12);
+  i.fields.metadata_function = r.Text(row, 13);
+  return i;
+}
+
+constexpr absl::string_view kEventCols =
+    "project_id, event_id, issue_id, received, timestamp, level, release, "
+    "environment, platform, tags";
+
+EventSummary ReadEvent(const Result& r, int row) {
+  EventSummary e;
+  e.project_id = r.Int(row, 0);
+  e.event_id = r.Text(row, 1);
+  if (!r.IsNull(row, 2)) e.issue_id = r.Int(row, 2);
+  e.received_ms = r.Int(row, 3);
+  e.timestamp_ms = r.Int(row, 4);
+  e.level = r.Text(row, 5);
+  e.release = r.Text(row, 6);
+  e.environment = r.Text(row, 7);
+  e.platform = r.Text(row, 8);
+  e.tags_json = r.Text(row, 9);
+  return e;
+}
+
+constexpr absl::string_view kProjectCols = "id, name, slug, created";
+Project ReadProject(const Result& r, int row) {
+  return Project{r.Int(row, 0), r.Text(row, 1), r.Text(row, 2), r.Int(row, 3)};
+}
+
+constexpr absl::string_view kKeyCols =
+    "id, public_key, project_id, active, created, settings";
+ProjectKey ReadKey(const Result& r, int row) {
+  ProjectKey k;
+  k.id = r.Int(row, 0);
+  k.public_key = r.Text(row, 1);
+  k.project_id = r.Int(row, 2);
+  k.active = r.Bool(row, 3);
+  k.created_ms = r.Int(row, 4);
+  k.settings_json = r.Text(row, 5);
+  return k;
+}
+
+int ClampLimit(int limit) { return std::clamp(limit, 1, 100); }
+
+absl::Status Migrate(Connection* c) {
+  absl::MutexLock lock(&c->mu());
+  Transaction tx(c);
+  TERN_RETURN_IF_ERROR(tx.Begin());
+  {
+    Params p;
+    std::string sql = absl::StrCat("SELECT pg_advisory_xact_lock(",
+                                   p.Add(kMigrationLock), "::bigint)");
+    TERN_RETURN_IF_ERROR(c->Run(sql, p));
+  }
+  TERN_RETURN_IF_ERROR(c->Run(
+      "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"));
+  TERN_ASSIGN_OR_RETURN(Result r,
+                        c->Exec("SELECT max(version) FROM schema_version"));
+  int64_t version = r.rows() > 0 && !r.IsNull(0, 0) ? r.Int(0, 0) : 0;
+  constexpr int64_t kLatest = std::size(kMigrations);
+  if (version > kLatest) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("database schema version ", version,
+                     " is newer than this binary's ", kLatest));
+  }
+  for (int64_t v = version; v < kLatest; ++v) {
+    TERN_RETURN_IF_ERROR(c->RunScript(kMigrations[v]));
+    Params p;
+    std::string sql = absl::StrCat(
+        "INSERT INTO schema_version (version) VALUES (", p.Add(v + 1), ")");
+    TERN_RETURN_IF_ERROR(c->Run(sql, p));
+  }
+  return tx.Commit();
+}
+
+class PostgresStoreImpl final : public Store {
+ public:
+  explicit PostgresStoreImpl(const std::string& uri)
+      : writer_(std::make_unique<Connection>(uri)),
+        reader_(std::make_unique<Connection>(uri)) {}
+
+  Connection* writer() { return writer_.get(); }
+
+  absl::StatusOr<BatchResult> WriteBatch(const Batch& batch) override {
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
+    BatchResult result;
+
+    // Every project must exist. Locking the project rows (in id order, so
+    // two batches cannot deadlock) serializes batches of the same project
+    // across backends: without it two backends could both find a hash
+    // unknown and open two issues for it.
+    std::vector<int64_t> projects = internal::BatchProjects(batch);
+    if (!projects.empty()) {
+      Params p;
+      std::string sql = absl::StrCat("SELECT id FROM projects WHERE id = ANY(",
+                                     p.Add(IntArray(projects)),
+                                     "::bigint[]) ORDER BY id FOR UPDATE");
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      absl::flat_hash_set<int64_t> found;
+      for (int i = 0; i < r.rows(); ++i) found.insert(r.Int(i, 0));
+      for (int64_t id : projects) {
+        if (!found.contains(id)) {
+          return absl::NotFoundError(
+              absl::StrCat("project ", id, " not found"));
+        }
+      }
+    }
+
+    // One lookup of the batch's event ids and one of its hashes.
+    absl::flat_hash_set<ProjectString> stored;
+    absl::flat_hash_map<ProjectString, int64_t> known;
+    if (!batch.events.empty()) {
+      std::vector<int64_t> ep, hp;
+      std::vector<std::string> ids, hashes;
+      for (const EventRecord& e : batch.events) {
+        ep.push_back(e.project_id);
+        ids.push_back(e.event_id);
+        for (const std::string& h : e.hashes) {
+          hp.push_back(e.project_id);
+          hashes.push_back(h);
+        }
+      }
+      Params p;
+      std::string sql = absl::StrCat(
+          "SELECT e.project_id, e.event_id FROM events e JOIN unnest(",
+          p.Add(IntArray(ep)), "::bigint[], ", p.Add(TextArray(ids)),
+          "::text[]) AS u(p, id) ON e.project_id = u.p AND e.event_id = u.id");
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      for (int i = 0; i < r.rows(); ++i) {
+        stored.emplace(r.Int(i, 0), r.Text(i, 1));
+      }
+      if (!hashes.empty()) {
+        Params q;
+        std::string hsql = absl::StrCat(
+            "SELECT g.project_id, g.hash, g.issue_id FROM grouphashes g JOIN "
+            "unnest(",
+            q.Add(IntArray(hp)), "::bigint[], ", q.Add(TextArray(hashes)),
+            "::text[]) AS u(p, h) ON g.project_id = u.p AND g.hash = u.h");
+        TERN_ASSIGN_OR_RETURN(Result h, c->Exec(hsql, q));
+        for (int i = 0; i < h.rows(); ++i) {
+          known.emplace(ProjectString(h.Int(i, 0), h.Text(i, 1)), h.Int(i, 2));
+        }
+      }
+    }
+
+    TERN_ASSIGN_OR_RETURN(internal::BatchPlan plan,
+                          internal::PlanBatch(batch, stored, known));
+    TERN_RETURN_IF_ERROR(CreateIssues(c, plan, &result));
+
+    // The events, in multi-row INSERTs; RETURNING names the ones that were
+    // new (ON CONFLICT keeps a duplicate the lookup missed from counting).
+    std::vector<bool> inserted(batch.events.size(), false);
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < batch.events.size(); ++i) {
+      if (plan.event_issue[i] == internal::BatchPlan::kDuplicate) {
+        ++result.duplicates;
+      } else {
+        todo.push_back(i);
+      }
+    }
+    absl::flat_hash_map<ProjectString, size_t> index_of;
+    for (size_t i : todo) {
+      const EventRecord& e = batch.events[i];
+      index_of.emplace(ProjectString(e.project_id, e.event_id), i);
+    }
+    for (size_t start = 0; start < todo.size(); start += kRowsPerInsert) {
+      size_t end = std::min(todo.size(), start + kRowsPerInsert);
+      Params p;
+      std::string sql =
+          "INSERT INTO events (project_id, event_id, issue_id, "
+          "is_transaction, received, timestamp, level, release, environment, "
+          "platform, tags, payload) VALUES ";
+      for (size_t k = start; k < end; ++k) {
+        size_t i = todo[k];
+        const EventRecord& e = batch.events[i];
+        int index = plan.event_issue[i];
+        absl::StrAppend(
+            &sql, k > start ? ", (" : "(", p.Add(e.project_id), ", ",
+            p.Add(e.event_id), ", ",
+            index >= 0 ? p.Add(plan.issues[index].issue_id) : p.AddNull(),
+            "::bigint, ", p.Add(e.is_transaction), "::boolean, ",
+            p.Add(e.received_ms), ", ", p.Add(e.timestamp_ms), ", ",
+            p.Add(e.level), ", ", p.Add(e.release), ", ", p.Add(e.environment),
+            ", ", p.Add(e.platform), ", ", p.Add(e.tags_json), ", ",
+            p.AddBinary(internal::CompressPayload(e.payload)), "::bytea)");
+      }
+      sql +=
+          " ON CONFLICT (project_id, event_id) DO NOTHING RETURNING "
+          "project_id, event_id";
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      for (int row = 0; row < r.rows(); ++row) {
+        auto it = index_of.find(ProjectString(r.Int(row, 0), r.Text(row, 1)));
+        if (it != index_of.end()) inserted[it->second] = true;
+      }
+    }
+    std::vector<std::pair<const EventRecord*, const Attachment*>> attachments;
+    for (size_t i : todo) {
+      if (!inserted[i]) {
+        ++result.duplicates;
+        continue;
+      }
+      ++result.events_stored;
+      for (const Attachment& a : batch.events[i].attachments) {
+        attachments.emplace_back(&batch.events[i], &a);
+      }
+    }
+    for (size_t start = 0; start < attachments.size();
+         start += kRowsPerInsert) {
+      size_t end = std::min(attachments.size(), start + kRowsPerInsert);
+      Params p;
+      std::string sql =
+          "INSERT INTO attachments (project_id, event_id, attachment_id, "
+          "name, content_type, type, data) VALUES ";
+      for (size_t k = start; k < end; ++k) {
+        const auto& [e, a] = attachments[k];
+        absl::StrAppend(&sql, k > start ? ", (" : "(", p.Add(e->project_id),
+                        ", ", p.Add(e->event_id), ", ", p.Add(a->attachment_id),
+                        ", ", p.Add(a->name), ", ", p.Add(a->content_type),
+                        ", ", p.Add(a->attachment_type), ", ",
+                        p.AddBinary(a->data), "::bytea)");
+      }
+      sql += " ON CONFLICT DO NOTHING";
+      TERN_RETURN_IF_ERROR(c->Run(sql, p));
+    }
+
+    // Issue counters, and regressions of the resolved issues among them.
+    std::vector<int64_t> ids, counts, firsts, lasts, existing;
+    for (const internal::IssueDelta& d :
+         internal::IssueDeltas(batch, plan, inserted)) {
+      ids.push_back(d.issue_id);
+      counts.push_back(d.count);
+      firsts.push_back(d.first_ms);
+      lasts.push_back(d.last_ms);
+      if (!d.is_new) existing.push_back(d.issue_id);
+    }
+    if (!existing.empty()) {
+      Params p;
+      std::string sql = absl::StrCat(
+          "UPDATE issues SET status = 'unresolved' WHERE id = ANY(",
+          p.Add(IntArray(existing)), "::bigint[]) AND status = 'resolved'");
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      result.regressions += r.Changed();
+    }
+    if (!ids.empty()) {
+      Params p;
+      std::string sql = absl::StrCat(
+          "UPDATE issues i SET times_seen = i.times_seen + u.n, first_seen = "
+          "LEAST(i.first_seen, u.f), last_seen = GREATEST(i.last_seen, u.l) "
+          "FROM unnest(",
+          p.Add(IntArray(ids)), "::bigint[], ", p.Add(IntArray(counts)),
+          "::bigint[], ", p.Add(IntArray(firsts)), "::bigint[], ",
+          p.Add(IntArray(lasts)),
+          "::bigint[]) AS u(id, n, f, l) WHERE i.id = u.id");
+      TERN_RETURN_IF_ERROR(c->Run(sql, p));
+    }
+
+    TERN_RETURN_IF_ERROR(AddSessions(c, batch.sessions));
+    TERN_RETURN_IF_ERROR(StoreOffsets(c, batch.offsets));
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return result;
+  }
+
+  absl::StatusOr<std::vector<PartitionOffset>> LoadOffsets() override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        Result r, c->Exec("SELECT topic, partition, next_offset FROM "
+                          "consumer_offsets ORDER BY topic, partition"));
+    std::vector<PartitionOffset> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back(
+          {r.Text(i, 0), static_cast<int32_t>(r.Int(i, 1)), r.Int(i, 2)});
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::pair<Project, ProjectKey>> CreateProject(
+      std::string_view name) override {
+    TERN_ASSIGN_OR_RETURN(std::string slug, internal::MakeSlug(name));
+    TERN_ASSIGN_OR_RETURN(std::string public_key, internal::NewPublicKey());
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
+    Project project{0, std::string(name), slug, internal::NowMs()};
+    {
+      Params p;
+      std::string sql =
+          absl::StrCat("INSERT INTO projects (name, slug, created) VALUES (",
+                       p.Add(project.name), ", ", p.Add(project.slug), ", ",
+                       p.Add(project.created_ms),
+                       ") ON CONFLICT (slug) DO NOTHING RETURNING id");
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      if (r.rows() == 0) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("a project with slug '", slug, "' exists"));
+      }
+      project.id = r.Int(0, 0);
+    }
+    ProjectKey k;
+    k.public_key = std::move(public_key);
+    k.project_id = project.id;
+    k.created_ms = project.created_ms;
+    {
+      Params p;
+      std::string sql = absl::StrCat(
+          "INSERT INTO keys (public_key, project_id, active, created, "
+          "settings) VALUES (",
+          p.Add(k.public_key), ", ", p.Add(k.project_id), ", TRUE, ",
+          p.Add(k.created_ms), ", ", p.Add(k.settings_json), ") RETURNING id");
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      if (r.rows() != 1) return absl::InternalError("INSERT gave no id");
+      k.id = r.Int(0, 0);
+    }
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return std::make_pair(std::move(project), std::move(k));
+  }
+
+  absl::StatusOr<std::vector<Project>> ListProjects() override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(Result r,
+                          c->Exec(absl::StrCat("SELECT ", kProjectCols,
+                                               " FROM projects ORDER BY id")));
+    std::vector<Project> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadProject(r, i));
+    return out;
+  }
+
+  absl::StatusOr<Project> GetProject(int64_t id) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Params p;
+    std::string sql =
+        absl::StrCat("SELECT ", kProjectCols,
+                     " FROM projects WHERE id = ", p.Add(id), "::bigint");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("project ", id));
+    return ReadProject(r, 0);
+  }
+
+  absl::StatusOr<Project> GetProjectBySlug(std::string_view slug) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Params p;
+    std::string sql = absl::StrCat("SELECT ", kProjectCols,
+                                   " FROM projects WHERE slug = ", p.Add(slug));
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    if (r.rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("project '", ToAbsl(slug), "'"));
+    }
+    return ReadProject(r, 0);
+  }
+
+  absl::StatusOr<std::vector<ProjectKey>> ListKeys(
+      int64_t project_id) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Params p;
+    std::string id = p.Add(project_id);
+    std::string sql = absl::StrCat("SELECT ", kKeyCols, " FROM keys WHERE ", id,
+                                   "::bigint = 0 OR project_id = ", id,
+                                   "::bigint ORDER BY id");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    std::vector<ProjectKey> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadKey(r, i));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<ProjectKey>> GetKeys(
+      std::span<const std::string> public_keys) override {
+    std::vector<ProjectKey> out;
+    if (public_keys.empty()) return out;
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Params p;
+    std::string sql =
+        absl::StrCat("SELECT ", kKeyCols, " FROM keys WHERE public_key = ANY(",
+                     p.Add(TextArray({public_keys.begin(), public_keys.end()})),
+                     "::text[])");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadKey(r, i));
+    return out;
+  }
+
+  absl::Status SetKeyActive(std::string_view public_key, bool active) override {
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Params p;
+    std::string sql =
+        absl::StrCat("UPDATE keys SET active = ", p.Add(active),
+                     "::boolean WHERE public_key = ", p.Add(public_key));
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    if (r.Changed() == 0) return absl::NotFoundError("no such key");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<IssuePage> ListIssues(const IssueQuery& q) override {
+    absl::string_view col = q.sort == IssueSort::kFirstSeen ? "first_seen"
+                            : q.sort == IssueSort::kCount   ? "times_seen"
+                                                            : "last_seen";
+    int limit = ClampLimit(q.limit);
+    // Only these fixed fragments vary; every value is a parameter.
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT ", kIssueCols,
+        " FROM issues WHERE project_id = ", p.Add(q.project_id), "::bigint");
+    if (q.status) {
+      absl::StrAppend(&sql,
+                      " AND status = ", p.Add(IssueStatusName(*q.status)));
+    }
+    if (!q.text.empty()) {
+      std::string like = p.Add(internal::LikeContains(q.text));
+      absl::StrAppend(&sql, " AND (title ILIKE ", like, " ESCAPE '\\' OR ",
+                      "culprit ILIKE ", like, " ESCAPE '\\')");
+    }
+    if (q.cursor) {
+      std::string v = p.Add(q.cursor->sort_value);
+      std::string id = p.Add(q.cursor->id);
+      absl::StrAppend(&sql, " AND (", col, ", id) < (", v, "::bigint, ", id,
+                      "::bigint)");
+    }
+    absl::StrAppend(&sql, " ORDER BY ", col, " DESC, id DESC LIMIT ",
+                    p.Add(int64_t{limit} + 1));
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    IssuePage page;
+    for (int i = 0; i < r.rows() && i < limit; ++i) {
+      page.issues.push_back(ReadIssue(r, i));
+    }
+    if (r.rows() > limit) {
+      const Issue& last = page.issues.back();
+      int64_t v = q.sort == IssueSort::kFirstSeen ? last.first_seen_ms
+                  : q.sort == IssueSort::kCount   ? last.times_seen
+                                                  : last.last_seen_ms;
+      page.next = IssueCursor{v, last.id};
+    }
+    return page;
+  }
+
+  absl::StatusOr<Issue> GetIssue(int64_t issue_id) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    return GetIssueLocked(c, issue_id);
+  }
+
+  absl::Status SetIssueStatus(int64_t issue_id, IssueStatus status) override {
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Params p;
+    std::string sql = absl::StrCat(
+        "UPDATE issues SET status = ", p.Add(IssueStatusName(status)),
+        " WHERE id = ", p.Add(issue_id), "::bigint");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    if (r.Changed() == 0) {
+      return absl::NotFoundError(absl::StrCat("issue ", issue_id));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<EventPage> ListIssueEvents(
+      int64_t issue_id, const std::optional<EventCursor>& cursor,
+      int limit) override {
+    limit = ClampLimit(limit);
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
+    TERN_RETURN_IF_ERROR(GetIssueLocked(c, issue_id).status());
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT ", kEventCols,
+        " FROM events WHERE issue_id = ", p.Add(issue_id), "::bigint");
+    if (cursor) {
+      std::string t = p.Add(cursor->received_ms);
+      std::string id = p.Add(cursor->event_id);
+      absl::StrAppend(&sql, " AND (received, event_id) < (", t, "::bigint, ",
+                      id, "::text)");
+    }
+    absl::StrAppend(&sql, " ORDER BY received DESC, event_id DESC LIMIT ",
+                    p.Add(int64_t{limit} + 1));
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    EventPage page;
+    for (int i = 0; i < r.rows() && i < limit; ++i) {
+      page.events.push_back(ReadEvent(r, i));
+    }
+    if (r.rows() > limit) {
+      page.next = EventCursor{page.events.back().received_ms,
+                              page.events.back().event_id};
+    }
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return page;
+  }
+
+  absl::StatusOr<StoredEvent> GetLatestEvent(int64_t issue_id) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
+    Params p;
+    std::string sql =
+        absl::StrCat("SELECT ", kEventCols,
+                     ", payload FROM events WHERE issue_id = ", p.Add(issue_id),
+                     "::bigint ORDER BY received DESC, event_id DESC LIMIT 1");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    if (r.rows() == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("issue ", issue_id, " has no stored event"));
+    }
+    TERN_ASSIGN_OR_RETURN(StoredEvent e, ReadStoredEvent(c, r));
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return e;
+  }
+
+  absl::StatusOr<StoredEvent> GetEvent(int64_t project_id,
+                                       std::string_view event_id) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT ", kEventCols,
+        ", payload FROM events WHERE project_id = ", p.Add(project_id),
+        "::bigint AND event_id = ", p.Add(event_id));
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    if (r.rows() == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("event ", ToAbsl(event_id), " not found"));
+    }
+    TERN_ASSIGN_OR_RETURN(StoredEvent e, ReadStoredEvent(c, r));
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return e;
+  }
+
+  absl::StatusOr<Attachment> GetAttachment(
+      int64_t project_id, std::string_view event_id,
+      std::string_view attachment_id) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT attachment_id, name, content_type, type, data FROM "
+        "attachments WHERE project_id = ",
+        p.Add(project_id), "::bigint AND event_id = ", p.Add(event_id),
+        " AND attachment_id = ", p.Add(attachment_id));
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    if (r.rows() == 0) return absl::NotFoundError("attachment not found");
+    return Attachment{r.Text(0, 0), r.Text(0, 1), r.Text(0, 2), r.Text(0, 3),
+                      r.Bytes(0, 4)};
+  }
+
+  absl::StatusOr<std::vector<int64_t>> IssueHistogram(int64_t issue_id,
+                                                      int64_t since_ms,
+                                                      int64_t bucket_ms,
+                                                      int buckets) override {
+    if (bucket_ms <= 0 || buckets < 1 || buckets > 10000 ||
+        since_ms > (int64_t{1} << 50) || bucket_ms > (int64_t{1} << 40)) {
+      return absl::InvalidArgumentError("bad histogram range");
+    }
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
+    TERN_RETURN_IF_ERROR(GetIssueLocked(c, issue_id).status());
+    Params p;
+    std::string id = p.Add(issue_id);
+    std::string since = p.Add(since_ms);
+    std::string bucket = p.Add(bucket_ms);
+    std::string until = p.Add(since_ms + bucket_ms * buckets);
+    std::string sql = absl::StrCat(
+        "SELECT (received - ", since, "::bigint) / ", bucket,
+        "::bigint AS b, count(*) FROM events WHERE issue_id = ", id,
+        "::bigint AND received >= ", since, "::bigint AND received < ", until,
+        "::bigint GROUP BY b");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    std::vector<int64_t> counts(buckets, 0);
+    for (int i = 0; i < r.rows(); ++i) {
+      int64_t b = r.Int(i, 0);
+      if (b >= 0 && b < buckets) counts[b] = r.Int(i, 1);
+    }
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return counts;
+  }
+
+  absl::StatusOr<std::vector<SessionRow>> ListSessions(
+      int64_t project_id, int64_t since_s) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT release, environment, hour, started, healthy, errored, "
+        "crashed, abnormal FROM session_hours WHERE project_id = ",
+        p.Add(project_id), "::bigint AND hour >= ", p.Add(since_s),
+        "::bigint ORDER BY hour, release, environment");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    std::vector<SessionRow> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3),
+                     r.Int(i, 4), r.Int(i, 5), r.Int(i, 6), r.Int(i, 7)});
+    }
+    return out;
+  }
+
+  absl::StatusOr<int64_t> DeleteEventsBefore(int64_t cutoff_ms,
+                                             int limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Params p;
+    // One statement, so one implicit transaction: the events and their
+    // attachments go together.
+    std::string sql = absl::StrCat(
+        "WITH doomed AS (DELETE FROM events WHERE id IN (SELECT id FROM "
+        "events WHERE received < ",
+        p.Add(cutoff_ms), "::bigint ORDER BY received LIMIT ",
+        p.Add(int64_t{limit}),
+        ") RETURNING project_id, event_id), gone AS (DELETE FROM attachments "
+        "a USING doomed d WHERE a.project_id = d.project_id AND a.event_id = "
+        "d.event_id) SELECT count(*) FROM doomed");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    return r.rows() > 0 ? r.Int(0, 0) : 0;
+  }
+
+  absl::StatusOr<int64_t> DeleteEmptyIssues(int limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Params p;
+    std::string sql = absl::StrCat(
+        "WITH doomed AS (DELETE FROM issues WHERE id IN (SELECT id FROM "
+        "issues i WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.issue_id "
+        "= i.id) ORDER BY id LIMIT ",
+        p.Add(int64_t{limit}),
+        ") RETURNING id), gone AS (DELETE FROM grouphashes g USING doomed d "
+        "WHERE g.issue_id = d.id) SELECT count(*) FROM doomed");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    return r.rows() > 0 ? r.Int(0, 0) : 0;
+  }
+
+ private:
+  // Gives every new issue of the plan its short id and row, then links the
+  // plan's new hashes.
+  absl::Status CreateIssues(Connection* c, internal::BatchPlan& plan,
+                            BatchResult* result) {
+    // Short ids: one counter bump per project for all its new issues.
+    std::map<int64_t, std::vector<internal::PlannedIssue*>> fresh;
+    for (internal::PlannedIssue& issue : plan.issues) {
+      if (issue.is_new) fresh[issue.project_id].push_back(&issue);
+    }
+    for (auto& [project, issues] : fresh) {
+      Params p;
+      std::string n = p.Add(static_cast<int64_t>(issues.size()));
+      std::string sql =
+          absl::StrCat("UPDATE projects SET next_short_id = next_short_id + ",
+                       n, "::bigint WHERE id = ", p.Add(project),
+                       "::bigint RETURNING next_short_id - ", n, "::bigint");
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      if (r.rows() != 1) return absl::InternalError("project vanished");
+      int64_t short_id = r.Int(0, 0);
+      for (size_t start = 0; start < issues.size(); start += kRowsPerInsert) {
+        size_t end = std::min(issues.size(), start + kRowsPerInsert);
+        Params q;
+        std::string insert =
+            "INSERT INTO issues (project_id, short_id, title, culprit, level, "
+            "status, first_seen, last_seen, times_seen, metadata_type, "
+            "metadata_value, metadata_filename, metadata_function) VALUES ";
+        absl::flat_hash_map<int64_t, internal::PlannedIssue*> by_short;
+        for (size_t k = start; k < end; ++k) {
+          const EventRecord& e = *issues[k]->opener;
+          int64_t sid = short_id + static_cast<int64_t>(k);
+          by_short.emplace(sid, issues[k]);
+          absl::StrAppend(
+              &insert, k > start ? ", (" : "(", q.Add(project), "::bigint, ",
+              q.Add(sid), "::bigint, ", q.Add(e.issue.title), ", ",
+              q.Add(e.issue.culprit), ", ",
+              q.Add(e.issue.level.empty() ? e.level : e.issue.level),
+              ", 'unresolved', ", q.Add(e.received_ms), "::bigint, ",
+              q.Add(e.received_ms), "::bigint, 0, ",
+              q.Add(e.issue.metadata_type), ", ", q.Add(e.issue.metadata_value),
+              ", ", q.Add(e.issue.metadata_filename), ", ",
+              q.Add(e.issue.metadata_function), ")");
+        }
+        insert += " RETURNING id, short_id";
+        TERN_ASSIGN_OR_RETURN(Result r2, c->Exec(insert, q));
+        for (int row = 0; row < r2.rows(); ++row) {
+          auto it = by_short.find(r2.Int(row, 1));
+          if (it != by_short.end()) it->second->issue_id = r2.Int(row, 0);
+        }
+      }
+      result->issues_created += static_cast<int64_t>(issues.size());
+    }
+    std::vector<int64_t> hp, hi;
+    std::vector<std::string> hashes;
+    for (const internal::PlannedIssue& issue : plan.issues) {
+      for (const std::string& h : issue.new_hashes) {
+        hp.push_back(issue.project_id);
+        hashes.push_back(h);
+        hi.push_back(issue.issue_id);
+      }
+    }
+    if (hashes.empty()) return absl::OkStatus();
+    Params p;
+    std::string sql = absl::StrCat(
+        "INSERT INTO grouphashes (project_id, hash, issue_id) SELECT * FROM "
+        "unnest(",
+        p.Add(IntArray(hp)), "::bigint[], ", p.Add(TextArray(hashes)),
+        "::text[], ", p.Add(IntArray(hi)),
+        "::bigint[]) ON CONFLICT DO NOTHING");
+    return c->Run(sql, p);
+  }
+
+  // Adds the deltas (summed per row first: one INSERT ... ON CONFLICT may
+  // not touch a row twice).
+  absl::Status AddSessions(Connection* c,
+                           const std::vector<SessionDelta>& deltas) {
+    if (deltas.empty()) return absl::OkStatus();
+    std::map<std::tuple<int64_t, std::string, std::string, int64_t>,
+             SessionDelta>
+        sums;
+    for (const SessionDelta& d : deltas) {
+      auto [it, fresh] = sums.try_emplace(
+          std::make_tuple(d.project_id, d.release, d.environment, d.hour_s), d);
+      if (fresh) continue;
+      it->second.started += d.started;
+      it->second.healthy += d.healthy;
+      it->second.errored += d.errored;
+      it->second.crashed += d.crashed;
+      it->second.abnormal += d.abnormal;
+    }
+    std::vector<int64_t> project, hour, started, healthy, errored, crashed,
+        abnormal;
+    std::vector<std::string> release, environment;
+    for (const auto& [key, d] : sums) {
+      project.push_back(d.project_id);
+      release.push_back(d.release);
+      environment.push_back(d.environment);
+      hour.push_back(d.hour_s);
+      started.push_back(d.started);
+      healthy.push_back(d.healthy);
+      errored.push_back(d.errored);
+      crashed.push_back(d.crashed);
+      abnormal.push_back(d.abnormal);
+    }
+    Params p;
+    std::string sql = absl::StrCat(
+        "INSERT INTO session_hours (project_id, release, environment, hour, "
+        "started, healthy, errored, crashed, abnormal) SELECT * FROM unnest(",
+        p.Add(IntArray(project)), "::bigint[], ", p.Add(TextArray(release)),
+        "::text[], ", p.Add(TextArray(environment)), "::text[], ",
+        p.Add(IntArray(hour)), "::bigint[], ", p.Add(IntArray(started)),
+        "::bigint[], ", p.Add(IntArray(healthy)), "::bigint[], ",
+        p.Add(IntArray(errored)), "::bigint[], ", p.Add(IntArray(crashed)),
+        "::bigint[], ", p.Add(IntArray(abnormal)),
+        "::bigint[]) ON CONFLICT (project_id, release, environment, hour) DO "
+        "UPDATE SET started = session_hours.started + excluded.started, "
+        "healthy = session_hours.healthy + excluded.healthy, errored = "
+        "session_hours.errored + excluded.errored, crashed = "
+        "session_hours.crashed + excluded.crashed, abnormal = "
+        "session_hours.abnormal + excluded.abnormal");
+    return c->Run(sql, p);
+  }
+
+  absl::Status StoreOffsets(Connection* c,
+                            const std::vector<PartitionOffset>& offsets) {
+    if (offsets.empty()) return absl::OkStatus();
+    // The last offset given for a partition wins.
+    std::map<std::pair<std::string, int32_t>, int64_t> last;
+    for (const PartitionOffset& o : offsets) {
+      last[{o.topic, o.partition}] = o.next_offset;
+    }
+    std::vector<std::string> topics;
+    std::vector<int64_t> partitions, next;
+    for (const auto& [key, offset] : last) {
+      topics.push_back(key.first);
+      partitions.push_back(key.second);
+      next.push_back(offset);
+    }
+    Params p;
+    std::string sql = absl::StrCat(
+        "INSERT INTO consumer_offsets (topic, partition, next_offset) SELECT * "
+        "FROM unnest(",
+        p.Add(TextArray(topics)), "::text[], ", p.Add(IntArray(partitions)),
+        "::integer[], ", p.Add(IntArray(next)),
+        "::bigint[]) ON CONFLICT (topic, partition) DO UPDATE SET "
+        "next_offset = excluded.next_offset");
+    return c->Run(sql, p);
+  }
+
+  absl::StatusOr<Issue> GetIssueLocked(Connection* c, int64_t issue_id) {
+    Params p;
+    std::string sql =
+        absl::StrCat("SELECT ", kIssueCols,
+                     " FROM issues WHERE id = ", p.Add(issue_id), "::bigint");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    if (r.rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("issue ", issue_id));
+    }
+    return ReadIssue(r, 0);
+  }
+
+  // Row 0 of `r` is kEventCols + payload.
+  absl::StatusOr<StoredEvent> ReadStoredEvent(Connection* c, const Result& r) {
+    StoredEvent out;
+    out.summary = ReadEvent(r, 0);
+    TERN_ASSIGN_OR_RETURN(out.payload,
+                          internal::DecompressPayload(r.Bytes(0, 10)));
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT attachment_id, name, content_type, type, octet_length(data) "
+        "FROM attachments WHERE project_id = ",
+        p.Add(out.summary.project_id),
+        "::bigint AND event_id = ", p.Add(out.summary.event_id),
+        " ORDER BY id");
+    TERN_ASSIGN_OR_RETURN(Result a, c->Exec(sql, p));
+    for (int i = 0; i < a.rows(); ++i) {
+      out.attachments.push_back({a.Text(i, 0), a.Text(i, 1), a.Text(i, 2),
+                                 a.Text(i, 3), a.Int(i, 4)});
+    }
+    return out;
+  }
+
+  std::unique_ptr<Connection> writer_;
+  std::unique_ptr<Connection> reader_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> PostgresStore::Open(
+    std::string_view uri) {
+  auto store = std::make_unique<PostgresStoreImpl>(std::string(uri));
+  TERN_RETURN_IF_ERROR(Migrate(store->writer()));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace tern::storage

@@ -1,0 +1,266 @@
+#include "backend/storage/store.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "backend/storage/postgres_store.h"
+#include "backend/storage/sqlite_store.h"
+#include "backend/storage/store_internal.h"
+#include "common/status.h"
+
+namespace tern::storage {
+
+std::string_view IssueStatusName(IssueStatus status) {
+  switch (status) {
+    case IssueStatus::kUnresolved:
+      return "unresolved";
+    case IssueStatus::kResolved:
+      return "resolved";
+    case IssueStatus::kIgnored:
+      return "ignored";
+  }
+  return "unresolved";
+}
+
+std::optional<IssueStatus> ParseIssueStatus(std::string_view name) {
+  if (name == "unresolved") return IssueStatus::kUnresolved;
+  if (name == "resolved") return IssueStatus::kResolved;
+  if (name == "ignored") return IssueStatus::kIgnored;
+  return std::nullopt;
+}
+
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view dsn) {
+  if (dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")) {
+    return PostgresStore::Open(dsn);
+  }
+  if (dsn.starts_with("sqlite:")) {
+    dsn.remove_prefix(7);
+    // "sqlite:///abs/path" as well as "sqlite:/abs/path".
+    if (dsn.starts_with("//")) dsn.remove_prefix(2);
+  } else if (dsn.find("://") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown store scheme in '", ToAbsl(dsn),
+                     "' (want sqlite:PATH or postgresql://...)"));
+  }
+  if (dsn.empty()) return absl::InvalidArgumentError("empty store path");
+  return SqliteStore::Open(dsn);
+}
+
+namespace internal {
+
+std::string CompressPayload(std::string_view json) {
+  // One context per thread, kept: ZSTD_compress would allocate and set up a
+  // context per payload, which was 40% of the ingest path's CPU.
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx(
+      ZSTD_createCCtx(), ZSTD_freeCCtx);
+  std::string out(ZSTD_compressBound(json.size()), '\0');
+  size_t n = ZSTD_compressCCtx(ctx.get(), out.data(), out.size(), json.data(),
+                               json.size(), 1);
+  // Only a too-small destination can fail, and ZSTD_compressBound rules it out.
+  if (ZSTD_isError(n)) return std::string();
+  out.resize(n);
+  return out;
+}
+
+absl::StatusOr<std::string> DecompressPayload(std::string_view blob) {
+  if (blob.empty()) return std::string();
+  unsigned long long size = ZSTD_getFrameContentSize(blob.data(), blob.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+      size > (1ull << 31)) {
+    return absl::DataLossError("stored payload is not a zstd frame");
+  }
+  std::string out(size, '\0');
+  size_t n = ZSTD_decompress(out.data(), out.size(), blob.data(), blob.size());
+  if (ZSTD_isError(n) || n != size) {
+    return absl::DataLossError(
+        absl::StrCat("stored payload is corrupt: ", ZSTD_getErrorName(n)));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> NewPublicKey() {
+  unsigned char bytes[16];
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen("/dev/urandom", "rb"),
+                                          &std::fclose);
+  if (f == nullptr ||
+      std::fread(bytes, 1, sizeof(bytes), f.get()) != sizeof(bytes)) {
+    return absl::InternalError("cannot read /dev/urandom");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string key;
+  key.reserve(32);
+  for (unsigned char b : bytes) {
+    key.push_back(kHex[b >> 4]);
+    key.push_back(kHex[b & 15]);
+  }
+  return key;
+}
+
+absl::StatusOr<std::string> MakeSlug(std::string_view name) {
+  if (name.empty() || name.size() > 64) {
+    return absl::InvalidArgumentError("a project name has 1 to 64 characters");
+  }
+  std::string slug;
+  bool dash = false;
+  for (char c : name) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      if (dash && !slug.empty()) slug.push_back('-');
+      dash = false;
+      slug.push_back(c);
+    } else if (c >= 'A' && c <= 'Z') {
+      if (dash && !slug.empty()) slug.push_back('-');
+      dash = false;
+      slug.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else {
+      dash = true;
+    }
+  }
+  if (slug.empty()) {
+    return absl::InvalidArgumentError(
+        "a project name needs at least one ASCII letter or digit");
+  }
+  return slug;
+}
+
+std::string LikeContains(std::string_view text) {
+  std::string out = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('%');
+  return out;
+}
+
+std::string JsonStringArray(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (const std::string& v : values) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    for (unsigned char c : v) {
+      if (c == '"' || c == '\\') {
+        out.push_back('\\');
+        out.push_back(static_cast<char>(c));
+      } else if (c < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out.append("\\u00");
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+    }
+    out.push_back('"');
+  }
+  out.push_back(']');
+  return out;
+}
+
+int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+absl::StatusOr<BatchPlan> PlanBatch(
+    const Batch& batch, const absl::flat_hash_set<ProjectString>& stored,
+    const absl::flat_hash_map<ProjectString, int64_t>& known) {
+  BatchPlan plan;
+  plan.event_issue.reserve(batch.events.size());
+  absl::flat_hash_set<ProjectString> seen;
+  // Every hash the batch has seen so far -> index into plan.issues.
+  absl::flat_hash_map<ProjectString, int> hash_issue;
+  absl::flat_hash_map<int64_t, int> existing_index;  // issue id -> index
+  for (const EventRecord& e : batch.events) {
+    ProjectString key(e.project_id, e.event_id);
+    if (stored.contains(key) || !seen.insert(key).second) {
+      plan.event_issue.push_back(BatchPlan::kDuplicate);
+      continue;
+    }
+    if (e.is_transaction) {
+      plan.event_issue.push_back(BatchPlan::kTransaction);
+      continue;
+    }
+    if (e.hashes.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("event ", e.event_id, " has no grouping hash"));
+    }
+    int index = -1;
+    for (const std::string& h : e.hashes) {
+      ProjectString hk(e.project_id, h);
+      if (auto it = hash_issue.find(hk); it != hash_issue.end()) {
+        index = it->second;
+        break;
+      }
+      if (auto it = known.find(hk); it != known.end()) {
+        auto [pos, fresh] = existing_index.try_emplace(
+            it->second, static_cast<int>(plan.issues.size()));
+        if (fresh) {
+          PlannedIssue issue;
+          issue.project_id = e.project_id;
+          issue.issue_id = it->second;
+          plan.issues.push_back(std::move(issue));
+        }
+        index = pos->second;
+        break;
+      }
+    }
+    if (index < 0) {
+      index = static_cast<int>(plan.issues.size());
+      PlannedIssue issue;
+      issue.project_id = e.project_id;
+      issue.is_new = true;
+      issue.opener = &e;
+      plan.issues.push_back(std::move(issue));
+    }
+    for (const std::string& h : e.hashes) {
+      ProjectString hk(e.project_id, h);
+      if (hash_issue.contains(hk)) continue;
+      hash_issue.emplace(hk, index);
+      if (!known.contains(hk)) plan.issues[index].new_hashes.push_back(h);
+    }
+    plan.event_issue.push_back(index);
+  }
+  return plan;
+}
+
+std::vector<IssueDelta> IssueDeltas(const Batch& batch, const BatchPlan& plan,
+                                    const std::vector<bool>& inserted) {
+  std::vector<IssueDelta> deltas(plan.issues.size());
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    int index = plan.event_issue[i];
+    if (index < 0 || !inserted[i]) continue;
+    IssueDelta& d = deltas[index];
+    int64_t t = batch.events[i].received_ms;
+    if (d.count == 0) {
+      d.first_ms = d.last_ms = t;
+    } else {
+      d.first_ms = std::min(d.first_ms, t);
+      d.last_ms = std::max(d.last_ms, t);
+    }
+    ++d.count;
+  }
+  std::vector<IssueDelta> out;
+  for (size_t i = 0; i < deltas.size(); ++i) {
+    if (deltas[i].count == 0) continue;
+    deltas[i].issue_id = plan.issues[i].issue_id;
+    deltas[i].is_new = plan.issues[i].is_new;
+    out.push_back(deltas[i]);
+  }
+  return out;
+}
+
+std::vector<int64_t> BatchProjects(const Batch& batch) {
+  std::vector<int64_t> ids;
+  for (const EventRecord& e : batch.events) ids.push_back(e.project_id);
+  for (const SessionDelta& s : batch.sessions) ids.push_back(s.project_id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+}  // namespace internal
+}  // namespace tern::storage

@@ -1,0 +1,308 @@
+// The backend's storage contract: what tern-backend keeps and how it asks
+// for it, independent of the database underneath.
+//
+// Two implementations sit behind this interface: SQLite (the embedded
+// default: one file, WAL) and PostgreSQL (libpq), chosen by OpenStore from
+// the store DSN in config/backend.yml. Both pass the same contract tests
+// (store_contract_test.cc), so the consumer, the API and the CLI never know
+// which one they talk to.
+//
+// Writes come in batches from the Kafka consumer: WriteBatch applies a whole
+// batch in one transaction, together with the Kafka offsets the batch ends
+// at, so a batch is either stored with its offsets or not at all. Replaying
+// a batch (after a crash between the store's commit and Kafka's) changes
+// nothing: events are unique per (project, event_id) and an event that is
+// already stored counts nothing again; the consumer also skips messages below
+// the stored offsets, which keeps session counts exact.
+//
+// Every method is thread-safe (the consumer thread writes while API threads
+// read). Errors: NotFound for a missing project/issue/event/key,
+// InvalidArgument for a bad argument, Unavailable when the database cannot be
+// reached or is busy (the caller retries with backoff), Internal otherwise.
+// No argument is ever spliced into SQL text: every value is a bound parameter.
+#ifndef TERN_BACKEND_STORAGE_STORE_H_
+#define TERN_BACKEND_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tern::storage {
+
+enum class IssueStatus : uint8_t { kUnresolved, kResolved, kIgnored };
+// "unresolved", "resolved", "ignored".
+std::string_view IssueStatusName(IssueStatus status);
+// The inverse of IssueStatusName; nullopt for anything else.
+std::optional<IssueStatus> ParseIssueStatus(std::string_view name);
+
+struct Project {
+  int64_t id = 0;
+  std::string name;
+  std::string slug;  // lowercase name, [a-z0-9-]; unique
+  int64_t created_ms = 0;
+};
+
+struct ProjectKey {
+  int64_t id = 0;          // numeric key id (outcomes' key_id)
+  std::string public_key;  // 32 lowercase hex
+  int64_t project_id = 0;
+  bool active = true;
+  int64_t created_ms = 0;
+  // Per-key settings as a JSON object, "{}" when none. Relays read it through
+  // POST /api/0/relays/projectconfigs/: {"quotas": [...], "allowedOrigins":
+  // [...]} in the shape of protocol/project_config.h.
+  std::string settings_json = "{}";
+};
+
+// What a new issue is created with (the grouping code derives it from the
+// event that opens the issue).
+struct IssueFields {
+  std::string title;
+  std::string culprit;
+  std::string level;  // "error", "warning", ...
+  std::string metadata_type;
+  std::string metadata_value;
+  std::string metadata_filename;
+  std::string metadata_function;
+};
+
+struct Attachment {
+  std::string attachment_id;
+  std::string name;
+  std::string content_type;
+  std::string attachment_type;  // "event.attachment", "event.minidump", ...
+  std::string data;
+};
+
+// One event of a batch, already grouped.
+struct EventRecord {
+  int64_t project_id = 0;
+  std::string event_id;  // 32 lowercase hex
+  // Transactions are stored and counted but open no issue; `hashes` is
+  // empty for them and issue_id stays null.
+  bool is_transaction = false;
+  // The grouping hashes in assignment order (app first, system last); at
+  // least one for an error event. The event joins the issue of the first
+  // hash already linked; a new issue links all of them.
+  std::vector<std::string> hashes;
+  IssueFields issue;  // used only when the event opens a new issue
+  int64_t received_ms = 0;
+  int64_t timestamp_ms = 0;
+  std::string level;
+  std::string release;
+  std::string environment;
+  std::string platform;
+  std::string tags_json = "[]";  // JSON array of ["key","value"] pairs
+  std::string payload;           // the event JSON; stored zstd-compressed
+  std::vector<Attachment> attachments;
+};
+
+// Session counts to add to one (project, release, environment, hour) row.
+struct SessionDelta {
+  int64_t project_id = 0;
+  std::string release;
+  std::string environment;
+  int64_t hour_s = 0;  // unix seconds, a multiple of 3600
+  int64_t started = 0;
+  int64_t healthy = 0;
+  int64_t errored = 0;
+  int64_t crashed = 0;
+  int64_t abnormal = 0;
+};
+
+// The next offset to read on one partition, stored with the batch.
+struct PartitionOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next_offset = 0;
+};
+
+struct Batch {
+  std::vector<EventRecord> events;
+  std::vector<SessionDelta> sessions;
+  std::vector<PartitionOffset> offsets;
+};
+
+struct BatchResult {
+  int64_t events_stored = 0;  // newly inserted (transactions included)
+  int64_t duplicates = 0;     // already stored, ignored
+  int64_t issues_created = 0;
+  int64_t regressions = 0;  // resolved issues reopened by a new event
+};
+
+struct Issue {
+  int64_t id = 0;
+  int64_t project_id = 0;
+  int64_t short_id = 0;  // 1, 2, ... per project; the API shows SLUG-<n>
+  IssueFields fields;
+  IssueStatus status = IssueStatus::kUnresolved;
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  int64_t times_seen = 0;
+};
+
+enum class IssueSort : uint8_t { kLastSeen, kFirstSeen, kCount };
+
+// Keyset pagination: the position after the last issue of a page, (the
+// sort key's value, id), both descending.
+struct IssueCursor {
+  int64_t sort_value = 0;
+  int64_t id = 0;
+};
+
+struct IssueQuery {
+  int64_t project_id = 0;
+  std::optional<IssueStatus> status;  // nullopt: every status
+  std::string text;  // case-insensitive substring of title or culprit
+  IssueSort sort = IssueSort::kLastSeen;
+  std::optional<IssueCursor> cursor;
+  int limit = 25;  // 1..100
+};
+
+struct IssuePage {
+  std::vector<Issue> issues;
+  std::optional<IssueCursor> next;  // set when more issues follow
+};
+
+struct EventSummary {
+  int64_t project_id = 0;
+  std::string event_id;
+  std::optional<int64_t> issue_id;
+  int64_t received_ms = 0;
+  int64_t timestamp_ms = 0;
+  std::string level;
+  std::string release;
+  std::string environment;
+  std::string platform;
+  std::string tags_json;
+};
+
+// Events of an issue newest first: the position after the last one shown.
+struct EventCursor {
+  int64_t received_ms = 0;
+  std::string event_id;
+};
+
+struct EventPage {
+  std::vector<EventSummary> events;
+  std::optional<EventCursor> next;
+};
+
+struct AttachmentInfo {
+  std::string attachment_id;
+  std::string name;
+  std::string content_type;
+  std::string attachment_type;
+  int64_t size = 0;
+};
+
+struct StoredEvent {
+  EventSummary summary;
+  std::string payload;  // decompressed event JSON
+  std::vector<AttachmentInfo> attachments;
+};
+
+struct SessionRow {
+  std::string release;
+  std::string environment;
+  int64_t hour_s = 0;
+  int64_t started = 0;
+  int64_t healthy = 0;
+  int64_t errored = 0;
+  int64_t crashed = 0;
+  int64_t abnormal = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // --- written by the consumer ---
+
+  // Applies the batch and stores its offsets in one transaction. Events are
+  // assigned to issues with one lookup of all the batch's hashes; an event
+  // already stored (same project and event_id) changes nothing. A new event
+  // updates its issue's last_seen, times_seen and reopens it if it was
+  // resolved (a regression). An event whose project does not exist fails the
+  // whole batch with NotFound naming it (the consumer checks projects first).
+  virtual absl::StatusOr<BatchResult> WriteBatch(const Batch& batch) = 0;
+
+  // The offsets stored by WriteBatch, for every partition ever written.
+  virtual absl::StatusOr<std::vector<PartitionOffset>> LoadOffsets() = 0;
+
+  // --- projects and keys (CLI, projectconfigs) ---
+
+  // Creates a project named `name` (1..64 chars) with a fresh random key.
+  // AlreadyExists when the slug is taken.
+  virtual absl::StatusOr<std::pair<Project, ProjectKey>> CreateProject(
+      std::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<Project>> ListProjects() = 0;
+  // By id or by slug; NotFound otherwise.
+  virtual absl::StatusOr<Project> GetProject(int64_t id) = 0;
+  virtual absl::StatusOr<Project> GetProjectBySlug(std::string_view slug) = 0;
+  // Every key of a project (project_id > 0) or of all projects (0).
+  virtual absl::StatusOr<std::vector<ProjectKey>> ListKeys(
+      int64_t project_id) = 0;
+  // The keys among `public_keys` that exist (active or not), in any order.
+  virtual absl::StatusOr<std::vector<ProjectKey>> GetKeys(
+      std::span<const std::string> public_keys) = 0;
+  // NotFound for an unknown key.
+  virtual absl::Status SetKeyActive(std::string_view public_key,
+                                    bool active) = 0;
+
+  // --- issues and events (API) ---
+
+  virtual absl::StatusOr<IssuePage> ListIssues(const IssueQuery& query) = 0;
+  virtual absl::StatusOr<Issue> GetIssue(int64_t issue_id) = 0;
+  virtual absl::Status SetIssueStatus(int64_t issue_id, IssueStatus status) = 0;
+  virtual absl::StatusOr<EventPage> ListIssueEvents(
+      int64_t issue_id, const std::optional<EventCursor>& cursor,
+      int limit) = 0;
+  // The newest event of an issue (by received time, then event id).
+  virtual absl::StatusOr<StoredEvent> GetLatestEvent(int64_t issue_id) = 0;
+  virtual absl::StatusOr<StoredEvent> GetEvent(int64_t project_id,
+                                               std::string_view event_id) = 0;
+  // One attachment of an event, with its data; NotFound when the event or
+  // the attachment is not stored (any more).
+  virtual absl::StatusOr<Attachment> GetAttachment(
+      int64_t project_id, std::string_view event_id,
+      std::string_view attachment_id) = 0;
+  // Events of an issue per bucket since `since_ms`: counts[i] is the number
+  // of events received in [since_ms + i*bucket_ms, since_ms + (i+1)*bucket_ms).
+  virtual absl::StatusOr<std::vector<int64_t>> IssueHistogram(int64_t issue_id,
+                                                              int64_t since_ms,
+                                                              int64_t bucket_ms,
+                                                              int buckets) = 0;
+  // Session rows of a project with hour_s >= since_s, by hour then release.
+  virtual absl::StatusOr<std::vector<SessionRow>> ListSessions(
+      int64_t project_id, int64_t since_s) = 0;
+
+  // --- retention ---
+
+  // Deletes up to `limit` events received before `cutoff_ms` (with their
+  // attachments) and returns how many it deleted; the caller loops until 0,
+  // so no transaction grows with the table.
+  virtual absl::StatusOr<int64_t> DeleteEventsBefore(int64_t cutoff_ms,
+                                                     int limit) = 0;
+  // Deletes up to `limit` issues that have no event left (with their
+  // grouphashes) and returns how many.
+  virtual absl::StatusOr<int64_t> DeleteEmptyIssues(int limit) = 0;
+};
+
+// Opens (and creates or migrates) the store named by `dsn`:
+//   "sqlite:PATH" or a plain path   → SQLite at PATH (WAL, created if absent)
+//   "postgresql://..." / "postgres://..." → PostgreSQL (libpq connection URI)
+// Schema migrations are applied before it returns. InvalidArgument for an
+// unknown scheme, Unavailable when the server cannot be reached.
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view dsn);
+
+}  // namespace tern::storage
+
+#endif  // TERN_BACKEND_STORAGE_STORE_H_
