@@ -26,6 +26,10 @@
 # `latency-at: F` then runs again open loop at F x the closed-loop rate
 # and takes p50/p99 from that run (latency from the scheduled send time);
 # a UDP scenario with `drops-at: F` does the same for kernel drops.
+# The e2e scenario instead runs a real Kafka broker (scripts/kafka/up.sh),
+# tern-backend on SQLite and the relay, and measures events stored per
+# second and the latency until the API shows an event (see run_e2e).
+# TERN_BENCH_KEEP=1 keeps the work directory (logs, JSON) for a look after.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -84,7 +88,7 @@ if [[ -n $do_build ]]; then
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DTERN_BUILD_BENCH=ON "${launcher[@]}" >/dev/null
   fi
-  cmake --build "$build" --target tern-relay tern-mock-kafka tern-bench
+  cmake --build "$build" --target tern-relay tern-mock-kafka tern-bench tern-backend
 fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
 if [[ $build_type != Release ]]; then
@@ -106,7 +110,10 @@ stop_stack() {
   relay_pid=
   mock_pid=
 }
-cleanup() { stop_stack; rm -rf "$work"; }
+cleanup() {
+  stop_e2e
+  if [[ -n ${TERN_BENCH_KEEP:-} ]]; then echo "run.sh: kept $work" >&2; else rm -rf "$work"; fi
+}
 trap cleanup EXIT
 
 free_port() {
@@ -206,6 +213,138 @@ run_bench() {
     --duration "$duration" --warmup "$warmup" "${flags[@]}" "$@"
 }
 
+# --- e2e: relay -> real Kafka -> tern-backend (SQLite) -> API ------------------
+# The relay on $relay_cpu; the broker, the backend and the load share
+# $load_cpu. Reported: events/s from the first send until the backend has
+# stored everything the relay answered 2xx, events per CPU-second of relay
+# and backend together, and the latency until the API shows an event
+# (marker events sent about once a second during the run, each polled until
+# the issue search finds it).
+kafka_dir=
+backend_pid=
+stop_e2e() {
+  stop_stack
+  if [[ -n $backend_pid ]] && kill -TERM "$backend_pid" 2>/dev/null; then
+    wait "$backend_pid" 2>/dev/null || true
+  fi
+  backend_pid=
+  if [[ -n $kafka_dir ]]; then "$root/scripts/kafka/down.sh" "$kafka_dir" >/dev/null 2>&1 || true; fi
+  kafka_dir=
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+run_e2e() {
+  local name=$1
+  [[ -x $bin/tern-backend ]] || cmake --build "$build" --target tern-backend
+  kafka_dir=$work/kafka
+  local kport
+  kport=$(python3 -c 'import socket, random
+for _ in range(200):
+    p = random.randint(20000, 30000)
+    try:
+        for q in (p, p + 1):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError: pass')
+  taskset -c "$load_cpu" "$root/scripts/kafka/up.sh" "$kafka_dir" "$kport" >&2 || return 1
+  local bootstrap=127.0.0.1:$kport
+  local bport token=e2e-bench-token-0123456789
+  bport=$(free_port)
+  printf '%s\n' "listen:" "  http: \"127.0.0.1:$bport\"" "store:" "  dsn: \"sqlite:$work/e2e.db\"" \
+    "kafka:" "  bootstrap_servers: \"$bootstrap\"" "auth:" "  api_token: \"$token\"" \
+    "logging:" "  level: warn" >"$work/backend.yml"
+  "$bin/tern-backend" project create --name e2e --config "$work/backend.yml" >"$work/project.txt" || return 1
+  taskset -c "$load_cpu" "$bin/tern-backend" run --config "$work/backend.yml" >"$work/backend.log" 2>&1 &
+  backend_pid=$!
+  local _
+  for _ in $(seq 200); do
+    curl -sf "http://127.0.0.1:$bport/healthz" >/dev/null && break
+    sleep 0.1
+  done
+  # tern-bench's project 1 (its key, from its projects file) is the
+  # backend's project 1: the backend checks project ids, the relay keys.
+  http_port=$(free_port)
+  "$bin/tern-bench" projects-file --projects 1 >"$work/projects.yml"
+  printf '%s\n' "listen:" "  http: \"127.0.0.1:$http_port\"" "  udp: null" "workers: 1" \
+    "kafka:" "  bootstrap_servers: \"$bootstrap\"" "projects:" "  file: \"$work/projects.yml\"" \
+    "logging:" "  level: warn" >"$work/relay.yml"
+  taskset -c "$relay_cpu" "$bin/tern-relay" run --config "$work/relay.yml" >"$work/relay-$name.log" 2>&1 &
+  relay_pid=$!
+  for _ in $(seq 200); do
+    curl -sf "http://127.0.0.1:$http_port/api/relay/healthcheck/ready/" >/dev/null && break
+    sleep 0.1
+  done
+  local key
+  key=$(grep -oE '[0-9a-f]{32}' "$work/projects.yml" | head -n1)
+
+  local duration=${sc[duration]:-60}
+  [[ -n $duration_override ]] && duration=$duration_override
+  local b0 r0 t0
+  b0=$(cpu_ticks "$backend_pid")
+  r0=$(cpu_ticks "$relay_pid")
+  t0=$(date +%s.%N)
+  (
+    for i in $(seq 1 $((duration - 2))); do
+      marker="e2emarker$i$RANDOM$RANDOM"
+      sent=$(date +%s.%N)
+      curl -s -o /dev/null -X POST "http://127.0.0.1:$http_port/api/1/store/" \
+        -H "X-Sentry-Auth: Sentry sentry_version=7, sentry_key=$key" \
+        -d "{\"message\":\"$marker\"}"
+      for _ in $(seq 1000); do
+        if curl -s -H "Authorization: Bearer $token" \
+          "http://127.0.0.1:$bport/api/0/projects/1/issues/?status=all&query=$marker" | grep -q "$marker"; then
+          python3 -c 'import sys; print((float(sys.argv[2]) - float(sys.argv[1])) * 1000)' "$sent" "$(date +%s.%N)"
+          break
+        fi
+        sleep 0.01
+      done
+      sleep 1
+    done
+  ) >"$work/latency.txt" &
+  local marker_pid=$!
+  if ! run_bench "$name" "$work/$name.json" "$duration" 0; then
+    wait "$marker_pid" || true
+    return 1
+  fi
+  wait "$marker_pid" || true
+  local sent_ok markers
+  sent_ok=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(sum(v for k, v in r["by_status"].items() if k.startswith("2")))' "$work/$name.json")
+  markers=$(wc -l <"$work/latency.txt")
+  local want=$((sent_ok + markers)) stored=0
+  for _ in $(seq 1200); do
+    stored=$(curl -sf "http://127.0.0.1:$bport/metrics" |
+      awk '$1 == "tern_backend_events_stored_total" { print $2 }')
+    [[ ${stored:-0} -ge $want ]] && break
+    sleep 0.1
+  done
+  local t1 b1 r1
+  t1=$(date +%s.%N)
+  b1=$(cpu_ticks "$backend_pid")
+  r1=$(cpu_ticks "$relay_pid")
+  echo "e2e: ${stored:-0} of $want events stored"
+  python3 - "$name" "$work/$name.json" "$work/latency.txt" "$t0" "$t1" "${stored:-0}" "$want" \
+    "$((b1 - b0))" "$((r1 - r0))" "$(getconf CLK_TCK)" >>"$rows" <<'PY'
+import json, sys
+name, main, lat, t0, t1, stored, want, bticks, rticks, hz = sys.argv[1:11]
+r = json.load(open(main))
+lats = sorted(float(l) for l in open(lat) if l.strip())
+elapsed = float(t1) - float(t0)
+cpu = (int(bticks) + int(rticks)) / int(hz)
+stored, want = int(stored), int(want)
+q = lambda p: lats[min(len(lats) - 1, int(p * len(lats)))] if lats else None
+print(json.dumps({
+    "scenario": name, "metric": "ok", "per_s": stored / elapsed,
+    "per_cpu_s": stored / cpu if cpu else None,
+    "cpu_share": None, "peak_rss_kb": r["target"]["peak_rss_kb"],
+    "by_status": r["by_status"], "target": None,
+    "p50": q(0.5), "p99": q(0.99),
+    "latency_from": f"send until the API finds it ({len(lats)} markers under load); per CPU-s counts relay + backend",
+    "e2e_complete": stored >= want,
+}))
+PY
+  [[ $stored -ge $want ]]
+}
+
 rows=$work/rows.jsonl
 : >"$rows"
 failures=0
@@ -220,12 +359,10 @@ for name in "${scenarios[@]}"; do
     continue
   fi
   if [[ ${sc[e2e]:-} == true ]]; then
-    # The end-to-end run (real broker, tern-backend, latency to the API) is
-    # not wired in yet: say so instead of measuring the relay alone under
-    # the e2e name.
-    echo "$name: end-to-end run not implemented in run.sh yet (skipped)"
-    python3 -c 'import json,sys; print(json.dumps({"scenario": sys.argv[1], "skipped": "not implemented in run.sh yet"}))' \
-      "$name" >>"$rows"
+    # The smoke run stays relay-only (seconds, no broker).
+    [[ -n $smoke ]] && continue
+    run_e2e "$name" || { echo "run.sh: $name failed" >&2; failures=$((failures + 1)); }
+    stop_e2e
     continue
   fi
   duration=${sc[duration]:-20}
