@@ -71,6 +71,20 @@ absl::Status DecodeBootstrapServers(Decoder& d, const YamlNode& node,
   return absl::OkStatus();
 }
 
+absl::Status DecodeKafkaExtra(Decoder& d, const YamlNode& node,
+                              std::string_view path,
+                              std::initializer_list<std::string_view> owned,
+                              std::string_view why,
+                              std::map<std::string, std::string>* out) {
+  TERN_RETURN_IF_ERROR(d.StringMap(node, path, out));
+  for (const auto& [key, value] : *out) {
+    for (std::string_view taken : owned) {
+      if (key == taken) return d.ErrorAtPath(JoinPath(path, key), why);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DecodeLogging(Decoder& d, const YamlNode& node,
                            std::string_view path, LoggingConfig* out) {
   TERN_ASSIGN_OR_RETURN(MapFields l, MapFields::Open(&d, node, path));

@@ -6,6 +6,8 @@
 #ifndef TERN_CONFIG_FIELDS_H_
 #define TERN_CONFIG_FIELDS_H_
 
+#include <initializer_list>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,13 @@ absl::Status DecodeTopic(Decoder& d, const YamlNode& node,
 // librdkafka bootstrap.servers: host:port[,host:port...].
 absl::Status DecodeBootstrapServers(Decoder& d, const YamlNode& node,
                                     std::string_view path, std::string* out);
+// A map of extra librdkafka properties, passed as written; a key in `owned`
+// (set by a config key of its own) is refused, the error saying `why`.
+absl::Status DecodeKafkaExtra(Decoder& d, const YamlNode& node,
+                              std::string_view path,
+                              std::initializer_list<std::string_view> owned,
+                              std::string_view why,
+                              std::map<std::string, std::string>* out);
 // The `logging` map: level and format.
 absl::Status DecodeLogging(Decoder& d, const YamlNode& node,
                            std::string_view path, LoggingConfig* out);

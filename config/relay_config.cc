@@ -160,24 +160,15 @@ absl::Status DecodeProducer(Decoder& d, const YamlNode& node,
         return d.Uint(n, p, 0, 1000000000, &out->queue_low_watermark);
       }));
   TERN_RETURN_IF_ERROR(m.Field("extra", [&](const YamlNode& n, auto p) {
-    TERN_RETURN_IF_ERROR(d.StringMap(n, p, &out->extra));
-    for (const auto& [key, value] : out->extra) {
-      static constexpr std::string_view kOwned[] = {
-          "bootstrap.servers", "metadata.broker.list",
-          "compression.type",  "compression.codec",
-          "linger.ms",         "queue.buffering.max.ms",
-          "batch.size"};
-      for (std::string_view owned : kOwned) {
-        if (key == owned) {
-          return d.ErrorAtPath(
-              JoinPath(p, key),
-              "set by a kafka key of its own (bootstrap_servers, "
-              "producer.compression, producer.linger_ms or "
-              "producer.batch_size), not in extra");
-        }
-      }
-    }
-    return absl::OkStatus();
+    return DecodeKafkaExtra(
+        d, n, p,
+        {"bootstrap.servers", "metadata.broker.list", "compression.type",
+         "compression.codec", "linger.ms", "queue.buffering.max.ms",
+         "batch.size"},
+        "set by a kafka key of its own (bootstrap_servers, "
+        "producer.compression, producer.linger_ms or producer.batch_size), "
+        "not in extra",
+        &out->extra);
   }));
   TERN_RETURN_IF_ERROR(m.Finish());
   if (out->queue_low_watermark >= out->queue_high_watermark) {
