@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -367,10 +368,18 @@ TEST(RelayRobustnessTest, ShutdownFinishesRequestsInFlightAndDeliversThem) {
 // The projects file with project 2's quota `q` (it is the file's last
 // project, so the appended lines belong to it) (every category, one hour)
 // at `limit`.
+// Replaces the file atomically (write, then rename), as docs/config.md asks
+// of operators: the relay's file watcher may read the file at any moment,
+// and an in-place rewrite can be caught half-written.
 void WriteProjectsWithQuota(const std::string& path, uint64_t limit) {
-  std::ofstream out(path);
-  out << kProjectsYaml << "    quotas:\n      - id: q\n        limit: " << limit
-      << "\n        window: 3600\n";
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << kProjectsYaml
+        << "    quotas:\n      - id: q\n        limit: " << limit
+        << "\n        window: 3600\n";
+  }
+  std::filesystem::rename(tmp, path);
 }
 
 TEST(RelayRobustnessTest, ReloadUnderLoadFailsNothingAndKeepsQuotaCounts) {
