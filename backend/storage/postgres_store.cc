@@ -1,5 +1,15 @@
-#include "backend/storage/postgres_store.h"
-
+// The server store: PostgreSQL through libpq, for a backend whose data
+// should live on a database server (several API hosts, managed backups).
+//
+// Two connections, each behind its own mutex: the writer (the consumer's
+// WriteBatch, the CLI, status changes) and the reader (the API), so API
+// requests never queue behind a batch. WriteBatch is one transaction that
+// inserts the batch's events with multi-row INSERT ... ON CONFLICT DO
+// NOTHING RETURNING, which tells which events were new. Every value is a
+// bound parameter (PQexecParams).
+//
+// A lost connection makes the call fail with Unavailable (the consumer
+// retries the batch, the API answers 503); the next call reconnects.
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -285,6 +295,28 @@ class Result {
     return v;
   }
 
+  // One row of the result (the Row of store_internal.h).
+  class Row {
+   public:
+    Row(const Result& r, int row) : r_(r), row_(row) {}
+    int64_t Int(int col) const { return r_.Int(row_, col); }
+    bool Bool(int col) const { return r_.Bool(row_, col); }
+    bool IsNull(int col) const { return r_.IsNull(row_, col); }
+    std::string Text(int col) const { return r_.Text(row_, col); }
+
+   private:
+    const Result& r_;
+    int row_;
+  };
+  Row row(int i) const { return Row(*this, i); }
+  // Every row, each read by `read(row)`.
+  template <typename Read>
+  auto ReadAll(Read read) const -> std::vector<decltype(read(row(0)))> {
+    std::vector<decltype(read(row(0)))> out;
+    for (int i = 0; i < rows(); ++i) out.push_back(read(row(i)));
+    return out;
+  }
+
  private:
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
 };
@@ -392,92 +424,34 @@ absl::Status Connection::Failure(PGresult* raw, std::string_view sql) {
   return absl::InternalError(what);
 }
 
-// BEGIN ... COMMIT, rolled back unless Commit() ran.
-class Transaction {
- public:
-  explicit Transaction(Connection* c) : c_(c) {}
-  ~Transaction() {
-    if (open_ && c_->alive()) (void)c_->Run("ROLLBACK");
+using Transaction = internal::Transaction<Connection>;
+
+// The row readers of store_internal.h, for a result row.
+constexpr auto ReadIssue = internal::ReadIssue<Result::Row>;
+constexpr auto ReadEvent = internal::ReadEvent<Result::Row>;
+constexpr auto ReadProject = internal::ReadProject<Result::Row>;
+constexpr auto ReadKey = internal::ReadKey<Result::Row>;
+
+// INSERTs rows 0..n-1 in multi-row statements of up to kRowsPerInsert rows
+// each: `head` ("INSERT INTO t (columns) VALUES "), the rows' "(...)" from
+// `row(k, params)`, then `tail` (ON CONFLICT, RETURNING). `done(result)`
+// sees the result of each statement.
+template <typename RowFn, typename DoneFn>
+absl::Status InsertRows(Connection* c, std::string_view head, size_t n,
+                        RowFn row, std::string_view tail, DoneFn done) {
+  for (size_t start = 0; start < n; start += kRowsPerInsert) {
+    size_t end = std::min(n, start + kRowsPerInsert);
+    Params p;
+    std::string sql(head);
+    for (size_t k = start; k < end; ++k) {
+      absl::StrAppend(&sql, k > start ? ", " : "", row(k, p));
+    }
+    sql.append(tail);
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    done(r);
   }
-  absl::Status Begin() {
-    TERN_RETURN_IF_ERROR(c_->Run("BEGIN"));
-    open_ = true;
-    return absl::OkStatus();
-  }
-  absl::Status Commit() {
-    TERN_RETURN_IF_ERROR(c_->Run("COMMIT"));
-    open_ = false;
-    return absl::OkStatus();
-  }
-
- private:
-  Connection* c_;
-  bool open_ = false;
-};
-
-constexpr absl::string_view kIssueCols =
-    "id, project_id, short_id, title, culprit, level, status, first_seen, "
-    "last_seen, times_seen, metadata_type, metadata_value, "
-    "metadata_filename, metadata_function";
-
-Issue ReadIssue(const Result& r, int row) {
-  Issue i;
-  i.id = r.Int(row, 0);
-  i.project_id = r.Int(row, 1);
-  i.short_id = r.Int(row, 2);
-  i.fields.title = r.Text(row, 3);
-  i.fields.culprit = r.Text(row, 4);
-  i.fields.level = r.Text(row, 5);
-  i.status =
-      ParseIssueStatus(r.Text(row, 6)).value_or(IssueStatus::kUnresolved);
-  i.first_seen_ms = r.Int(row, 7);
-  i.last_seen_ms = r.Int(row, 8);
-  i.times_seen = r.Int(row, 9);
-  i.fields.metadata_type = r.Text(row, 10);
-  i.fields.metadata_value = r.Text(row, 11);
-  i.fields.metadata_filename = r.Text(row, 12);
-  i.fields.metadata_function = r.Text(row, 13);
-  return i;
+  return absl::OkStatus();
 }
-
-constexpr absl::string_view kEventCols =
-    "project_id, event_id, issue_id, received, timestamp, level, release, "
-    "environment, platform, tags";
-
-EventSummary ReadEvent(const Result& r, int row) {
-  EventSummary e;
-  e.project_id = r.Int(row, 0);
-  e.event_id = r.Text(row, 1);
-  if (!r.IsNull(row, 2)) e.issue_id = r.Int(row, 2);
-  e.received_ms = r.Int(row, 3);
-  e.timestamp_ms = r.Int(row, 4);
-  e.level = r.Text(row, 5);
-  e.release = r.Text(row, 6);
-  e.environment = r.Text(row, 7);
-  e.platform = r.Text(row, 8);
-  e.tags_json = r.Text(row, 9);
-  return e;
-}
-
-constexpr absl::string_view kProjectCols = "id, name, slug, created";
-Project ReadProject(const Result& r, int row) {
-  return Project{r.Int(row, 0), r.Text(row, 1), r.Text(row, 2), r.Int(row, 3)};
-}
-
-constexpr absl::string_view kKeyCols =
-    "id, public_key, project_id, active, created, settings";
-ProjectKey ReadKey(const Result& r, int row) {
-  ProjectKey k;
-  k.id = r.Int(row, 0);
-  k.public_key = r.Text(row, 1);
-  k.project_id = r.Int(row, 2);
-  k.active = r.Bool(row, 3);
-  k.created_ms = r.Int(row, 4);
-  k.settings_json = r.Text(row, 5);
-  return k;
-}
-
-int ClampLimit(int limit) { return std::clamp(limit, 1, 100); }
 
 absl::Status Migrate(Connection* c) {
   absl::MutexLock lock(&c->mu());
@@ -495,11 +469,7 @@ absl::Status Migrate(Connection* c) {
                         c->Exec("SELECT max(version) FROM schema_version"));
   int64_t version = r.rows() > 0 && !r.IsNull(0, 0) ? r.Int(0, 0) : 0;
   constexpr int64_t kLatest = std::size(kMigrations);
-  if (version > kLatest) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("database schema version ", version,
-                     " is newer than this binary's ", kLatest));
-  }
+  TERN_RETURN_IF_ERROR(internal::CheckSchemaVersion(version, kLatest));
   for (int64_t v = version; v < kLatest; ++v) {
     TERN_RETURN_IF_ERROR(c->RunScript(kMigrations[v]));
     Params p;
@@ -538,12 +508,7 @@ class PostgresStoreImpl final : public Store {
       TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
       absl::flat_hash_set<int64_t> found;
       for (int i = 0; i < r.rows(); ++i) found.insert(r.Int(i, 0));
-      for (int64_t id : projects) {
-        if (!found.contains(id)) {
-          return absl::NotFoundError(
-              absl::StrCat("project ", id, " not found"));
-        }
-      }
+      TERN_RETURN_IF_ERROR(internal::CheckProjectsFound(projects, found));
     }
 
     // One lookup of the batch's event ids and one of its hashes.
@@ -603,36 +568,34 @@ class PostgresStoreImpl final : public Store {
       const EventRecord& e = batch.events[i];
       index_of.emplace(ProjectString(e.project_id, e.event_id), i);
     }
-    for (size_t start = 0; start < todo.size(); start += kRowsPerInsert) {
-      size_t end = std::min(todo.size(), start + kRowsPerInsert);
-      Params p;
-      std::string sql =
-          "INSERT INTO events (project_id, event_id, issue_id, "
-          "is_transaction, received, timestamp, level, release, environment, "
-          "platform, tags, payload) VALUES ";
-      for (size_t k = start; k < end; ++k) {
-        size_t i = todo[k];
-        const EventRecord& e = batch.events[i];
-        int index = plan.event_issue[i];
-        absl::StrAppend(
-            &sql, k > start ? ", (" : "(", p.Add(e.project_id), ", ",
-            p.Add(e.event_id), ", ",
-            index >= 0 ? p.Add(plan.issues[index].issue_id) : p.AddNull(),
-            "::bigint, ", p.Add(e.is_transaction), "::boolean, ",
-            p.Add(e.received_ms), ", ", p.Add(e.timestamp_ms), ", ",
-            p.Add(e.level), ", ", p.Add(e.release), ", ", p.Add(e.environment),
-            ", ", p.Add(e.platform), ", ", p.Add(e.tags_json), ", ",
-            p.AddBinary(internal::CompressPayload(e.payload)), "::bytea)");
-      }
-      sql +=
-          " ON CONFLICT (project_id, event_id) DO NOTHING RETURNING "
-          "project_id, event_id";
-      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-      for (int row = 0; row < r.rows(); ++row) {
-        auto it = index_of.find(ProjectString(r.Int(row, 0), r.Text(row, 1)));
-        if (it != index_of.end()) inserted[it->second] = true;
-      }
-    }
+    TERN_RETURN_IF_ERROR(InsertRows(
+        c,
+        "INSERT INTO events (project_id, event_id, issue_id, is_transaction, "
+        "received, timestamp, level, release, environment, platform, tags, "
+        "payload) VALUES ",
+        todo.size(),
+        [&](size_t k, Params& p) {
+          const EventRecord& e = batch.events[todo[k]];
+          int index = plan.event_issue[todo[k]];
+          return absl::StrCat(
+              "(", p.Add(e.project_id), ", ", p.Add(e.event_id), ", ",
+              index >= 0 ? p.Add(plan.issues[index].issue_id) : p.AddNull(),
+              "::bigint, ", p.Add(e.is_transaction), "::boolean, ",
+              p.Add(e.received_ms), ", ", p.Add(e.timestamp_ms), ", ",
+              p.Add(e.level), ", ", p.Add(e.release), ", ",
+              p.Add(e.environment), ", ", p.Add(e.platform), ", ",
+              p.Add(e.tags_json), ", ",
+              p.AddBinary(internal::CompressPayload(e.payload)), "::bytea)");
+        },
+        " ON CONFLICT (project_id, event_id) DO NOTHING RETURNING project_id, "
+        "event_id",
+        [&](const Result& r) {
+          for (int row = 0; row < r.rows(); ++row) {
+            auto it =
+                index_of.find(ProjectString(r.Int(row, 0), r.Text(row, 1)));
+            if (it != index_of.end()) inserted[it->second] = true;
+          }
+        }));
     std::vector<std::pair<const EventRecord*, const Attachment*>> attachments;
     for (size_t i : todo) {
       if (!inserted[i]) {
@@ -644,24 +607,20 @@ class PostgresStoreImpl final : public Store {
         attachments.emplace_back(&batch.events[i], &a);
       }
     }
-    for (size_t start = 0; start < attachments.size();
-         start += kRowsPerInsert) {
-      size_t end = std::min(attachments.size(), start + kRowsPerInsert);
-      Params p;
-      std::string sql =
-          "INSERT INTO attachments (project_id, event_id, attachment_id, "
-          "name, content_type, type, data) VALUES ";
-      for (size_t k = start; k < end; ++k) {
-        const auto& [e, a] = attachments[k];
-        absl::StrAppend(&sql, k > start ? ", (" : "(", p.Add(e->project_id),
-                        ", ", p.Add(e->event_id), ", ", p.Add(a->attachment_id),
-                        ", ", p.Add(a->name), ", ", p.Add(a->content_type),
-                        ", ", p.Add(a->attachment_type), ", ",
-                        p.AddBinary(a->data), "::bytea)");
-      }
-      sql += " ON CONFLICT DO NOTHING";
-      TERN_RETURN_IF_ERROR(c->Run(sql, p));
-    }
+    TERN_RETURN_IF_ERROR(InsertRows(
+        c,
+        "INSERT INTO attachments (project_id, event_id, attachment_id, name, "
+        "content_type, type, data) VALUES ",
+        attachments.size(),
+        [&](size_t k, Params& p) {
+          const auto& [e, a] = attachments[k];
+          return absl::StrCat(
+              "(", p.Add(e->project_id), ", ", p.Add(e->event_id), ", ",
+              p.Add(a->attachment_id), ", ", p.Add(a->name), ", ",
+              p.Add(a->content_type), ", ", p.Add(a->attachment_type), ", ",
+              p.AddBinary(a->data), "::bytea)");
+        },
+        " ON CONFLICT DO NOTHING", [](const Result&) {}));
 
     // Issue counters, and regressions of the resolved issues among them.
     std::vector<int64_t> ids, counts, firsts, lasts, existing;
@@ -701,28 +660,21 @@ class PostgresStoreImpl final : public Store {
   }
 
   absl::StatusOr<std::vector<PartitionOffset>> LoadOffsets() override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
     TERN_ASSIGN_OR_RETURN(
-        Result r, c->Exec("SELECT topic, partition, next_offset FROM "
-                          "consumer_offsets ORDER BY topic, partition"));
-    std::vector<PartitionOffset> out;
-    for (int i = 0; i < r.rows(); ++i) {
-      out.push_back(
-          {r.Text(i, 0), static_cast<int32_t>(r.Int(i, 1)), r.Int(i, 2)});
-    }
-    return out;
+        Result r, Read(absl::StrCat("SELECT ", internal::kOffsetCols,
+                                    " FROM consumer_offsets ORDER BY topic, "
+                                    "partition")));
+    return r.ReadAll(internal::ReadOffset<Result::Row>);
   }
 
   absl::StatusOr<std::pair<Project, ProjectKey>> CreateProject(
       std::string_view name) override {
-    TERN_ASSIGN_OR_RETURN(std::string slug, internal::MakeSlug(name));
-    TERN_ASSIGN_OR_RETURN(std::string public_key, internal::NewPublicKey());
+    TERN_ASSIGN_OR_RETURN(auto created, internal::NewProject(name));
+    auto& [project, k] = created;
     Connection* c = writer_.get();
     absl::MutexLock lock(&c->mu());
     Transaction tx(c);
     TERN_RETURN_IF_ERROR(tx.Begin());
-    Project project{0, std::string(name), slug, internal::NowMs()};
     {
       Params p;
       std::string sql =
@@ -733,14 +685,11 @@ class PostgresStoreImpl final : public Store {
       TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
       if (r.rows() == 0) {
         return absl::AlreadyExistsError(
-            absl::StrCat("a project with slug '", slug, "' exists"));
+            absl::StrCat("a project with slug '", project.slug, "' exists"));
       }
       project.id = r.Int(0, 0);
     }
-    ProjectKey k;
-    k.public_key = std::move(public_key);
     k.project_id = project.id;
-    k.created_ms = project.created_ms;
     {
       Params p;
       std::string sql = absl::StrCat(
@@ -753,97 +702,68 @@ class PostgresStoreImpl final : public Store {
       k.id = r.Int(0, 0);
     }
     TERN_RETURN_IF_ERROR(tx.Commit());
-    return std::make_pair(std::move(project), std::move(k));
+    return created;
   }
 
   absl::StatusOr<std::vector<Project>> ListProjects() override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
     TERN_ASSIGN_OR_RETURN(Result r,
-                          c->Exec(absl::StrCat("SELECT ", kProjectCols,
-                                               " FROM projects ORDER BY id")));
-    std::vector<Project> out;
-    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadProject(r, i));
-    return out;
+                          Read(absl::StrCat("SELECT ", internal::kProjectCols,
+                                            " FROM projects ORDER BY id")));
+    return r.ReadAll(ReadProject);
   }
 
   absl::StatusOr<Project> GetProject(int64_t id) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
     Params p;
-    std::string sql =
-        absl::StrCat("SELECT ", kProjectCols,
-                     " FROM projects WHERE id = ", p.Add(id), "::bigint");
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-    if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("project ", id));
-    return ReadProject(r, 0);
+    return FindProject(absl::StrCat("id = ", p.Add(id), "::bigint"), p,
+                       absl::StrCat("project ", id));
   }
 
   absl::StatusOr<Project> GetProjectBySlug(std::string_view slug) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
     Params p;
-    std::string sql = absl::StrCat("SELECT ", kProjectCols,
-                                   " FROM projects WHERE slug = ", p.Add(slug));
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-    if (r.rows() == 0) {
-      return absl::NotFoundError(absl::StrCat("project '", ToAbsl(slug), "'"));
-    }
-    return ReadProject(r, 0);
+    return FindProject(absl::StrCat("slug = ", p.Add(slug)), p,
+                       absl::StrCat("project '", ToAbsl(slug), "'"));
   }
 
   absl::StatusOr<std::vector<ProjectKey>> ListKeys(
       int64_t project_id) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
     Params p;
     std::string id = p.Add(project_id);
-    std::string sql = absl::StrCat("SELECT ", kKeyCols, " FROM keys WHERE ", id,
-                                   "::bigint = 0 OR project_id = ", id,
-                                   "::bigint ORDER BY id");
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-    std::vector<ProjectKey> out;
-    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadKey(r, i));
-    return out;
+    std::string sql = absl::StrCat(
+        "SELECT ", internal::kKeyCols, " FROM keys WHERE ", id,
+        "::bigint = 0 OR project_id = ", id, "::bigint ORDER BY id");
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    return r.ReadAll(ReadKey);
   }
 
   absl::StatusOr<std::vector<ProjectKey>> GetKeys(
       std::span<const std::string> public_keys) override {
-    std::vector<ProjectKey> out;
-    if (public_keys.empty()) return out;
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
+    if (public_keys.empty()) return std::vector<ProjectKey>();
     Params p;
-    std::string sql =
-        absl::StrCat("SELECT ", kKeyCols, " FROM keys WHERE public_key = ANY(",
-                     p.Add(TextArray({public_keys.begin(), public_keys.end()})),
-                     "::text[])");
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadKey(r, i));
-    return out;
+    std::string sql = absl::StrCat(
+        "SELECT ", internal::kKeyCols, " FROM keys WHERE public_key = ANY(",
+        p.Add(TextArray({public_keys.begin(), public_keys.end()})),
+        "::text[])");
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    return r.ReadAll(ReadKey);
   }
 
   absl::Status SetKeyActive(std::string_view public_key, bool active) override {
-    Connection* c = writer_.get();
-    absl::MutexLock lock(&c->mu());
     Params p;
     std::string sql =
         absl::StrCat("UPDATE keys SET active = ", p.Add(active),
                      "::boolean WHERE public_key = ", p.Add(public_key));
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
     if (r.Changed() == 0) return absl::NotFoundError("no such key");
     return absl::OkStatus();
   }
 
   absl::StatusOr<IssuePage> ListIssues(const IssueQuery& q) override {
-    absl::string_view col = q.sort == IssueSort::kFirstSeen ? "first_seen"
-                            : q.sort == IssueSort::kCount   ? "times_seen"
-                                                            : "last_seen";
-    int limit = ClampLimit(q.limit);
+    absl::string_view col = internal::IssueSortColumn(q.sort);
+    int limit = internal::ClampLimit(q.limit);
     // Only these fixed fragments vary; every value is a parameter.
     Params p;
     std::string sql = absl::StrCat(
-        "SELECT ", kIssueCols,
+        "SELECT ", internal::kIssueCols,
         " FROM issues WHERE project_id = ", p.Add(q.project_id), "::bigint");
     if (q.status) {
       absl::StrAppend(&sql,
@@ -862,21 +782,8 @@ class PostgresStoreImpl final : public Store {
     }
     absl::StrAppend(&sql, " ORDER BY ", col, " DESC, id DESC LIMIT ",
                     p.Add(int64_t{limit} + 1));
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-    IssuePage page;
-    for (int i = 0; i < r.rows() && i < limit; ++i) {
-      page.issues.push_back(ReadIssue(r, i));
-    }
-    if (r.rows() > limit) {
-      const Issue& last = page.issues.back();
-      int64_t v = q.sort == IssueSort::kFirstSeen ? last.first_seen_ms
-                  : q.sort == IssueSort::kCount   ? last.times_seen
-                                                  : last.last_seen_ms;
-      page.next = IssueCursor{v, last.id};
-    }
-    return page;
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    return internal::MakeIssuePage(r.ReadAll(ReadIssue), limit, q.sort);
   }
 
   absl::StatusOr<Issue> GetIssue(int64_t issue_id) override {
@@ -886,13 +793,11 @@ class PostgresStoreImpl final : public Store {
   }
 
   absl::Status SetIssueStatus(int64_t issue_id, IssueStatus status) override {
-    Connection* c = writer_.get();
-    absl::MutexLock lock(&c->mu());
     Params p;
     std::string sql = absl::StrCat(
         "UPDATE issues SET status = ", p.Add(IssueStatusName(status)),
         " WHERE id = ", p.Add(issue_id), "::bigint");
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
     if (r.Changed() == 0) {
       return absl::NotFoundError(absl::StrCat("issue ", issue_id));
     }
@@ -902,7 +807,7 @@ class PostgresStoreImpl final : public Store {
   absl::StatusOr<EventPage> ListIssueEvents(
       int64_t issue_id, const std::optional<EventCursor>& cursor,
       int limit) override {
-    limit = ClampLimit(limit);
+    limit = internal::ClampLimit(limit);
     Connection* c = reader_.get();
     absl::MutexLock lock(&c->mu());
     Transaction tx(c);
@@ -910,7 +815,7 @@ class PostgresStoreImpl final : public Store {
     TERN_RETURN_IF_ERROR(GetIssueLocked(c, issue_id).status());
     Params p;
     std::string sql = absl::StrCat(
-        "SELECT ", kEventCols,
+        "SELECT ", internal::kEventCols,
         " FROM events WHERE issue_id = ", p.Add(issue_id), "::bigint");
     if (cursor) {
       std::string t = p.Add(cursor->received_ms);
@@ -921,71 +826,41 @@ class PostgresStoreImpl final : public Store {
     absl::StrAppend(&sql, " ORDER BY received DESC, event_id DESC LIMIT ",
                     p.Add(int64_t{limit} + 1));
     TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-    EventPage page;
-    for (int i = 0; i < r.rows() && i < limit; ++i) {
-      page.events.push_back(ReadEvent(r, i));
-    }
-    if (r.rows() > limit) {
-      page.next = EventCursor{page.events.back().received_ms,
-                              page.events.back().event_id};
-    }
     TERN_RETURN_IF_ERROR(tx.Commit());
-    return page;
+    return internal::MakeEventPage(r.ReadAll(ReadEvent), limit);
   }
 
   absl::StatusOr<StoredEvent> GetLatestEvent(int64_t issue_id) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    Transaction tx(c);
-    TERN_RETURN_IF_ERROR(tx.Begin());
     Params p;
     std::string sql =
-        absl::StrCat("SELECT ", kEventCols,
+        absl::StrCat("SELECT ", internal::kEventCols,
                      ", payload FROM events WHERE issue_id = ", p.Add(issue_id),
                      "::bigint ORDER BY received DESC, event_id DESC LIMIT 1");
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-    if (r.rows() == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("issue ", issue_id, " has no stored event"));
-    }
-    TERN_ASSIGN_OR_RETURN(StoredEvent e, ReadStoredEvent(c, r));
-    TERN_RETURN_IF_ERROR(tx.Commit());
-    return e;
+    return FindStoredEvent(
+        sql, p, absl::StrCat("issue ", issue_id, " has no stored event"));
   }
 
   absl::StatusOr<StoredEvent> GetEvent(int64_t project_id,
                                        std::string_view event_id) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    Transaction tx(c);
-    TERN_RETURN_IF_ERROR(tx.Begin());
     Params p;
     std::string sql = absl::StrCat(
-        "SELECT ", kEventCols,
+        "SELECT ", internal::kEventCols,
         ", payload FROM events WHERE project_id = ", p.Add(project_id),
         "::bigint AND event_id = ", p.Add(event_id));
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-    if (r.rows() == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("event ", ToAbsl(event_id), " not found"));
-    }
-    TERN_ASSIGN_OR_RETURN(StoredEvent e, ReadStoredEvent(c, r));
-    TERN_RETURN_IF_ERROR(tx.Commit());
-    return e;
+    return FindStoredEvent(
+        sql, p, absl::StrCat("event ", ToAbsl(event_id), " not found"));
   }
 
   absl::StatusOr<Attachment> GetAttachment(
       int64_t project_id, std::string_view event_id,
       std::string_view attachment_id) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
     Params p;
     std::string sql = absl::StrCat(
         "SELECT attachment_id, name, content_type, type, data FROM "
         "attachments WHERE project_id = ",
         p.Add(project_id), "::bigint AND event_id = ", p.Add(event_id),
         " AND attachment_id = ", p.Add(attachment_id));
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
     if (r.rows() == 0) return absl::NotFoundError("attachment not found");
     return Attachment{r.Text(0, 0), r.Text(0, 1), r.Text(0, 2), r.Text(0, 3),
                       r.Bytes(0, 4)};
@@ -995,10 +870,8 @@ class PostgresStoreImpl final : public Store {
                                                       int64_t since_ms,
                                                       int64_t bucket_ms,
                                                       int buckets) override {
-    if (bucket_ms <= 0 || buckets < 1 || buckets > 10000 ||
-        since_ms > (int64_t{1} << 50) || bucket_ms > (int64_t{1} << 40)) {
-      return absl::InvalidArgumentError("bad histogram range");
-    }
+    TERN_RETURN_IF_ERROR(
+        internal::CheckHistogramRange(since_ms, bucket_ms, buckets));
     Connection* c = reader_.get();
     absl::MutexLock lock(&c->mu());
     Transaction tx(c);
@@ -1026,28 +899,19 @@ class PostgresStoreImpl final : public Store {
 
   absl::StatusOr<std::vector<SessionRow>> ListSessions(
       int64_t project_id, int64_t since_s) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
     Params p;
     std::string sql = absl::StrCat(
-        "SELECT release, environment, hour, started, healthy, errored, "
-        "crashed, abnormal FROM session_hours WHERE project_id = ",
-        p.Add(project_id), "::bigint AND hour >= ", p.Add(since_s),
+        "SELECT ", internal::kSessionCols,
+        " FROM session_hours WHERE project_id = ", p.Add(project_id),
+        "::bigint AND hour >= ", p.Add(since_s),
         "::bigint ORDER BY hour, release, environment");
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-    std::vector<SessionRow> out;
-    for (int i = 0; i < r.rows(); ++i) {
-      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3),
-                     r.Int(i, 4), r.Int(i, 5), r.Int(i, 6), r.Int(i, 7)});
-    }
-    return out;
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    return r.ReadAll(internal::ReadSession<Result::Row>);
   }
 
   absl::StatusOr<int64_t> DeleteEventsBefore(int64_t cutoff_ms,
                                              int limit) override {
     if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
-    Connection* c = writer_.get();
-    absl::MutexLock lock(&c->mu());
     Params p;
     // One statement, so one implicit transaction: the events and their
     // attachments go together.
@@ -1059,14 +923,12 @@ class PostgresStoreImpl final : public Store {
         ") RETURNING project_id, event_id), gone AS (DELETE FROM attachments "
         "a USING doomed d WHERE a.project_id = d.project_id AND a.event_id = "
         "d.event_id) SELECT count(*) FROM doomed");
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
     return r.rows() > 0 ? r.Int(0, 0) : 0;
   }
 
   absl::StatusOr<int64_t> DeleteEmptyIssues(int limit) override {
     if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
-    Connection* c = writer_.get();
-    absl::MutexLock lock(&c->mu());
     Params p;
     std::string sql = absl::StrCat(
         "WITH doomed AS (DELETE FROM issues WHERE id IN (SELECT id FROM "
@@ -1075,11 +937,65 @@ class PostgresStoreImpl final : public Store {
         p.Add(int64_t{limit}),
         ") RETURNING id), gone AS (DELETE FROM grouphashes g USING doomed d "
         "WHERE g.issue_id = d.id) SELECT count(*) FROM doomed");
-    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
     return r.rows() > 0 ? r.Int(0, 0) : 0;
   }
 
  private:
+  // One statement on the reader (or the writer), under its mutex.
+  absl::StatusOr<Result> Read(std::string_view sql,
+                              const Params& p = Params()) {
+    absl::MutexLock lock(&reader_->mu());
+    return reader_->Exec(sql, p);
+  }
+  absl::StatusOr<Result> Write(std::string_view sql, const Params& p) {
+    absl::MutexLock lock(&writer_->mu());
+    return writer_->Exec(sql, p);
+  }
+
+  // The project WHERE `where` (its values in `p`); NotFound with `not_found`
+  // as its message.
+  absl::StatusOr<Project> FindProject(std::string_view where, const Params& p,
+                                      std::string_view not_found) {
+    TERN_ASSIGN_OR_RETURN(
+        Result r, Read(absl::StrCat("SELECT ", internal::kProjectCols,
+                                    " FROM projects WHERE ", ToAbsl(where)),
+                       p));
+    if (r.rows() == 0) return absl::NotFoundError(ToAbsl(not_found));
+    return ReadProject(r.row(0));
+  }
+
+  // The event of the first row of `sql` (internal::kEventCols + payload, values
+  // in `p`) with its attachments, read in one transaction; NotFound with
+  // `not_found` as its message when there is no row.
+  absl::StatusOr<StoredEvent> FindStoredEvent(std::string_view sql,
+                                              const Params& p,
+                                              std::string_view not_found) {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    if (r.rows() == 0) return absl::NotFoundError(ToAbsl(not_found));
+    StoredEvent e;
+    e.summary = ReadEvent(r.row(0));
+    TERN_ASSIGN_OR_RETURN(e.payload,
+                          internal::DecompressPayload(r.Bytes(0, 10)));
+    Params q;
+    std::string attachments = absl::StrCat(
+        "SELECT attachment_id, name, content_type, type, octet_length(data) "
+        "FROM attachments WHERE project_id = ",
+        q.Add(e.summary.project_id),
+        "::bigint AND event_id = ", q.Add(e.summary.event_id), " ORDER BY id");
+    TERN_ASSIGN_OR_RETURN(Result a, c->Exec(attachments, q));
+    for (int i = 0; i < a.rows(); ++i) {
+      e.attachments.push_back({a.Text(i, 0), a.Text(i, 1), a.Text(i, 2),
+                               a.Text(i, 3), a.Int(i, 4)});
+    }
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return e;
+  }
+
   // Gives every new issue of the plan its short id and row, then links the
   // plan's new hashes.
   absl::Status CreateIssues(Connection* c, internal::BatchPlan& plan,
@@ -1089,7 +1005,9 @@ class PostgresStoreImpl final : public Store {
     for (internal::PlannedIssue& issue : plan.issues) {
       if (issue.is_new) fresh[issue.project_id].push_back(&issue);
     }
-    for (auto& [project, issues] : fresh) {
+    for (auto& entry : fresh) {
+      int64_t project = entry.first;
+      const std::vector<internal::PlannedIssue*>& issues = entry.second;
       Params p;
       std::string n = p.Add(static_cast<int64_t>(issues.size()));
       std::string sql =
@@ -1099,36 +1017,37 @@ class PostgresStoreImpl final : public Store {
       TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
       if (r.rows() != 1) return absl::InternalError("project vanished");
       int64_t short_id = r.Int(0, 0);
-      for (size_t start = 0; start < issues.size(); start += kRowsPerInsert) {
-        size_t end = std::min(issues.size(), start + kRowsPerInsert);
-        Params q;
-        std::string insert =
-            "INSERT INTO issues (project_id, short_id, title, culprit, level, "
-            "status, first_seen, last_seen, times_seen, metadata_type, "
-            "metadata_value, metadata_filename, metadata_function) VALUES ";
-        absl::flat_hash_map<int64_t, internal::PlannedIssue*> by_short;
-        for (size_t k = start; k < end; ++k) {
-          const EventRecord& e = *issues[k]->opener;
-          int64_t sid = short_id + static_cast<int64_t>(k);
-          by_short.emplace(sid, issues[k]);
-          absl::StrAppend(
-              &insert, k > start ? ", (" : "(", q.Add(project), "::bigint, ",
-              q.Add(sid), "::bigint, ", q.Add(e.issue.title), ", ",
-              q.Add(e.issue.culprit), ", ",
-              q.Add(e.issue.level.empty() ? e.level : e.issue.level),
-              ", 'unresolved', ", q.Add(e.received_ms), "::bigint, ",
-              q.Add(e.received_ms), "::bigint, 0, ",
-              q.Add(e.issue.metadata_type), ", ", q.Add(e.issue.metadata_value),
-              ", ", q.Add(e.issue.metadata_filename), ", ",
-              q.Add(e.issue.metadata_function), ")");
-        }
-        insert += " RETURNING id, short_id";
-        TERN_ASSIGN_OR_RETURN(Result r2, c->Exec(insert, q));
-        for (int row = 0; row < r2.rows(); ++row) {
-          auto it = by_short.find(r2.Int(row, 1));
-          if (it != by_short.end()) it->second->issue_id = r2.Int(row, 0);
-        }
-      }
+      absl::flat_hash_map<int64_t, internal::PlannedIssue*> by_short;
+      TERN_RETURN_IF_ERROR(InsertRows(
+          c,
+          "INSERT INTO issues (project_id, short_id, title, culprit, level, "
+          "status, first_seen, last_seen, times_seen, metadata_type, "
+          "metadata_value, metadata_filename, metadata_function) VALUES ",
+          issues.size(),
+          [&](size_t k, Params& q) {
+            const EventRecord& e = *issues[k]->opener;
+            int64_t sid = short_id + static_cast<int64_t>(k);
+            by_short.emplace(sid, issues[k]);
+            return absl::StrCat(
+                "(", q.Add(project), "::bigint, ", q.Add(sid), "::bigint, ",
+                q.Add(e.issue.title), ", ", q.Add(e.issue.culprit), ", ",
+                q.Add(e.issue.level.empty() ? e.level : e.issue.level),
+                ", 'unresolved', ", q.Add(e.received_ms), "::bigint, ",
+                q.Add(e.received_ms), "::bigint, 0, ",
+                q.Add(e.issue.metadata_type), ", ",
+                q.Add(e.issue.metadata_value), ", ",
+                q.Add(e.issue.metadata_filename), ", ",
+                q.Add(e.issue.metadata_function), ")");
+          },
+          " RETURNING id, short_id",
+          [&](const Result& inserted) {
+            for (int row = 0; row < inserted.rows(); ++row) {
+              auto it = by_short.find(inserted.Int(row, 1));
+              if (it != by_short.end()) {
+                it->second->issue_id = inserted.Int(row, 0);
+              }
+            }
+          }));
       result->issues_created += static_cast<int64_t>(issues.size());
     }
     std::vector<int64_t> hp, hi;
@@ -1231,34 +1150,13 @@ class PostgresStoreImpl final : public Store {
   absl::StatusOr<Issue> GetIssueLocked(Connection* c, int64_t issue_id) {
     Params p;
     std::string sql =
-        absl::StrCat("SELECT ", kIssueCols,
+        absl::StrCat("SELECT ", internal::kIssueCols,
                      " FROM issues WHERE id = ", p.Add(issue_id), "::bigint");
     TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
     if (r.rows() == 0) {
       return absl::NotFoundError(absl::StrCat("issue ", issue_id));
     }
-    return ReadIssue(r, 0);
-  }
-
-  // Row 0 of `r` is kEventCols + payload.
-  absl::StatusOr<StoredEvent> ReadStoredEvent(Connection* c, const Result& r) {
-    StoredEvent out;
-    out.summary = ReadEvent(r, 0);
-    TERN_ASSIGN_OR_RETURN(out.payload,
-                          internal::DecompressPayload(r.Bytes(0, 10)));
-    Params p;
-    std::string sql = absl::StrCat(
-        "SELECT attachment_id, name, content_type, type, octet_length(data) "
-        "FROM attachments WHERE project_id = ",
-        p.Add(out.summary.project_id),
-        "::bigint AND event_id = ", p.Add(out.summary.event_id),
-        " ORDER BY id");
-    TERN_ASSIGN_OR_RETURN(Result a, c->Exec(sql, p));
-    for (int i = 0; i < a.rows(); ++i) {
-      out.attachments.push_back({a.Text(i, 0), a.Text(i, 1), a.Text(i, 2),
-                                 a.Text(i, 3), a.Int(i, 4)});
-    }
-    return out;
+    return ReadIssue(r.row(0));
   }
 
   std::unique_ptr<Connection> writer_;
@@ -1267,11 +1165,13 @@ class PostgresStoreImpl final : public Store {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> PostgresStore::Open(
-    std::string_view uri) {
+namespace internal {
+
+absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(std::string_view uri) {
   auto store = std::make_unique<PostgresStoreImpl>(std::string(uri));
   TERN_RETURN_IF_ERROR(Migrate(store->writer()));
   return std::unique_ptr<Store>(std::move(store));
 }
 
+}  // namespace internal
 }  // namespace tern::storage

@@ -1,9 +1,21 @@
-#include "backend/storage/sqlite_store.h"
-
+// The embedded store: one SQLite file in WAL mode, the default of
+// tern-backend (no server to run).
+//
+// Two connections, each behind its own mutex: the writer (the consumer's
+// WriteBatch, the CLI, status changes) and the reader (the API). WAL lets the
+// reader see the last committed state while the writer is inside a
+// transaction, so API requests never wait for a batch. Each connection keeps
+// its prepared statements for its whole life. synchronous=NORMAL: a commit is
+// durable once the WAL is synced at checkpoint; a power cut can lose the last
+// batches, which the consumer then replays from the Kafka offsets stored with
+// them (the offsets roll back together with the batches).
+//
+// Errors as in store.h; SQLITE_BUSY past busy_timeout (another process holds
+// the file) and I/O errors are Unavailable.
 #include <sqlite3.h>
 
-#include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -136,6 +148,11 @@ absl::Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   }
 }
 
+// A BLOB parameter (a string binds as TEXT).
+struct Blob {
+  std::string_view bytes;
+};
+
 // A cached prepared statement in use: reset (and unbound) when it goes out
 // of scope so the next user starts clean.
 class Stmt {
@@ -157,13 +174,21 @@ class Stmt {
                       SQLITE_TRANSIENT);
     return *this;
   }
-  Stmt& BindBlob(int i, std::string_view v) {
-    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()),
-                      SQLITE_TRANSIENT);
+  Stmt& Bind(int i, Blob v) {
+    sqlite3_bind_blob(stmt_, i, v.bytes.data(),
+                      static_cast<int>(v.bytes.size()), SQLITE_TRANSIENT);
     return *this;
   }
-  Stmt& BindNull(int i) {
+  Stmt& Bind(int i, std::optional<int64_t> v) {
+    if (v) return Bind(i, *v);
     sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  // Binds `args` to the parameters 1, 2, ... in order.
+  template <typename... Args>
+  Stmt& BindAll(const Args&... args) {
+    [[maybe_unused]] int i = 0;  // unused for a statement without parameters
+    (Bind(++i, args), ...);
     return *this;
   }
 
@@ -180,17 +205,36 @@ class Stmt {
     (void)row;
     return sqlite3_changes64(db_);
   }
+  // Calls `f(*this)` on each row; stops at the first error.
+  template <typename F>
+  absl::Status ForEach(F f) {
+    while (true) {
+      TERN_ASSIGN_OR_RETURN(bool row, Step());
+      if (!row) return absl::OkStatus();
+      f(*this);
+    }
+  }
+  // Every row, each read by `read(*this)`.
+  template <typename Read>
+  auto ReadAll(Read read)
+      -> absl::StatusOr<std::vector<decltype(read(*this))>> {
+    std::vector<decltype(read(*this))> out;
+    TERN_RETURN_IF_ERROR(ForEach([&](Stmt& s) { out.push_back(read(s)); }));
+    return out;
+  }
 
-  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
-  bool IsNull(int col) {
+  // The current row (the Row of store_internal.h).
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool Bool(int col) const { return Int(col) != 0; }
+  bool IsNull(int col) const {
     return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
   }
-  std::string Text(int col) {
+  std::string Text(int col) const {
     const unsigned char* p = sqlite3_column_text(stmt_, col);
     int n = sqlite3_column_bytes(stmt_, col);
     return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
   }
-  std::string Blob(int col) {
+  std::string Bytes(int col) const {
     const void* p = sqlite3_column_blob(stmt_, col);
     int n = sqlite3_column_bytes(stmt_, col);
     return p ? std::string(static_cast<const char*>(p), n) : std::string();
@@ -222,13 +266,14 @@ class Connection {
     }
     sqlite3_extended_result_codes(c->db_, 1);
     // The busy timeout first: switching to WAL needs a lock of its own.
-    TERN_RETURN_IF_ERROR(c->Exec("PRAGMA busy_timeout = 5000"));
-    TERN_RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode = WAL"));
-    TERN_RETURN_IF_ERROR(c->Exec("PRAGMA synchronous = NORMAL"));
+    TERN_RETURN_IF_ERROR(c->RunScript("PRAGMA busy_timeout = 5000"));
+    TERN_RETURN_IF_ERROR(c->RunScript("PRAGMA journal_mode = WAL"));
+    TERN_RETURN_IF_ERROR(c->RunScript("PRAGMA synchronous = NORMAL"));
     return c;
   }
 
-  absl::Status Exec(std::string_view sql) {
+  // Statements without parameters, not cached (pragmas, migrations).
+  absl::Status RunScript(std::string_view sql) {
     std::string s(sql);
     char* err = nullptr;
     int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
@@ -252,8 +297,23 @@ class Connection {
     }
     return std::make_unique<Stmt>(db_, it->second);
   }
+  // The cached statement for `sql` with `args` bound to its parameters 1,
+  // 2, ... in order (Stmt::Bind takes each).
+  template <typename... Args>
+  absl::StatusOr<std::unique_ptr<Stmt>> Query(std::string_view sql,
+                                              const Args&... args) {
+    TERN_ASSIGN_OR_RETURN(std::unique_ptr<Stmt> s, Prepare(sql));
+    s->BindAll(args...);
+    return s;
+  }
+  // Query, for a statement that returns no row: the rows it changed.
+  template <typename... Args>
+  absl::StatusOr<int64_t> Run(std::string_view sql, const Args&... args) {
+    TERN_ASSIGN_OR_RETURN(std::unique_ptr<Stmt> s, Query(sql, args...));
+    return s->Run();
+  }
 
-  sqlite3* db() { return db_; }
+  bool alive() const { return db_ != nullptr; }
   absl::Mutex& mu() { return mu_; }
 
  private:
@@ -263,117 +323,38 @@ class Connection {
   std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
 };
 
-// BEGIN ... COMMIT, rolled back unless Commit() ran.
-class Transaction {
- public:
-  explicit Transaction(Connection* c) : c_(c) {}
-  ~Transaction() {
-    if (open_) (void)c_->Exec("ROLLBACK");
-  }
-  absl::Status Begin(bool write) {
-    TERN_RETURN_IF_ERROR(c_->Exec(write ? "BEGIN IMMEDIATE" : "BEGIN"));
-    open_ = true;
-    return absl::OkStatus();
-  }
-  absl::Status Commit() {
-    TERN_RETURN_IF_ERROR(c_->Exec("COMMIT"));
-    open_ = false;
-    return absl::OkStatus();
-  }
+using Transaction = internal::Transaction<Connection>;
+// Writers take the write lock up front (waiting up to busy_timeout for it),
+// so a transaction that has read never fails later when it upgrades its lock.
+constexpr std::string_view kBeginWrite = "BEGIN IMMEDIATE";
 
- private:
-  Connection* c_;
-  bool open_ = false;
-};
-
-constexpr absl::string_view kIssueCols =
-    "id, project_id, short_id, title, culprit, level, status, first_seen, "
-    "last_seen, times_seen, metadata_type, metadata_value, "
-    "metadata_filename, metadata_function";
-
-Issue ReadIssue(Stmt& s) {
-  Issue i;
-  i.id = s.Int(0);
-  i.project_id = s.Int(1);
-  i.short_id = s.Int(2);
-  i.fields.title = s.Text(3);
-  i.fields.culprit = s.Text(4);
-  i.fields.level = s.Text(5);
-  i.status = ParseIssueStatus(s.Text(6)).value_or(IssueStatus::kUnresolved);
-  i.first_seen_ms = s.Int(7);
-  i.last_seen_ms = s.Int(8);
-  i.times_seen = s.Int(9);
-  i.fields.metadata_type = s.Text(10);
-  i.fields.metadata_value = s.Text(11);
-  i.fields.metadata_filename = s.Text(12);
-  i.fields.metadata_function = s.Text(13);
-  return i;
-}
-
-constexpr absl::string_view kEventCols =
-    "project_id, event_id, issue_id, received, timestamp, level, release, "
-    "environment, platform, tags";
-
-EventSummary ReadEvent(Stmt& s) {
-  EventSummary e;
-  e.project_id = s.Int(0);
-  e.event_id = s.Text(1);
-  if (!s.IsNull(2)) e.issue_id = s.Int(2);
-  e.received_ms = s.Int(3);
-  e.timestamp_ms = s.Int(4);
-  e.level = s.Text(5);
-  e.release = s.Text(6);
-  e.environment = s.Text(7);
-  e.platform = s.Text(8);
-  e.tags_json = s.Text(9);
-  return e;
-}
-
-constexpr absl::string_view kProjectCols = "id, name, slug, created";
-Project ReadProject(Stmt& s) {
-  return Project{s.Int(0), s.Text(1), s.Text(2), s.Int(3)};
-}
-
-constexpr absl::string_view kKeyCols =
-    "id, public_key, project_id, active, created, settings";
-ProjectKey ReadKey(Stmt& s) {
-  ProjectKey k;
-  k.id = s.Int(0);
-  k.public_key = s.Text(1);
-  k.project_id = s.Int(2);
-  k.active = s.Int(3) != 0;
-  k.created_ms = s.Int(4);
-  k.settings_json = s.Text(5);
-  return k;
-}
-
-int ClampLimit(int limit) { return std::clamp(limit, 1, 100); }
+// The row readers of store_internal.h, for a statement.
+constexpr auto ReadIssue = internal::ReadIssue<Stmt>;
+constexpr auto ReadEvent = internal::ReadEvent<Stmt>;
+constexpr auto ReadProject = internal::ReadProject<Stmt>;
+constexpr auto ReadKey = internal::ReadKey<Stmt>;
 
 absl::Status Migrate(Connection* c) {
   absl::MutexLock lock(&c->mu());
   Transaction tx(c);
-  TERN_RETURN_IF_ERROR(tx.Begin(true));
+  TERN_RETURN_IF_ERROR(tx.Begin(kBeginWrite));
   TERN_RETURN_IF_ERROR(
-      c->Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT "
-              "NULL)"));
+      c->RunScript("CREATE TABLE IF NOT EXISTS schema_version (version "
+                   "INTEGER NOT NULL)"));
   int64_t version = 0;
   {
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare("SELECT max(version) FROM schema_version"));
+    TERN_ASSIGN_OR_RETURN(auto s,
+                          c->Query("SELECT max(version) FROM schema_version"));
     TERN_ASSIGN_OR_RETURN(bool row, s->Step());
     if (row && !s->IsNull(0)) version = s->Int(0);
   }
   constexpr int64_t kLatest = std::size(kMigrations);
-  if (version > kLatest) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("database schema version ", version,
-                     " is newer than this binary's ", kLatest));
-  }
+  TERN_RETURN_IF_ERROR(internal::CheckSchemaVersion(version, kLatest));
   for (int64_t v = version; v < kLatest; ++v) {
-    TERN_RETURN_IF_ERROR(c->Exec(kMigrations[v]));
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare("INSERT INTO schema_version (version) VALUES (?)"));
-    TERN_RETURN_IF_ERROR(s->Bind(1, v + 1).Run().status());
+    TERN_RETURN_IF_ERROR(c->RunScript(kMigrations[v]));
+    TERN_RETURN_IF_ERROR(
+        c->Run("INSERT INTO schema_version (version) VALUES (?)", v + 1)
+            .status());
   }
   return tx.Commit();
 }
@@ -388,7 +369,7 @@ class SqliteStoreImpl final : public Store {
     Connection* c = writer_.get();
     absl::MutexLock lock(&c->mu());
     Transaction tx(c);
-    TERN_RETURN_IF_ERROR(tx.Begin(true));
+    TERN_RETURN_IF_ERROR(tx.Begin(kBeginWrite));
     BatchResult result;
 
     // Every project named must exist.
@@ -400,21 +381,13 @@ class SqliteStoreImpl final : public Store {
       }
       ids += "]";
       TERN_ASSIGN_OR_RETURN(
-          auto s, c->Prepare("SELECT id FROM projects WHERE id IN (SELECT "
-                             "value FROM json_each(?))"));
-      s->Bind(1, ids);
+          auto s, c->Query("SELECT id FROM projects WHERE id IN (SELECT "
+                           "value FROM json_each(?))",
+                           ids));
       absl::flat_hash_set<int64_t> found;
-      while (true) {
-        TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-        if (!row) break;
-        found.insert(s->Int(0));
-      }
-      for (int64_t id : projects) {
-        if (!found.contains(id)) {
-          return absl::NotFoundError(
-              absl::StrCat("project ", id, " not found"));
-        }
-      }
+      TERN_RETURN_IF_ERROR(
+          s->ForEach([&](Stmt& row) { found.insert(row.Int(0)); }));
+      TERN_RETURN_IF_ERROR(internal::CheckProjectsFound(projects, found));
     }
 
     // One lookup per project of the batch's event ids and hashes.
@@ -428,28 +401,24 @@ class SqliteStoreImpl final : public Store {
     }
     absl::flat_hash_set<ProjectString> stored;
     absl::flat_hash_map<ProjectString, int64_t> known;
-    for (const auto& [project, lists] : per_project) {
+    for (const auto& entry : per_project) {
+      int64_t project = entry.first;
+      const auto& [ids, hashes] = entry.second;
       TERN_ASSIGN_OR_RETURN(
-          auto s,
-          c->Prepare("SELECT event_id FROM events WHERE project_id = ? "
-                     "AND event_id IN (SELECT value FROM json_each(?))"));
-      s->Bind(1, project).Bind(2, internal::JsonStringArray(lists.first));
-      while (true) {
-        TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-        if (!row) break;
-        stored.emplace(project, s->Text(0));
-      }
-      if (lists.second.empty()) continue;
+          auto s, c->Query("SELECT event_id FROM events WHERE project_id = ? "
+                           "AND event_id IN (SELECT value FROM json_each(?))",
+                           project, internal::JsonStringArray(ids)));
+      TERN_RETURN_IF_ERROR(
+          s->ForEach([&](Stmt& row) { stored.emplace(project, row.Text(0)); }));
+      if (hashes.empty()) continue;
       TERN_ASSIGN_OR_RETURN(
           auto h,
-          c->Prepare("SELECT hash, issue_id FROM grouphashes WHERE project_id "
-                     "= ? AND hash IN (SELECT value FROM json_each(?))"));
-      h->Bind(1, project).Bind(2, internal::JsonStringArray(lists.second));
-      while (true) {
-        TERN_ASSIGN_OR_RETURN(bool row, h->Step());
-        if (!row) break;
-        known.emplace(ProjectString(project, h->Text(0)), h->Int(1));
-      }
+          c->Query("SELECT hash, issue_id FROM grouphashes WHERE project_id "
+                   "= ? AND hash IN (SELECT value FROM json_each(?))",
+                   project, internal::JsonStringArray(hashes)));
+      TERN_RETURN_IF_ERROR(h->ForEach([&](Stmt& row) {
+        known.emplace(ProjectString(project, row.Text(0)), row.Int(1));
+      }));
     }
 
     TERN_ASSIGN_OR_RETURN(internal::BatchPlan plan,
@@ -460,47 +429,37 @@ class SqliteStoreImpl final : public Store {
       if (issue.is_new) {
         const EventRecord& e = *issue.opener;
         TERN_ASSIGN_OR_RETURN(
-            auto n, c->Prepare("UPDATE projects SET next_short_id = "
-                               "next_short_id + 1 WHERE id = ? RETURNING "
-                               "next_short_id - 1"));
-        n->Bind(1, issue.project_id);
+            auto n, c->Query("UPDATE projects SET next_short_id = "
+                             "next_short_id + 1 WHERE id = ? RETURNING "
+                             "next_short_id - 1",
+                             issue.project_id));
         TERN_ASSIGN_OR_RETURN(bool row, n->Step());
         if (!row) return absl::InternalError("project vanished mid-batch");
         int64_t short_id = n->Int(0);
         TERN_ASSIGN_OR_RETURN(
             auto s,
-            c->Prepare("INSERT INTO issues (project_id, short_id, title, "
-                       "culprit, level, status, first_seen, last_seen, "
-                       "times_seen, metadata_type, metadata_value, "
-                       "metadata_filename, metadata_function) VALUES (?, ?, "
-                       "?, ?, ?, 'unresolved', ?, ?, 0, ?, ?, ?, ?) RETURNING "
-                       "id"));
-        s->Bind(1, issue.project_id)
-            .Bind(2, short_id)
-            .Bind(3, e.issue.title)
-            .Bind(4, e.issue.culprit)
-            .Bind(5, e.issue.level.empty() ? e.level : e.issue.level)
-            .Bind(6, e.received_ms)
-            .Bind(7, e.received_ms)
-            .Bind(8, e.issue.metadata_type)
-            .Bind(9, e.issue.metadata_value)
-            .Bind(10, e.issue.metadata_filename)
-            .Bind(11, e.issue.metadata_function);
+            c->Query("INSERT INTO issues (project_id, short_id, title, "
+                     "culprit, level, status, first_seen, last_seen, "
+                     "times_seen, metadata_type, metadata_value, "
+                     "metadata_filename, metadata_function) VALUES (?, ?, "
+                     "?, ?, ?, 'unresolved', ?, ?, 0, ?, ?, ?, ?) RETURNING "
+                     "id",
+                     issue.project_id, short_id, e.issue.title, e.issue.culprit,
+                     e.issue.level.empty() ? e.level : e.issue.level,
+                     e.received_ms, e.received_ms, e.issue.metadata_type,
+                     e.issue.metadata_value, e.issue.metadata_filename,
+                     e.issue.metadata_function));
         TERN_ASSIGN_OR_RETURN(row, s->Step());
         if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
         issue.issue_id = s->Int(0);
         ++result.issues_created;
       }
       for (const std::string& h : issue.new_hashes) {
-        TERN_ASSIGN_OR_RETURN(
-            auto s, c->Prepare("INSERT INTO grouphashes (project_id, hash, "
-                               "issue_id) VALUES (?, ?, ?) ON CONFLICT DO "
-                               "NOTHING"));
-        TERN_RETURN_IF_ERROR(s->Bind(1, issue.project_id)
-                                 .Bind(2, h)
-                                 .Bind(3, issue.issue_id)
-                                 .Run()
-                                 .status());
+        TERN_RETURN_IF_ERROR(
+            c->Run("INSERT INTO grouphashes (project_id, hash, issue_id) "
+                   "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                   issue.project_id, h, issue.issue_id)
+                .status());
       }
     }
 
@@ -514,28 +473,18 @@ class SqliteStoreImpl final : public Store {
         continue;
       }
       const EventRecord& e = batch.events[i];
+      std::optional<int64_t> issue_id;
+      if (index >= 0) issue_id = plan.issues[index].issue_id;
       TERN_ASSIGN_OR_RETURN(
-          auto s,
-          c->Prepare("INSERT INTO events (project_id, event_id, issue_id, "
-                     "is_transaction, received, timestamp, level, release, "
-                     "environment, platform, tags, payload) VALUES (?, ?, ?, "
-                     "?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
-      s->Bind(1, e.project_id).Bind(2, e.event_id);
-      if (index >= 0) {
-        s->Bind(3, plan.issues[index].issue_id);
-      } else {
-        s->BindNull(3);
-      }
-      s->Bind(4, int64_t{e.is_transaction})
-          .Bind(5, e.received_ms)
-          .Bind(6, e.timestamp_ms)
-          .Bind(7, e.level)
-          .Bind(8, e.release)
-          .Bind(9, e.environment)
-          .Bind(10, e.platform)
-          .Bind(11, e.tags_json)
-          .BindBlob(12, internal::CompressPayload(e.payload));
-      TERN_ASSIGN_OR_RETURN(int64_t changed, s->Run());
+          int64_t changed,
+          c->Run("INSERT INTO events (project_id, event_id, issue_id, "
+                 "is_transaction, received, timestamp, level, release, "
+                 "environment, platform, tags, payload) VALUES (?, ?, ?, "
+                 "?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                 e.project_id, e.event_id, issue_id, int64_t{e.is_transaction},
+                 e.received_ms, e.timestamp_ms, e.level, e.release,
+                 e.environment, e.platform, e.tags_json,
+                 Blob{internal::CompressPayload(e.payload)}));
       if (changed == 0) {
         ++result.duplicates;
         continue;
@@ -543,20 +492,13 @@ class SqliteStoreImpl final : public Store {
       inserted[i] = true;
       ++result.events_stored;
       for (const Attachment& a : e.attachments) {
-        TERN_ASSIGN_OR_RETURN(
-            auto as,
-            c->Prepare("INSERT INTO attachments (project_id, event_id, "
-                       "attachment_id, name, content_type, type, data) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
-        TERN_RETURN_IF_ERROR(as->Bind(1, e.project_id)
-                                 .Bind(2, e.event_id)
-                                 .Bind(3, a.attachment_id)
-                                 .Bind(4, a.name)
-                                 .Bind(5, a.content_type)
-                                 .Bind(6, a.attachment_type)
-                                 .BindBlob(7, a.data)
-                                 .Run()
-                                 .status());
+        TERN_RETURN_IF_ERROR(
+            c->Run("INSERT INTO attachments (project_id, event_id, "
+                   "attachment_id, name, content_type, type, data) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                   e.project_id, e.event_id, a.attachment_id, a.name,
+                   a.content_type, a.attachment_type, Blob{a.data})
+                .status());
       }
     }
 
@@ -564,217 +506,139 @@ class SqliteStoreImpl final : public Store {
          internal::IssueDeltas(batch, plan, inserted)) {
       if (!d.is_new) {
         TERN_ASSIGN_OR_RETURN(
-            auto r, c->Prepare("UPDATE issues SET status = 'unresolved' WHERE "
-                               "id = ? AND status = 'resolved'"));
-        TERN_ASSIGN_OR_RETURN(int64_t reopened, r->Bind(1, d.issue_id).Run());
+            int64_t reopened,
+            c->Run("UPDATE issues SET status = 'unresolved' WHERE id = ? AND "
+                   "status = 'resolved'",
+                   d.issue_id));
         result.regressions += reopened;
       }
-      TERN_ASSIGN_OR_RETURN(
-          auto s, c->Prepare("UPDATE issues SET times_seen = times_seen + ?, "
-                             "first_seen = min(first_seen, ?), last_seen = "
-                             "max(last_seen, ?) WHERE id = ?"));
-      TERN_RETURN_IF_ERROR(s->Bind(1, d.count)
-                               .Bind(2, d.first_ms)
-                               .Bind(3, d.last_ms)
-                               .Bind(4, d.issue_id)
-                               .Run()
-                               .status());
+      TERN_RETURN_IF_ERROR(
+          c->Run("UPDATE issues SET times_seen = times_seen + ?, first_seen = "
+                 "min(first_seen, ?), last_seen = max(last_seen, ?) WHERE id "
+                 "= ?",
+                 d.count, d.first_ms, d.last_ms, d.issue_id)
+              .status());
     }
 
     for (const SessionDelta& d : batch.sessions) {
-      TERN_ASSIGN_OR_RETURN(
-          auto s,
-          c->Prepare(
-              "INSERT INTO session_hours (project_id, release, environment, "
-              "hour, started, healthy, errored, crashed, abnormal) VALUES (?, "
-              "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, release, "
-              "environment, hour) DO UPDATE SET started = started + "
-              "excluded.started, healthy = healthy + excluded.healthy, "
-              "errored = errored + excluded.errored, crashed = crashed + "
-              "excluded.crashed, abnormal = abnormal + excluded.abnormal"));
-      TERN_RETURN_IF_ERROR(s->Bind(1, d.project_id)
-                               .Bind(2, d.release)
-                               .Bind(3, d.environment)
-                               .Bind(4, d.hour_s)
-                               .Bind(5, d.started)
-                               .Bind(6, d.healthy)
-                               .Bind(7, d.errored)
-                               .Bind(8, d.crashed)
-                               .Bind(9, d.abnormal)
-                               .Run()
-                               .status());
+      TERN_RETURN_IF_ERROR(
+          c->Run("INSERT INTO session_hours (project_id, release, "
+                 "environment, hour, started, healthy, errored, crashed, "
+                 "abnormal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                 "(project_id, release, environment, hour) DO UPDATE SET "
+                 "started = started + excluded.started, healthy = healthy + "
+                 "excluded.healthy, errored = errored + excluded.errored, "
+                 "crashed = crashed + excluded.crashed, abnormal = abnormal "
+                 "+ excluded.abnormal",
+                 d.project_id, d.release, d.environment, d.hour_s, d.started,
+                 d.healthy, d.errored, d.crashed, d.abnormal)
+              .status());
     }
     for (const PartitionOffset& o : batch.offsets) {
-      TERN_ASSIGN_OR_RETURN(
-          auto s,
-          c->Prepare("INSERT INTO consumer_offsets (topic, partition, "
-                     "next_offset) VALUES (?, ?, ?) ON CONFLICT (topic, "
-                     "partition) DO UPDATE SET next_offset = "
-                     "excluded.next_offset"));
-      TERN_RETURN_IF_ERROR(s->Bind(1, o.topic)
-                               .Bind(2, int64_t{o.partition})
-                               .Bind(3, o.next_offset)
-                               .Run()
-                               .status());
+      TERN_RETURN_IF_ERROR(
+          c->Run("INSERT INTO consumer_offsets (topic, partition, "
+                 "next_offset) VALUES (?, ?, ?) ON CONFLICT (topic, "
+                 "partition) DO UPDATE SET next_offset = "
+                 "excluded.next_offset",
+                 o.topic, int64_t{o.partition}, o.next_offset)
+              .status());
     }
     TERN_RETURN_IF_ERROR(tx.Commit());
     return result;
   }
 
   absl::StatusOr<std::vector<PartitionOffset>> LoadOffsets() override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare("SELECT topic, partition, next_offset FROM "
-                           "consumer_offsets ORDER BY topic, partition"));
-    std::vector<PartitionOffset> out;
-    while (true) {
-      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      out.push_back({s->Text(0), static_cast<int32_t>(s->Int(1)), s->Int(2)});
-    }
-    return out;
+    return ReadRows(internal::ReadOffset<Stmt>,
+                    absl::StrCat("SELECT ", internal::kOffsetCols,
+                                 " FROM consumer_offsets ORDER BY topic, "
+                                 "partition"));
   }
 
   absl::StatusOr<std::pair<Project, ProjectKey>> CreateProject(
       std::string_view name) override {
-    TERN_ASSIGN_OR_RETURN(std::string slug, internal::MakeSlug(name));
-    TERN_ASSIGN_OR_RETURN(std::string public_key, internal::NewPublicKey());
+    TERN_ASSIGN_OR_RETURN(auto created, internal::NewProject(name));
+    auto& [p, k] = created;
     Connection* c = writer_.get();
     absl::MutexLock lock(&c->mu());
     Transaction tx(c);
-    TERN_RETURN_IF_ERROR(tx.Begin(true));
-    Project p{0, std::string(name), slug, internal::NowMs()};
+    TERN_RETURN_IF_ERROR(tx.Begin(kBeginWrite));
     {
       TERN_ASSIGN_OR_RETURN(
-          auto s, c->Prepare("INSERT INTO projects (name, slug, created) "
-                             "VALUES (?, ?, ?) ON CONFLICT (slug) DO NOTHING "
-                             "RETURNING id"));
-      s->Bind(1, p.name).Bind(2, p.slug).Bind(3, p.created_ms);
+          auto s, c->Query("INSERT INTO projects (name, slug, created) "
+                           "VALUES (?, ?, ?) ON CONFLICT (slug) DO NOTHING "
+                           "RETURNING id",
+                           p.name, p.slug, p.created_ms));
       TERN_ASSIGN_OR_RETURN(bool row, s->Step());
       if (!row) {
         return absl::AlreadyExistsError(
-            absl::StrCat("a project with slug '", slug, "' exists"));
+            absl::StrCat("a project with slug '", p.slug, "' exists"));
       }
       p.id = s->Int(0);
     }
-    ProjectKey k;
-    k.public_key = std::move(public_key);
     k.project_id = p.id;
-    k.created_ms = p.created_ms;
     {
       TERN_ASSIGN_OR_RETURN(
-          auto s, c->Prepare("INSERT INTO keys (public_key, project_id, "
-                             "active, created, settings) VALUES (?, ?, 1, ?, "
-                             "?) RETURNING id"));
-      s->Bind(1, k.public_key)
-          .Bind(2, k.project_id)
-          .Bind(3, k.created_ms)
-          .Bind(4, k.settings_json);
+          auto s,
+          c->Query("INSERT INTO keys (public_key, project_id, "
+                   "active, created, settings) VALUES (?, ?, 1, ?, "
+                   "?) RETURNING id",
+                   k.public_key, k.project_id, k.created_ms, k.settings_json));
       TERN_ASSIGN_OR_RETURN(bool row, s->Step());
       if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
       k.id = s->Int(0);
     }
     TERN_RETURN_IF_ERROR(tx.Commit());
-    return std::make_pair(std::move(p), std::move(k));
+    return created;
   }
 
   absl::StatusOr<std::vector<Project>> ListProjects() override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare(absl::StrCat("SELECT ", kProjectCols,
-                                        " FROM projects ORDER BY id")));
-    std::vector<Project> out;
-    while (true) {
-      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      out.push_back(ReadProject(*s));
-    }
-    return out;
+    return ReadRows(ReadProject, absl::StrCat("SELECT ", internal::kProjectCols,
+                                              " FROM projects ORDER BY id"));
   }
 
   absl::StatusOr<Project> GetProject(int64_t id) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare(absl::StrCat("SELECT ", kProjectCols,
-                                        " FROM projects WHERE id = ?")));
-    s->Bind(1, id);
-    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) return absl::NotFoundError(absl::StrCat("project ", id));
-    return ReadProject(*s);
+    return FindProject("id", id, absl::StrCat("project ", id));
   }
 
   absl::StatusOr<Project> GetProjectBySlug(std::string_view slug) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare(absl::StrCat("SELECT ", kProjectCols,
-                                        " FROM projects WHERE slug = ?")));
-    s->Bind(1, slug);
-    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) {
-      return absl::NotFoundError(absl::StrCat("project '", ToAbsl(slug), "'"));
-    }
-    return ReadProject(*s);
+    return FindProject("slug", slug,
+                       absl::StrCat("project '", ToAbsl(slug), "'"));
   }
 
   absl::StatusOr<std::vector<ProjectKey>> ListKeys(
       int64_t project_id) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare(absl::StrCat(
-                    "SELECT ", kKeyCols,
-                    " FROM keys WHERE ? = 0 OR project_id = ? ORDER BY id")));
-    s->Bind(1, project_id).Bind(2, project_id);
-    std::vector<ProjectKey> out;
-    while (true) {
-      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      out.push_back(ReadKey(*s));
-    }
-    return out;
+    return ReadRows(ReadKey,
+                    absl::StrCat("SELECT ", internal::kKeyCols,
+                                 " FROM keys WHERE ? = 0 OR project_id = ? "
+                                 "ORDER BY id"),
+                    project_id, project_id);
   }
 
   absl::StatusOr<std::vector<ProjectKey>> GetKeys(
       std::span<const std::string> public_keys) override {
-    std::vector<ProjectKey> out;
-    if (public_keys.empty()) return out;
+    if (public_keys.empty()) return std::vector<ProjectKey>();
     std::vector<std::string> keys(public_keys.begin(), public_keys.end());
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare(absl::StrCat("SELECT ", kKeyCols,
-                                        " FROM keys WHERE public_key IN "
-                                        "(SELECT value FROM json_each(?))")));
-    s->Bind(1, internal::JsonStringArray(keys));
-    while (true) {
-      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      out.push_back(ReadKey(*s));
-    }
-    return out;
+    return ReadRows(ReadKey,
+                    absl::StrCat("SELECT ", internal::kKeyCols,
+                                 " FROM keys WHERE public_key IN (SELECT "
+                                 "value FROM json_each(?))"),
+                    internal::JsonStringArray(keys));
   }
 
   absl::Status SetKeyActive(std::string_view public_key, bool active) override {
     Connection* c = writer_.get();
     absl::MutexLock lock(&c->mu());
     TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare("UPDATE keys SET active = ? WHERE public_key = ?"));
-    TERN_ASSIGN_OR_RETURN(
-        int64_t n, s->Bind(1, int64_t{active}).Bind(2, public_key).Run());
+        int64_t n, c->Run("UPDATE keys SET active = ? WHERE public_key = ?",
+                          int64_t{active}, public_key));
     if (n == 0) return absl::NotFoundError("no such key");
     return absl::OkStatus();
   }
 
   absl::StatusOr<IssuePage> ListIssues(const IssueQuery& q) override {
-    absl::string_view col = q.sort == IssueSort::kFirstSeen ? "first_seen"
-                            : q.sort == IssueSort::kCount   ? "times_seen"
-                                                            : "last_seen";
+    absl::string_view col = internal::IssueSortColumn(q.sort);
     // Only these fixed fragments vary; every value is a numbered parameter.
-    std::string sql = absl::StrCat("SELECT ", kIssueCols,
+    std::string sql = absl::StrCat("SELECT ", internal::kIssueCols,
                                    " FROM issues WHERE project_id = ?1");
     if (q.status) sql += " AND status = ?2";
     if (!q.text.empty()) {
@@ -785,7 +649,7 @@ class SqliteStoreImpl final : public Store {
                       " = ?4 AND id < ?5))");
     }
     absl::StrAppend(&sql, " ORDER BY ", col, " DESC, id DESC LIMIT ?6");
-    int limit = ClampLimit(q.limit);
+    int limit = internal::ClampLimit(q.limit);
 
     Connection* c = reader_.get();
     absl::MutexLock lock(&c->mu());
@@ -795,21 +659,8 @@ class SqliteStoreImpl final : public Store {
     if (!q.text.empty()) s->Bind(3, internal::LikeContains(q.text));
     if (q.cursor) s->Bind(4, q.cursor->sort_value).Bind(5, q.cursor->id);
     s->Bind(6, int64_t{limit} + 1);
-    IssuePage page;
-    while (true) {
-      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      page.issues.push_back(ReadIssue(*s));
-    }
-    if (static_cast<int>(page.issues.size()) > limit) {
-      page.issues.resize(limit);
-      const Issue& last = page.issues.back();
-      int64_t v = q.sort == IssueSort::kFirstSeen ? last.first_seen_ms
-                  : q.sort == IssueSort::kCount   ? last.times_seen
-                                                  : last.last_seen_ms;
-      page.next = IssueCursor{v, last.id};
-    }
-    return page;
+    TERN_ASSIGN_OR_RETURN(std::vector<Issue> rows, s->ReadAll(ReadIssue));
+    return internal::MakeIssuePage(std::move(rows), limit, q.sort);
   }
 
   absl::StatusOr<Issue> GetIssue(int64_t issue_id) override {
@@ -821,10 +672,9 @@ class SqliteStoreImpl final : public Store {
   absl::Status SetIssueStatus(int64_t issue_id, IssueStatus status) override {
     Connection* c = writer_.get();
     absl::MutexLock lock(&c->mu());
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare("UPDATE issues SET status = ? WHERE id = ?"));
-    TERN_ASSIGN_OR_RETURN(
-        int64_t n, s->Bind(1, IssueStatusName(status)).Bind(2, issue_id).Run());
+    TERN_ASSIGN_OR_RETURN(int64_t n,
+                          c->Run("UPDATE issues SET status = ? WHERE id = ?",
+                                 IssueStatusName(status), issue_id));
     if (n == 0) return absl::NotFoundError(absl::StrCat("issue ", issue_id));
     return absl::OkStatus();
   }
@@ -832,14 +682,14 @@ class SqliteStoreImpl final : public Store {
   absl::StatusOr<EventPage> ListIssueEvents(
       int64_t issue_id, const std::optional<EventCursor>& cursor,
       int limit) override {
-    limit = ClampLimit(limit);
+    limit = internal::ClampLimit(limit);
     Connection* c = reader_.get();
     absl::MutexLock lock(&c->mu());
     Transaction tx(c);
-    TERN_RETURN_IF_ERROR(tx.Begin(false));
+    TERN_RETURN_IF_ERROR(tx.Begin());
     TERN_RETURN_IF_ERROR(GetIssueLocked(c, issue_id).status());
-    std::string sql =
-        absl::StrCat("SELECT ", kEventCols, " FROM events WHERE issue_id = ?1");
+    std::string sql = absl::StrCat("SELECT ", internal::kEventCols,
+                                   " FROM events WHERE issue_id = ?1");
     if (cursor) {
       sql += " AND (received < ?2 OR (received = ?2 AND event_id < ?3))";
     }
@@ -848,57 +698,22 @@ class SqliteStoreImpl final : public Store {
     s->Bind(1, issue_id);
     if (cursor) s->Bind(2, cursor->received_ms).Bind(3, cursor->event_id);
     s->Bind(4, int64_t{limit} + 1);
-    EventPage page;
-    while (true) {
-      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      page.events.push_back(ReadEvent(*s));
-    }
-    if (static_cast<int>(page.events.size()) > limit) {
-      page.events.resize(limit);
-      page.next = EventCursor{page.events.back().received_ms,
-                              page.events.back().event_id};
-    }
-    return page;
+    TERN_ASSIGN_OR_RETURN(std::vector<EventSummary> rows,
+                          s->ReadAll(ReadEvent));
+    return internal::MakeEventPage(std::move(rows), limit);
   }
 
   absl::StatusOr<StoredEvent> GetLatestEvent(int64_t issue_id) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    Transaction tx(c);
-    TERN_RETURN_IF_ERROR(tx.Begin(false));
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare(absl::StrCat(
-                    "SELECT ", kEventCols,
-                    ", payload FROM events WHERE issue_id = ? ORDER BY "
-                    "received DESC, event_id DESC LIMIT 1")));
-    s->Bind(1, issue_id);
-    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) {
-      return absl::NotFoundError(
-          absl::StrCat("issue ", issue_id, " has no stored event"));
-    }
-    return ReadStoredEvent(c, *s);
+    return FindStoredEvent(
+        absl::StrCat("issue ", issue_id, " has no stored event"),
+        "issue_id = ? ORDER BY received DESC, event_id DESC LIMIT 1", issue_id);
   }
 
   absl::StatusOr<StoredEvent> GetEvent(int64_t project_id,
                                        std::string_view event_id) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    Transaction tx(c);
-    TERN_RETURN_IF_ERROR(tx.Begin(false));
-    TERN_ASSIGN_OR_RETURN(auto s,
-                          c->Prepare(absl::StrCat(
-                              "SELECT ", kEventCols,
-                              ", payload FROM events WHERE project_id = ? AND "
-                              "event_id = ?")));
-    s->Bind(1, project_id).Bind(2, event_id);
-    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) {
-      return absl::NotFoundError(
-          absl::StrCat("event ", ToAbsl(event_id), " not found"));
-    }
-    return ReadStoredEvent(c, *s);
+    return FindStoredEvent(
+        absl::StrCat("event ", ToAbsl(event_id), " not found"),
+        "project_id = ? AND event_id = ?", project_id, event_id);
   }
 
   absl::StatusOr<Attachment> GetAttachment(
@@ -907,65 +722,49 @@ class SqliteStoreImpl final : public Store {
     Connection* c = reader_.get();
     absl::MutexLock lock(&c->mu());
     TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare("SELECT attachment_id, name, content_type, type, "
-                           "data FROM attachments WHERE project_id = ? AND "
-                           "event_id = ? AND attachment_id = ?"));
-    s->Bind(1, project_id).Bind(2, event_id).Bind(3, attachment_id);
+        auto s, c->Query("SELECT attachment_id, name, content_type, type, "
+                         "data FROM attachments WHERE project_id = ? AND "
+                         "event_id = ? AND attachment_id = ?",
+                         project_id, event_id, attachment_id));
     TERN_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return absl::NotFoundError("attachment not found");
     return Attachment{s->Text(0), s->Text(1), s->Text(2), s->Text(3),
-                      s->Blob(4)};
+                      s->Bytes(4)};
   }
 
   absl::StatusOr<std::vector<int64_t>> IssueHistogram(int64_t issue_id,
                                                       int64_t since_ms,
                                                       int64_t bucket_ms,
                                                       int buckets) override {
-    if (bucket_ms <= 0 || buckets < 1 || buckets > 10000 ||
-        since_ms > (int64_t{1} << 50) || bucket_ms > (int64_t{1} << 40)) {
-      return absl::InvalidArgumentError("bad histogram range");
-    }
+    TERN_RETURN_IF_ERROR(
+        internal::CheckHistogramRange(since_ms, bucket_ms, buckets));
     Connection* c = reader_.get();
     absl::MutexLock lock(&c->mu());
     Transaction tx(c);
-    TERN_RETURN_IF_ERROR(tx.Begin(false));
+    TERN_RETURN_IF_ERROR(tx.Begin());
     TERN_RETURN_IF_ERROR(GetIssueLocked(c, issue_id).status());
     TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare("SELECT (received - ?2) / ?3 AS b, count(*) FROM "
-                           "events WHERE issue_id = ?1 AND received >= ?2 AND "
-                           "received < ?4 GROUP BY b"));
-    s->Bind(1, issue_id)
-        .Bind(2, since_ms)
-        .Bind(3, bucket_ms)
-        .Bind(4, since_ms + bucket_ms * buckets);
+        auto s, c->Query("SELECT (received - ?2) / ?3 AS b, count(*) FROM "
+                         "events WHERE issue_id = ?1 AND received >= ?2 AND "
+                         "received < ?4 GROUP BY b",
+                         issue_id, since_ms, bucket_ms,
+                         since_ms + bucket_ms * buckets));
     std::vector<int64_t> counts(buckets, 0);
-    while (true) {
-      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      int64_t b = s->Int(0);
-      if (b >= 0 && b < buckets) counts[b] = s->Int(1);
-    }
+    TERN_RETURN_IF_ERROR(s->ForEach([&](Stmt& row) {
+      int64_t b = row.Int(0);
+      if (b >= 0 && b < buckets) counts[b] = row.Int(1);
+    }));
     return counts;
   }
 
   absl::StatusOr<std::vector<SessionRow>> ListSessions(
       int64_t project_id, int64_t since_s) override {
-    Connection* c = reader_.get();
-    absl::MutexLock lock(&c->mu());
-    TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare("SELECT release, environment, hour, started, "
-                           "healthy, errored, crashed, abnormal FROM "
-                           "session_hours WHERE project_id = ? AND hour >= ? "
-                           "ORDER BY hour, release, environment"));
-    s->Bind(1, project_id).Bind(2, since_s);
-    std::vector<SessionRow> out;
-    while (true) {
-      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      out.push_back({s->Text(0), s->Text(1), s->Int(2), s->Int(3), s->Int(4),
-                     s->Int(5), s->Int(6), s->Int(7)});
-    }
-    return out;
+    return ReadRows(internal::ReadSession<Stmt>,
+                    absl::StrCat("SELECT ", internal::kSessionCols,
+                                 " FROM session_hours WHERE project_id = ? "
+                                 "AND hour >= ? ORDER BY hour, release, "
+                                 "environment"),
+                    project_id, since_s);
   }
 
   absl::StatusOr<int64_t> DeleteEventsBefore(int64_t cutoff_ms,
@@ -974,28 +773,24 @@ class SqliteStoreImpl final : public Store {
     Connection* c = writer_.get();
     absl::MutexLock lock(&c->mu());
     Transaction tx(c);
-    TERN_RETURN_IF_ERROR(tx.Begin(true));
+    TERN_RETURN_IF_ERROR(tx.Begin(kBeginWrite));
     std::vector<std::pair<int64_t, ProjectString>> doomed;
     {
       TERN_ASSIGN_OR_RETURN(
-          auto s, c->Prepare("SELECT id, project_id, event_id FROM events "
-                             "WHERE received < ? ORDER BY received LIMIT ?"));
-      s->Bind(1, cutoff_ms).Bind(2, int64_t{limit});
-      while (true) {
-        TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-        if (!row) break;
-        doomed.emplace_back(s->Int(0), ProjectString(s->Int(1), s->Text(2)));
-      }
+          auto s, c->Query("SELECT id, project_id, event_id FROM events "
+                           "WHERE received < ? ORDER BY received LIMIT ?",
+                           cutoff_ms, int64_t{limit}));
+      TERN_RETURN_IF_ERROR(s->ForEach([&](Stmt& row) {
+        doomed.emplace_back(row.Int(0), ProjectString(row.Int(1), row.Text(2)));
+      }));
     }
     for (const auto& [id, key] : doomed) {
-      TERN_ASSIGN_OR_RETURN(
-          auto a, c->Prepare("DELETE FROM attachments WHERE project_id = ? "
-                             "AND event_id = ?"));
+      TERN_RETURN_IF_ERROR(c->Run("DELETE FROM attachments WHERE project_id "
+                                  "= ? AND event_id = ?",
+                                  key.first, key.second)
+                               .status());
       TERN_RETURN_IF_ERROR(
-          a->Bind(1, key.first).Bind(2, key.second).Run().status());
-      TERN_ASSIGN_OR_RETURN(auto e,
-                            c->Prepare("DELETE FROM events WHERE id = ?"));
-      TERN_RETURN_IF_ERROR(e->Bind(1, id).Run().status());
+          c->Run("DELETE FROM events WHERE id = ?", id).status());
     }
     TERN_RETURN_IF_ERROR(tx.Commit());
     return static_cast<int64_t>(doomed.size());
@@ -1006,59 +801,95 @@ class SqliteStoreImpl final : public Store {
     Connection* c = writer_.get();
     absl::MutexLock lock(&c->mu());
     Transaction tx(c);
-    TERN_RETURN_IF_ERROR(tx.Begin(true));
+    TERN_RETURN_IF_ERROR(tx.Begin(kBeginWrite));
     std::vector<int64_t> doomed;
     {
       TERN_ASSIGN_OR_RETURN(
-          auto s, c->Prepare("SELECT id FROM issues WHERE NOT EXISTS (SELECT "
-                             "1 FROM events WHERE events.issue_id = issues.id) "
-                             "ORDER BY id LIMIT ?"));
-      s->Bind(1, int64_t{limit});
-      while (true) {
-        TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-        if (!row) break;
-        doomed.push_back(s->Int(0));
-      }
+          auto s, c->Query("SELECT id FROM issues WHERE NOT EXISTS (SELECT "
+                           "1 FROM events WHERE events.issue_id = issues.id) "
+                           "ORDER BY id LIMIT ?",
+                           int64_t{limit}));
+      TERN_RETURN_IF_ERROR(
+          s->ForEach([&](Stmt& row) { doomed.push_back(row.Int(0)); }));
     }
     for (int64_t id : doomed) {
-      TERN_ASSIGN_OR_RETURN(
-          auto h, c->Prepare("DELETE FROM grouphashes WHERE issue_id = ?"));
-      TERN_RETURN_IF_ERROR(h->Bind(1, id).Run().status());
-      TERN_ASSIGN_OR_RETURN(auto i,
-                            c->Prepare("DELETE FROM issues WHERE id = ?"));
-      TERN_RETURN_IF_ERROR(i->Bind(1, id).Run().status());
+      TERN_RETURN_IF_ERROR(
+          c->Run("DELETE FROM grouphashes WHERE issue_id = ?", id).status());
+      TERN_RETURN_IF_ERROR(
+          c->Run("DELETE FROM issues WHERE id = ?", id).status());
     }
     TERN_RETURN_IF_ERROR(tx.Commit());
     return static_cast<int64_t>(doomed.size());
   }
 
  private:
-  absl::StatusOr<Issue> GetIssueLocked(Connection* c, int64_t issue_id) {
+  // Every row of `sql` (bound to `args`) on the reader, each read by `read`.
+  template <typename Read, typename... Args>
+  auto ReadRows(Read read, std::string_view sql, const Args&... args)
+      -> absl::StatusOr<std::vector<decltype(read(std::declval<Stmt&>()))>> {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(std::unique_ptr<Stmt> s, c->Query(sql, args...));
+    return s->ReadAll(read);
+  }
+
+  // The project WHERE `column` = `value` (a fixed column name), read on the
+  // reader; NotFound with `not_found` as its message.
+  template <typename Value>
+  absl::StatusOr<Project> FindProject(absl::string_view column,
+                                      const Value& value,
+                                      std::string_view not_found) {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
     TERN_ASSIGN_OR_RETURN(
-        auto s, c->Prepare(absl::StrCat("SELECT ", kIssueCols,
-                                        " FROM issues WHERE id = ?")));
-    s->Bind(1, issue_id);
+        auto s, c->Query(absl::StrCat("SELECT ", internal::kProjectCols,
+                                      " FROM projects WHERE ", column, " = ?"),
+                         value));
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::NotFoundError(ToAbsl(not_found));
+    return ReadProject(*s);
+  }
+
+  absl::StatusOr<Issue> GetIssueLocked(Connection* c, int64_t issue_id) {
+    TERN_ASSIGN_OR_RETURN(auto s,
+                          c->Query(absl::StrCat("SELECT ", internal::kIssueCols,
+                                                " FROM issues WHERE id = ?"),
+                                   issue_id));
     TERN_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return absl::NotFoundError(absl::StrCat("issue ", issue_id));
     return ReadIssue(*s);
   }
 
-  // `s` is on a row of kEventCols + payload.
-  absl::StatusOr<StoredEvent> ReadStoredEvent(Connection* c, Stmt& s) {
-    StoredEvent out;
-    out.summary = ReadEvent(s);
-    TERN_ASSIGN_OR_RETURN(out.payload, internal::DecompressPayload(s.Blob(10)));
+  // The first event WHERE `where` (a fixed clause, bound to `args`) with its
+  // payload and attachments, read in one transaction; NotFound with
+  // `not_found` as its message when there is none.
+  template <typename... Args>
+  absl::StatusOr<StoredEvent> FindStoredEvent(std::string_view not_found,
+                                              absl::string_view where,
+                                              const Args&... args) {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
     TERN_ASSIGN_OR_RETURN(
-        auto a, c->Prepare("SELECT attachment_id, name, content_type, type, "
-                           "length(data) FROM attachments WHERE project_id = ? "
-                           "AND event_id = ? ORDER BY id"));
-    a->Bind(1, out.summary.project_id).Bind(2, out.summary.event_id);
-    while (true) {
-      TERN_ASSIGN_OR_RETURN(bool row, a->Step());
-      if (!row) break;
+        auto s, c->Query(absl::StrCat("SELECT ", internal::kEventCols,
+                                      ", payload FROM events WHERE ", where),
+                         args...));
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::NotFoundError(ToAbsl(not_found));
+    StoredEvent out;
+    out.summary = ReadEvent(*s);
+    TERN_ASSIGN_OR_RETURN(out.payload,
+                          internal::DecompressPayload(s->Bytes(10)));
+    TERN_ASSIGN_OR_RETURN(
+        auto a, c->Query("SELECT attachment_id, name, content_type, type, "
+                         "length(data) FROM attachments WHERE project_id = ? "
+                         "AND event_id = ? ORDER BY id",
+                         out.summary.project_id, out.summary.event_id));
+    TERN_RETURN_IF_ERROR(a->ForEach([&](Stmt& r) {
       out.attachments.push_back(
-          {a->Text(0), a->Text(1), a->Text(2), a->Text(3), a->Int(4)});
-    }
+          {r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4)});
+    }));
     return out;
   }
 
@@ -1068,8 +899,9 @@ class SqliteStoreImpl final : public Store {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> SqliteStore::Open(
-    std::string_view path) {
+namespace internal {
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(std::string_view path) {
   std::string p(path);
   TERN_ASSIGN_OR_RETURN(auto writer, Connection::Open(p));
   TERN_RETURN_IF_ERROR(Migrate(writer.get()));
@@ -1079,4 +911,5 @@ absl::StatusOr<std::unique_ptr<Store>> SqliteStore::Open(
       new SqliteStoreImpl(std::move(writer), std::move(reader)));
 }
 
+}  // namespace internal
 }  // namespace tern::storage

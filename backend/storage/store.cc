@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "backend/storage/postgres_store.h"
-#include "backend/storage/sqlite_store.h"
 #include "backend/storage/store_internal.h"
 #include "common/status.h"
 
@@ -38,7 +38,7 @@ std::optional<IssueStatus> ParseIssueStatus(std::string_view name) {
 
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view dsn) {
   if (dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")) {
-    return PostgresStore::Open(dsn);
+    return internal::OpenPostgresStore(dsn);
   }
   if (dsn.starts_with("sqlite:")) {
     dsn.remove_prefix(7);
@@ -50,7 +50,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view dsn) {
                      "' (want sqlite:PATH or postgresql://...)"));
   }
   if (dsn.empty()) return absl::InvalidArgumentError("empty store path");
-  return SqliteStore::Open(dsn);
+  return internal::OpenSqliteStore(dsn);
 }
 
 namespace internal {
@@ -164,6 +164,79 @@ std::string JsonStringArray(const std::vector<std::string>& values) {
 }
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+absl::string_view IssueSortColumn(IssueSort sort) {
+  return sort == IssueSort::kFirstSeen ? "first_seen"
+         : sort == IssueSort::kCount   ? "times_seen"
+                                       : "last_seen";
+}
+
+int64_t IssueSortValue(const Issue& issue, IssueSort sort) {
+  return sort == IssueSort::kFirstSeen ? issue.first_seen_ms
+         : sort == IssueSort::kCount   ? issue.times_seen
+                                       : issue.last_seen_ms;
+}
+
+IssuePage MakeIssuePage(std::vector<Issue> rows, int limit, IssueSort sort) {
+  IssuePage page;
+  page.issues = std::move(rows);
+  if (static_cast<int>(page.issues.size()) > limit) {
+    page.issues.resize(limit);
+    const Issue& last = page.issues.back();
+    page.next = IssueCursor{IssueSortValue(last, sort), last.id};
+  }
+  return page;
+}
+
+EventPage MakeEventPage(std::vector<EventSummary> rows, int limit) {
+  EventPage page;
+  page.events = std::move(rows);
+  if (static_cast<int>(page.events.size()) > limit) {
+    page.events.resize(limit);
+    page.next = EventCursor{page.events.back().received_ms,
+                            page.events.back().event_id};
+  }
+  return page;
+}
+
+absl::Status CheckHistogramRange(int64_t since_ms, int64_t bucket_ms,
+                                 int buckets) {
+  if (bucket_ms <= 0 || buckets < 1 || buckets > 10000 ||
+      since_ms > (int64_t{1} << 50) || bucket_ms > (int64_t{1} << 40)) {
+    return absl::InvalidArgumentError("bad histogram range");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckProjectsFound(const std::vector<int64_t>& wanted,
+                                const absl::flat_hash_set<int64_t>& found) {
+  for (int64_t id : wanted) {
+    if (!found.contains(id)) {
+      return absl::NotFoundError(absl::StrCat("project ", id, " not found"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSchemaVersion(int64_t version, int64_t latest) {
+  if (version > latest) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("database schema version ", version,
+                     " is newer than this binary's ", latest));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<Project, ProjectKey>> NewProject(
+    std::string_view name) {
+  TERN_ASSIGN_OR_RETURN(std::string slug, MakeSlug(name));
+  TERN_ASSIGN_OR_RETURN(std::string public_key, NewPublicKey());
+  Project project{0, std::string(name), std::move(slug), NowMs()};
+  ProjectKey key;
+  key.public_key = std::move(public_key);
+  key.created_ms = project.created_ms;
+  return std::make_pair(std::move(project), std::move(key));
+}
 
 absl::StatusOr<BatchPlan> PlanBatch(
     const Batch& batch, const absl::flat_hash_set<ProjectString>& stored,

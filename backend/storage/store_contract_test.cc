@@ -1019,6 +1019,9 @@ TEST_P(StoreContractTest, ReadersRunBesideTheWriter) {
       ++reads;
     }
   });
+  // The writer starts once the reader is reading, so they overlap even when
+  // the machine is too busy to start the thread promptly.
+  while (reads.load() == 0) std::this_thread::yield();
   for (int n = 0; n < 50; ++n) {
     Batch b;
     for (int k = 0; k < 4; ++k)

@@ -1,11 +1,15 @@
-// What the SQLite and PostgreSQL stores share and nobody else needs: payload
-// compression, key and slug generation, LIKE escaping, and the pure half of
-// WriteBatch (which event joins which issue), so both databases group a batch
+// What the SQLite and PostgreSQL stores share and nobody else needs: their
+// constructors (for OpenStore), payload compression, key and slug
+// generation, LIKE escaping, the column lists and row readers of the shared
+// schema, the transaction guard, argument checks, and the pure half of
+// WriteBatch (which event joins which issue), so both databases behave
 // exactly the same way and only the SQL differs.
 #ifndef TERN_BACKEND_STORAGE_STORE_INTERNAL_H_
 #define TERN_BACKEND_STORAGE_STORE_INTERNAL_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,9 +19,165 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "backend/storage/store.h"
 
 namespace tern::storage::internal {
+
+// The embedded store (sqlite_store.cc): opens or creates the SQLite database
+// at `path` and applies the migrations it lacks. Unavailable when the file
+// cannot be opened or is locked.
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(std::string_view path);
+
+// The server store (postgres_store.cc): connects to the libpq connection URI
+// `uri` and applies the migrations the database lacks (under an advisory
+// lock, so two backends starting at once do not race). Unavailable when the
+// server cannot be reached.
+absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(std::string_view uri);
+
+// BEGIN ... COMMIT on a connection of either store, rolled back unless
+// Commit() ran. `Conn` has absl::Status RunScript(std::string_view sql) and
+// bool alive() (no ROLLBACK on a connection that is already gone).
+template <typename Conn>
+class Transaction {
+ public:
+  explicit Transaction(Conn* c) : c_(c) {}
+  ~Transaction() {
+    if (open_ && c_->alive()) (void)c_->RunScript("ROLLBACK");
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  // `begin` is the statement that opens it (SQLite's writers take their
+  // lock up front with "BEGIN IMMEDIATE").
+  absl::Status Begin(std::string_view begin = "BEGIN") {
+    if (absl::Status s = c_->RunScript(begin); !s.ok()) return s;
+    open_ = true;
+    return absl::OkStatus();
+  }
+  absl::Status Commit() {
+    if (absl::Status s = c_->RunScript("COMMIT"); !s.ok()) return s;
+    open_ = false;
+    return absl::OkStatus();
+  }
+
+ private:
+  Conn* c_;
+  bool open_ = false;
+};
+
+// The columns each store selects, in the order the Read* functions below
+// read them. A `Row` is one result row of either store: Int(col), Text(col),
+// Bool(col) and IsNull(col), columns counted from 0.
+constexpr absl::string_view kIssueCols =
+    "id, project_id, short_id, title, culprit, level, status, first_seen, "
+    "last_seen, times_seen, metadata_type, metadata_value, "
+    "metadata_filename, metadata_function";
+constexpr absl::string_view kEventCols =
+    "project_id, event_id, issue_id, received, timestamp, level, release, "
+    "environment, platform, tags";
+constexpr absl::string_view kProjectCols = "id, name, slug, created";
+constexpr absl::string_view kKeyCols =
+    "id, public_key, project_id, active, created, settings";
+constexpr absl::string_view kOffsetCols = "topic, partition, next_offset";
+constexpr absl::string_view kSessionCols =
+    "release, environment, hour, started, healthy, errored, crashed, abnormal";
+
+template <typename Row>
+Issue ReadIssue(const Row& r) {
+  Issue i;
+  i.id = r.Int(0);
+  i.project_id = r.Int(1);
+  i.short_id = r.Int(2);
+  i.fields.title = r.Text(3);
+  i.fields.culprit = r.Text(4);
+  i.fields.level = r.Text(5);
+  i.status = ParseIssueStatus(r.Text(6)).value_or(IssueStatus::kUnresolved);
+  i.first_seen_ms = r.Int(7);
+  i.last_seen_ms = r.Int(8);
+  i.times_seen = r.Int(9);
+  i.fields.metadata_type = r.Text(10);
+  i.fields.metadata_value = r.Text(11);
+  i.fields.metadata_filename = r.Text(12);
+  i.fields.metadata_function = r.Text(13);
+  return i;
+}
+
+template <typename Row>
+EventSummary ReadEvent(const Row& r) {
+  EventSummary e;
+  e.project_id = r.Int(0);
+  e.event_id = r.Text(1);
+  if (!r.IsNull(2)) e.issue_id = r.Int(2);
+  e.received_ms = r.Int(3);
+  e.timestamp_ms = r.Int(4);
+  e.level = r.Text(5);
+  e.release = r.Text(6);
+  e.environment = r.Text(7);
+  e.platform = r.Text(8);
+  e.tags_json = r.Text(9);
+  return e;
+}
+
+template <typename Row>
+Project ReadProject(const Row& r) {
+  return Project{r.Int(0), r.Text(1), r.Text(2), r.Int(3)};
+}
+
+template <typename Row>
+ProjectKey ReadKey(const Row& r) {
+  ProjectKey k;
+  k.id = r.Int(0);
+  k.public_key = r.Text(1);
+  k.project_id = r.Int(2);
+  k.active = r.Bool(3);
+  k.created_ms = r.Int(4);
+  k.settings_json = r.Text(5);
+  return k;
+}
+
+template <typename Row>
+PartitionOffset ReadOffset(const Row& r) {
+  return {r.Text(0), static_cast<int32_t>(r.Int(1)), r.Int(2)};
+}
+
+template <typename Row>
+SessionRow ReadSession(const Row& r) {
+  return {r.Text(0), r.Text(1), r.Int(2), r.Int(3),
+          r.Int(4),  r.Int(5),  r.Int(6), r.Int(7)};
+}
+
+// The page size the list calls use: `limit` clamped to 1..100.
+inline int ClampLimit(int limit) { return std::clamp(limit, 1, 100); }
+
+// The issues column ListIssues sorts by, and the value of it an issue has
+// (what its cursor holds).
+absl::string_view IssueSortColumn(IssueSort sort);
+int64_t IssueSortValue(const Issue& issue, IssueSort sort);
+
+// The first `limit` of `rows`, read with LIMIT limit + 1 so that one more row
+// means a next page, whose cursor is then taken from the page's last item.
+IssuePage MakeIssuePage(std::vector<Issue> rows, int limit, IssueSort sort);
+EventPage MakeEventPage(std::vector<EventSummary> rows, int limit);
+
+// InvalidArgument unless IssueHistogram's arguments are in range (which also
+// keeps `since_ms + bucket_ms * buckets` from overflowing).
+absl::Status CheckHistogramRange(int64_t since_ms, int64_t bucket_ms,
+                                 int buckets);
+
+// NotFound naming the first of `wanted` (a batch's projects) not in `found`.
+absl::Status CheckProjectsFound(const std::vector<int64_t>& wanted,
+                                const absl::flat_hash_set<int64_t>& found);
+
+// FailedPrecondition when the database's schema `version` is newer than
+// `latest`, the number of migrations this binary knows.
+absl::Status CheckSchemaVersion(int64_t version, int64_t latest);
+
+// What CreateProject inserts, all but the row ids: the project named `name`
+// with its slug (InvalidArgument as MakeSlug) and its first key, both
+// created now.
+absl::StatusOr<std::pair<Project, ProjectKey>> NewProject(
+    std::string_view name);
 
 // zstd at level 1: event JSON shrinks 3-5x at a few hundred MB/s, and the
 // consumer's thread is the one paying for it.
