@@ -63,26 +63,15 @@ absl::Status DecodeConsumer(Decoder& d, const YamlNode& node,
         return d.Duration(n, p, absl::Milliseconds(1), &out->retry_max_backoff);
       }));
   TERN_RETURN_IF_ERROR(m.Field("extra", [&](const YamlNode& n, auto p) {
-    TERN_RETURN_IF_ERROR(d.StringMap(n, p, &out->extra));
-    for (const auto& [key, value] : out->extra) {
-      static constexpr std::string_view kOwned[] = {"bootstrap.servers",
-                                                    "metadata.broker.list",
-                                                    "group.id",
-                                                    "enable.auto.commit",
-                                                    "enable.auto.offset.store",
-                                                    "auto.offset.reset",
-                                                    "enable.partition.eof"};
-      for (std::string_view owned : kOwned) {
-        if (key == owned) {
-          return d.ErrorAtPath(
-              JoinPath(p, key),
-              "set by the backend itself (kafka.bootstrap_servers, "
-              "kafka.consumer.group_id, or fixed for at-least-once "
-              "delivery), not in extra");
-        }
-      }
-    }
-    return absl::OkStatus();
+    return DecodeKafkaExtra(
+        d, n, p,
+        {"bootstrap.servers", "metadata.broker.list", "group.id",
+         "enable.auto.commit", "enable.auto.offset.store", "auto.offset.reset",
+         "enable.partition.eof"},
+        "set by the backend itself (kafka.bootstrap_servers, "
+        "kafka.consumer.group_id, or fixed for at-least-once delivery), not "
+        "in extra",
+        &out->extra);
   }));
   return m.Finish();
 }
@@ -185,6 +174,21 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, BackendConfig* out) {
         out->relay_public_address = n.scalar;
         return absl::OkStatus();
       }));
+  TERN_RETURN_IF_ERROR(m.Field("ui", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields u, MapFields::Open(&d, n, p));
+    TERN_RETURN_IF_ERROR(u.Field("dev_mode", [&](const YamlNode& un, auto up) {
+      return d.Bool(un, up, &out->ui.dev_mode);
+    }));
+    TERN_RETURN_IF_ERROR(
+        u.Field("browser_sdk_dir", [&](const YamlNode& un, auto up) {
+          return DecodeOptionalString(d, un, up, &out->ui.browser_sdk_dir);
+        }));
+    TERN_RETURN_IF_ERROR(
+        u.Field("browser_test_dsn", [&](const YamlNode& un, auto up) {
+          return DecodeOptionalString(d, un, up, &out->ui.browser_test_dsn);
+        }));
+    return u.Finish();
+  }));
   TERN_RETURN_IF_ERROR(m.Field("logging", [&](const YamlNode& n, auto p) {
     return DecodeLogging(d, n, p, &out->logging);
   }));

@@ -83,12 +83,28 @@ struct BackendRetentionConfig {
   uint64_t batch = 1000;
 };
 
+struct BackendUiConfig {
+  // Development mode (scripts/dev.sh): the web UI skips its login for
+  // requests from 127.0.0.1 and ::1 only (anyone else still logs in), and
+  // the backend serves /dev/browser-test and /dev/sdk/. Never on a shared
+  // host: every local user gets the UI without the token.
+  bool dev_mode = false;
+  // Dev mode: a node_modules directory holding @sentry/browser and its
+  // dependencies (their ES modules are served under /dev/sdk/). Empty: the
+  // test page says the SDK is not installed.
+  std::string browser_sdk_dir;
+  // Dev mode: the DSN the test page's SDK sends to (a ?dsn= query parameter
+  // overrides it).
+  std::string browser_test_dsn;
+};
+
 struct BackendConfig {
   BackendListenConfig listen;
   BackendStoreConfig store;
   BackendKafkaConfig kafka;
   BackendAuthConfig auth;
   BackendRetentionConfig retention;
+  BackendUiConfig ui;
   // host:port of the relay that SDKs send to, used to print DSNs
   // (http://<key>@<relay>/<project id>).
   std::string relay_public_address = "127.0.0.1:3000";

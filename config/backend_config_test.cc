@@ -52,6 +52,10 @@ TEST(BackendConfig, ExampleFileParsesToTheDefaults) {
   EXPECT_EQ(e.retention.days, d.retention.days);
   EXPECT_EQ(e.retention.interval, d.retention.interval);
   EXPECT_EQ(e.retention.batch, d.retention.batch);
+  EXPECT_EQ(e.ui.dev_mode, d.ui.dev_mode);
+  EXPECT_FALSE(e.ui.dev_mode);
+  EXPECT_EQ(e.ui.browser_sdk_dir, d.ui.browser_sdk_dir);
+  EXPECT_EQ(e.ui.browser_test_dsn, d.ui.browser_test_dsn);
   EXPECT_EQ(e.relay_public_address, d.relay_public_address);
   EXPECT_EQ(e.logging.level, d.logging.level);
   EXPECT_EQ(e.logging.format, d.logging.format);
@@ -90,6 +94,10 @@ retention:
   days: 0
   interval: 0s
   batch: 7
+ui:
+  dev_mode: true
+  browser_sdk_dir: /opt/sdk/node_modules
+  browser_test_dsn: "http://k@127.0.0.1:3000/1"
 relay_public_address: "relay.example:3000"
 logging:
   level: debug
@@ -108,6 +116,9 @@ logging:
   EXPECT_EQ(config->retention.days, 0u);
   EXPECT_EQ(config->retention.interval, absl::ZeroDuration());
   EXPECT_EQ(config->retention.batch, 7u);
+  EXPECT_TRUE(config->ui.dev_mode);
+  EXPECT_EQ(config->ui.browser_sdk_dir, "/opt/sdk/node_modules");
+  EXPECT_EQ(config->ui.browser_test_dsn, "http://k@127.0.0.1:3000/1");
   EXPECT_EQ(config->relay_public_address, "relay.example:3000");
   EXPECT_EQ(config->logging.format, LogFormat::kJson);
 }
@@ -130,6 +141,10 @@ TEST(BackendConfig, RefusesBadValuesNamingThem) {
               HasSubstr("retention: unknown key \"dayz\""));
   EXPECT_THAT(ErrorOf(t + "relay_public_address: 3000\n"),
               HasSubstr("relay_public_address"));
+  EXPECT_THAT(ErrorOf(t + "ui:\n  dev_mode: maybe\n"),
+              HasSubstr("ui.dev_mode"));
+  EXPECT_THAT(ErrorOf(t + "ui:\n  devmode: true\n"),
+              HasSubstr("ui: unknown key \"devmode\""));
   EXPECT_THAT(ErrorOf(t + "logging:\n  level: loud\n"),
               HasSubstr("logging.level"));
 }

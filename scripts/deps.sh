@@ -23,6 +23,9 @@ PACKAGES=(
   # integration tests' real Kafka broker (scripts/kafka/, docs/kafka.md):
   # Java 17 runs it, Maven fetches its jars, kcat produces/consumes/probes it
   openjdk-17-jre-headless maven kcat
+  # the web UI's headless browser test (tests/browser/): playwright-core from
+  # npm drives Debian's chromium, so no browser is downloaded at test time
+  chromium
 )
 
 missing=()

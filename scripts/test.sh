@@ -6,6 +6,8 @@
 #                TERN_FUZZ_SECONDS (default 5) over its seed corpus
 #   bench smoke  bench/run.sh --smoke: a few seconds of tern-bench against the
 #                Release relay, so the bench suite cannot rot (no timing checked)
+#   browser      tests/browser/run.sh: the dev stack in a temp dir and headless
+#                Chromium driving @sentry/browser and the web UI
 #   integration  scripts/integration.sh: the Release tern-relay and
 #                tern-backend against a real Kafka broker and PostgreSQL server,
 #                sentry-python, @sentry/node and raw UDP
@@ -86,6 +88,20 @@ else
   status=1
 fi
 rm -f "$ilog"
+
+echo "== browser test (headless chromium: the web UI and @sentry/browser)"
+blog=$(mktemp)
+./tests/browser/run.sh build 2>&1 | tee "$blog" || status=1
+bline=$(grep -E '^browser: [0-9]+ passed, [0-9]+ failed$' "$blog" | tail -n1 || true)
+if [[ -n "$bline" ]]; then
+  read -r bpassed bfailed < <(sed -E 's/^browser: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/' <<<"$bline")
+  passed=$((passed + bpassed))
+  failed=$((failed + bfailed))
+else
+  failed=$((failed + 1))
+  status=1
+fi
+rm -f "$blog"
 
 echo
 echo "total: $passed passed, $failed failed"

@@ -13,6 +13,7 @@
 #include "admin/prometheus.h"
 #include "backend/api/api_server.h"
 #include "backend/consumer/ingest.h"
+#include "backend/ui/ui_handler.h"
 #include "net/http_server.h"
 #include "spdlog/spdlog.h"
 
@@ -88,6 +89,31 @@ class AdminHandler : public net::HttpHandler {
   const consumer::Ingest* const* ingest_;
 };
 
+// Paths outside /api/0/: /metrics and /healthz to the admin handler, every
+// other one to the web UI.
+class ExtraRouter : public net::HttpHandler {
+ public:
+  ExtraRouter(net::HttpHandler* admin, net::HttpHandler* ui)
+      : admin_(admin), ui_(ui) {}
+
+  net::HeadVerdict OnHeaders(const net::HttpRequest& head,
+                             size_t default_max_body_bytes) override {
+    return For(head).OnHeaders(head, default_max_body_bytes);
+  }
+  void OnRequest(net::HttpRequest& req,
+                 std::unique_ptr<net::HttpResponder> responder) override {
+    For(req).OnRequest(req, std::move(responder));
+  }
+
+ private:
+  net::HttpHandler& For(const net::HttpRequest& req) {
+    return req.path == "/metrics" || req.path == "/healthz" ? *admin_ : *ui_;
+  }
+
+  net::HttpHandler* admin_;
+  net::HttpHandler* ui_;
+};
+
 // SQLite creates its file but not the directory; a fresh checkout has no
 // var/ yet.
 absl::Status MakeSqliteDirectory(const std::string& dsn) {
@@ -134,6 +160,8 @@ struct Backend::Impl {
   std::unique_ptr<storage::Store> store;
   const consumer::Ingest* ingest_view = nullptr;
   AdminHandler admin{&ingest_view};
+  std::unique_ptr<ui::UiHandler> ui;
+  std::unique_ptr<ExtraRouter> extra;
   std::unique_ptr<api::ApiServer> server;
   std::unique_ptr<consumer::Ingest> ingest;
 
@@ -178,13 +206,27 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Start(
   if (!store.ok()) return store.status();
   impl->store = *std::move(store);
 
+  ui::UiOptions ui_options;
+  ui_options.api_token = config.auth.api_token;
+  ui_options.dev_mode = config.ui.dev_mode;
+  ui_options.browser_sdk_dir = config.ui.browser_sdk_dir;
+  ui_options.browser_test_dsn = config.ui.browser_test_dsn;
+  impl->ui =
+      std::make_unique<ui::UiHandler>(impl->store.get(), std::move(ui_options));
+  impl->extra = std::make_unique<ExtraRouter>(&impl->admin, impl->ui.get());
+  if (config.ui.dev_mode) {
+    spdlog::warn(
+        "ui.dev_mode is on: the web UI is open without login from this "
+        "machine");
+  }
+
   api::ApiOptions options;
   options.host = config.listen.http.host;
   options.port = config.listen.http.port;
   options.api_token = config.auth.api_token;
   options.relay_token = config.auth.relay_token;
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server =
-      api::ApiServer::Start(options, impl->store.get(), &impl->admin);
+      api::ApiServer::Start(options, impl->store.get(), impl->extra.get());
   if (!server.ok()) return server.status();
   impl->server = *std::move(server);
 

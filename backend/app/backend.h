@@ -5,7 +5,8 @@
 // (so a bad listen address fails before anything consumes), start ingest,
 // start the cleanup thread. Stop order is the reverse. Besides the API, the
 // HTTP server answers GET /metrics (Prometheus text: ingest counters,
-// dead letters by reason) and GET /healthz.
+// dead letters by reason) and GET /healthz, and hands every other path
+// outside /api/0/ to the web UI (backend/ui/ui_handler.h).
 #ifndef TERN_BACKEND_APP_BACKEND_H_
 #define TERN_BACKEND_APP_BACKEND_H_
 

@@ -104,11 +104,30 @@ struct Consumer::Impl {
         if (options.start_offset) {
           start = options.start_offset(p.topic, p.partition);
         }
+        // A stored offset past the partition's end means the topic was
+        // deleted and created again (or the broker lost its data, as the
+        // dev stack's in-memory broker does on every start): waiting there
+        // would skip the new topic's first messages, so start over.
+        int64_t low = 0;
+        int64_t high = 0;
+        if (start.has_value() &&
+            rd_kafka_query_watermark_offsets(handle, p.topic, p.partition, &low,
+                                             &high, 5000) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            *start > high) {
+          spdlog::warn(
+              "kafka: stored offset {} of {}[{}] is past its end {}; the "
+              "topic was re-created: reading it from the beginning",
+              *start, p.topic, p.partition, high);
+          start = RD_KAFKA_OFFSET_BEGINNING;
+        }
         p.offset = start.has_value() ? *start : RD_KAFKA_OFFSET_STORED;
         assigned.emplace(p.topic, p.partition);
         spdlog::info("kafka: assigned {}[{}] from {}", p.topic, p.partition,
-                     start.has_value() ? absl::StrCat("stored offset ", *start)
-                                       : std::string("the group's offset"));
+                     !start.has_value() ? std::string("the group's offset")
+                     : *start == RD_KAFKA_OFFSET_BEGINNING
+                         ? std::string("the beginning")
+                         : absl::StrCat("stored offset ", *start));
       }
       if (cooperative) {
         if (rd_kafka_error_t* e =

@@ -10,7 +10,8 @@
 // the store keeps the offsets it committed with each batch, so a backend
 // that died between the store's commit and Kafka's resumes exactly after
 // the stored batch instead of replaying it. With no stored offset the group's
-// committed offset is used, else the earliest.
+// committed offset is used, else the earliest; a stored offset past the
+// partition's end (the topic was re-created) starts it from the beginning.
 #ifndef TERN_BACKEND_KAFKA_CLIENT_H_
 #define TERN_BACKEND_KAFKA_CLIENT_H_
 
