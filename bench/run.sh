@@ -459,7 +459,9 @@ row = {
 lat = (o or r)["latency_ms"]
 row["p50"], row["p99"] = lat["p50"], lat["p99"]
 row["latency_from"] = (f"open loop at {lat_at} x max" if o and lat_at else
-                       "closed loop" if not r["load"]["udp"] else None)
+                       None if r["load"]["udp"] else
+                       f"open loop at {r['load']['rate']:,.0f}/s" if r["load"].get("rate") else
+                       "closed loop")
 if o:
     row["peak_rss_kb"] = max(row["peak_rss_kb"] or 0, o["target"]["peak_rss_kb"] or 0)
 if r["load"]["udp"]:
@@ -529,7 +531,7 @@ def verdict(r):
     t = r.get("target")
     if t and r.get("per_cpu_s"):
         share = r["per_cpu_s"] / t
-        notes.append(f"target {t:,.0f}: " + ("met" if share >= 1 else f"**missed** ({share:.0%})"))
+        notes.append(f"target {t:,.0f}: " + ("met" if share >= 1 else f"**missed** ({share:.1%})"))
     if r.get("latency_from"):
         notes.append("latency: " + r["latency_from"])
     if (r.get("p99_target_ms") and r.get("p99") is not None and

@@ -93,8 +93,11 @@ void RunIngest(benchmark::State& state, const std::string& dsn) {
     state.SkipWithError(std::string(store.status().message()).c_str());
     return;
   }
-  auto created = (*store)->CreateProject(
-      absl::StrCat("bench-", reinterpret_cast<uintptr_t>(&state)));
+  // Google Benchmark calls this function several times (to size the run);
+  // each call gets a project of its own in the store.
+  static int runs = 0;
+  auto created =
+      (*store)->CreateProject(absl::StrCat("bench-", getpid(), "-", ++runs));
   if (!created.ok()) {
     state.SkipWithError(std::string(created.status().message()).c_str());
     return;
