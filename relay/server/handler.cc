@@ -386,6 +386,10 @@ void RelayHandler::OnTableInstalled() {
   if (held_.empty()) return;
   std::deque<Held> held;
   held.swap(held_);
+  // Counted before any of them is answered, so whoever reads the answer
+  // reads the gauge without them (a request still pending is held again
+  // below and counted again).
+  counters_.held_now.store(0, std::memory_order_relaxed);
   const absl::Time now = absl::Now();
   for (Held& h : held) {
     if (!h.responder->connected()) continue;
@@ -399,17 +403,19 @@ void RelayHandler::OnTableInstalled() {
 void RelayHandler::SweepHeld() {
   const absl::Time now = absl::Now();
   std::deque<Held> keep;
+  std::deque<Held> expired;
   for (Held& h : held_) {
     if (!h.responder->connected()) continue;
-    if (now < h.deadline) {
-      keep.push_back(std::move(h));
-      continue;
-    }
-    counters_.held_timeouts.fetch_add(1, std::memory_order_relaxed);
-    SendPipelineResponse(h.target.route, *h.req, *h.responder, h.last);
+    (now < h.deadline ? keep : expired).push_back(std::move(h));
   }
   held_.swap(keep);
+  // The gauge and the timeout count move before the answers go out, so
+  // whoever reads an answer reads counters that include it.
   counters_.held_now.store(held_.size(), std::memory_order_relaxed);
+  counters_.held_timeouts.fetch_add(expired.size(), std::memory_order_relaxed);
+  for (Held& h : expired) {
+    SendPipelineResponse(h.target.route, *h.req, *h.responder, h.last);
+  }
   if (held_.empty()) hold_timer_.Stop();
 }
 
