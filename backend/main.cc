@@ -6,6 +6,7 @@
 //   tern-backend project create --name NAME [--config FILE]
 //   tern-backend project list [--config FILE]
 //   tern-backend key disable KEY [--config FILE]
+//   tern-backend key set KEY --settings JSON [--config FILE]
 //   tern-backend cleanup --days N [--config FILE]
 //
 // FILE defaults to config/backend.yml. Exit codes: 0 success; 1 bad usage,
@@ -32,6 +33,7 @@
 #include "backend/grouping/grouping.h"
 #include "backend/storage/store.h"
 #include "config/backend_config.h"
+#include "protocol/project_config.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -42,6 +44,7 @@ constexpr char kUsage[] =
     "       tern-backend project create --name NAME [--config FILE]\n"
     "       tern-backend project list [--config FILE]\n"
     "       tern-backend key disable KEY [--config FILE]\n"
+    "       tern-backend key set KEY --settings JSON [--config FILE]\n"
     "       tern-backend cleanup --days N [--config FILE]\n"
     "FILE defaults to config/backend.yml.\n";
 
@@ -61,6 +64,7 @@ struct Args {
   std::string config = "config/backend.yml";
   std::optional<std::string> name;
   std::optional<std::string> days;
+  std::optional<std::string> settings;
   std::vector<std::string> positional;
 };
 
@@ -82,6 +86,9 @@ std::optional<Args> ParseArgs(int argc, char** argv, int first) {
     } else if (a == "--days") {
       if (!value(&v)) return std::nullopt;
       args.days = v;
+    } else if (a == "--settings") {
+      if (!value(&v)) return std::nullopt;
+      args.settings = v;
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
       return std::nullopt;
     } else {
@@ -178,8 +185,36 @@ int Project(const Args& args) {
   return Usage();
 }
 
+// `key set KEY --settings JSON`: replaces the key's settings (a JSON object;
+// see docs/backend.md). Its "quotas" are checked with the relays' own parser
+// first, so a quota the relays would refuse is never stored.
+int SetKeySettings(const Args& args) {
+  if (args.positional.size() != 2 || !args.settings.has_value()) {
+    return Usage();
+  }
+  absl::StatusOr<std::vector<tern::protocol::QuotaConfig>> quotas =
+      tern::protocol::ParseQuotasMember(*args.settings);
+  if (!quotas.ok()) {
+    return Fail(absl::StrCat("--settings: ", quotas.status().message()));
+  }
+  int code = 0;
+  std::optional<Opened> o = Open(args, &code);
+  if (!o) return code;
+  if (absl::Status s =
+          o->store->SetKeySettings(args.positional[1], *args.settings);
+      !s.ok()) {
+    return Fail(s.message());
+  }
+  std::printf("updated %s\n", args.positional[1].c_str());
+  return 0;
+}
+
 int Key(const Args& args) {
-  if (args.positional.size() != 2 || args.positional[0] != "disable") {
+  if (!args.positional.empty() && args.positional[0] == "set") {
+    return SetKeySettings(args);
+  }
+  if (args.positional.size() != 2 || args.positional[0] != "disable" ||
+      args.settings.has_value()) {
     return Usage();
   }
   int code = 0;

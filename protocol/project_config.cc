@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -13,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -41,10 +43,12 @@ std::string PathKey(std::string_view key) {
   return out;
 }
 
-absl::StatusOr<dom::element> ParseDocument(dom::parser& parser,
-                                           std::string_view json) {
+// `what` labels errors ("project configs", "settings").
+absl::StatusOr<dom::element> ParseDocument(
+    dom::parser& parser, std::string_view json,
+    std::string_view what = "project configs") {
   if (json.size() > kMaxProjectConfigsBytes) {
-    return absl::OutOfRangeError(absl::StrCat("project configs: ", json.size(),
+    return absl::OutOfRangeError(absl::StrCat(ToAbsl(what), ": ", json.size(),
                                               " bytes, the limit is ",
                                               kMaxProjectConfigsBytes));
   }
@@ -53,17 +57,17 @@ absl::StatusOr<dom::element> ParseDocument(dom::parser& parser,
   auto parsed = parser.parse(json.data(), json.size(), true);
   if (parsed.error() == simdjson::MEMALLOC) {
     return absl::ResourceExhaustedError(
-        "project configs: out of memory for the parser");
+        absl::StrCat(ToAbsl(what), ": out of memory for the parser"));
   }
   if (parsed.error()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("project configs: invalid JSON: ",
-                     simdjson::error_message(parsed.error())));
+    return absl::InvalidArgumentError(absl::StrCat(
+        ToAbsl(what),
+        ": invalid JSON: ", simdjson::error_message(parsed.error())));
   }
   dom::element root = parsed.value_unsafe();
   if (root.type() != Type::OBJECT) {
     return absl::InvalidArgumentError(
-        "project configs: the body must be a JSON object");
+        absl::StrCat(ToAbsl(what), ": must be a JSON object"));
   }
   return root;
 }
@@ -141,6 +145,148 @@ absl::Status ReadKey(dom::element e, const std::string& path,
   return absl::OkStatus();
 }
 
+// The projects file's token grammar (config/projects.cc): quota ids and
+// reason codes.
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+          c == '.' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status ReadQuota(dom::element e, const std::string& path,
+                       QuotaConfig* out) {
+  dom::object object;
+  if (e.get(object) != simdjson::SUCCESS) return WrongType(path, "an object");
+  if (auto f = Field(object, "id"); f && !f->is_null()) {
+    TERN_RETURN_IF_ERROR(ReadString(*f, path + ".id", &out->id));
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(path, ".id: missing"));
+  }
+  if (!IsToken(out->id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ".id: expected a name of [A-Za-z0-9_.-], got \"",
+                     PathKey(out->id), "\""));
+  }
+  if (auto f = Field(object, "categories"); f && !f->is_null()) {
+    const std::string cpath = path + ".categories";
+    dom::array array;
+    if (f->get(array) != simdjson::SUCCESS) {
+      return WrongType(cpath, "an array of category names");
+    }
+    size_t i = 0;
+    for (dom::element item : array) {
+      std::string_view name;
+      const DataCategory category = item.get(name) == simdjson::SUCCESS
+                                        ? DataCategoryFromName(name)
+                                        : DataCategory::kUnknown;
+      if (category == DataCategory::kUnknown) {
+        return WrongType(absl::StrCat(cpath, "[", i, "]"),
+                         "one of error, default, transaction, security, "
+                         "session, attachment");
+      }
+      if (std::find(out->categories.begin(), out->categories.end(), category) !=
+          out->categories.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            cpath, "[", i, "]: category \"", ToAbsl(DataCategoryName(category)),
+            "\" listed twice"));
+      }
+      out->categories.push_back(category);
+      ++i;
+    }
+  }
+  if (auto f = Field(object, "scope"); f && !f->is_null()) {
+    std::string_view scope;
+    if (f->get(scope) != simdjson::SUCCESS ||
+        (scope != "project" && scope != "key")) {
+      return WrongType(path + ".scope", "\"project\" or \"key\"");
+    }
+    out->scope = scope == "key" ? QuotaScope::kKey : QuotaScope::kProject;
+  }
+  if (auto f = Field(object, "limit"); f && !f->is_null()) {
+    TERN_RETURN_IF_ERROR(ReadUint(*f, path + ".limit", &out->limit));
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ".limit: missing (0 rejects everything)"));
+  }
+  if (auto f = Field(object, "window"); f && !f->is_null()) {
+    if (f->get(out->window_seconds) != simdjson::SUCCESS ||
+        out->window_seconds == 0 ||
+        out->window_seconds > kMaxQuotaWindowSeconds) {
+      return WrongType(path + ".window",
+                       absl::StrCat("1..", kMaxQuotaWindowSeconds, " seconds"));
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ".window: missing (seconds)"));
+  }
+  if (auto f = Field(object, "reasonCode"); f && !f->is_null()) {
+    TERN_RETURN_IF_ERROR(
+        ReadString(*f, path + ".reasonCode", &out->reason_code));
+    if (!IsToken(out->reason_code)) {
+      return WrongType(path + ".reasonCode", "a code of [A-Za-z0-9_.-]");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// `path` names the array ("configs.k.config.quotas").
+absl::Status ReadQuotas(dom::element e, const std::string& path,
+                        std::vector<QuotaConfig>* out) {
+  dom::array array;
+  if (e.get(array) != simdjson::SUCCESS) {
+    return WrongType(path, "an array of objects");
+  }
+  out->clear();
+  out->reserve(array.size());
+  // Ids name counters, so two quotas sharing one would share a counter (the
+  // projects file refuses it too). A set, not a scan: a hostile body may
+  // hold hundreds of thousands of quotas.
+  std::unordered_set<std::string> ids;
+  size_t i = 0;
+  for (dom::element item : array) {
+    QuotaConfig quota;
+    const std::string item_path = absl::StrCat(path, "[", i, "]");
+    TERN_RETURN_IF_ERROR(ReadQuota(item, item_path, &quota));
+    if (!ids.insert(quota.id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          item_path, ".id: duplicate quota id \"", quota.id, "\""));
+    }
+    out->push_back(std::move(quota));
+    ++i;
+  }
+  return absl::OkStatus();
+}
+
+void WriteQuotas(const std::vector<QuotaConfig>& quotas, JsonWriter& w) {
+  w.BeginArray();
+  for (const QuotaConfig& q : quotas) {
+    w.BeginObject();
+    w.Key("id");
+    w.String(q.id);
+    w.Key("categories");
+    w.BeginArray();
+    for (DataCategory c : q.categories) w.String(DataCategoryName(c));
+    w.EndArray();
+    w.Key("scope");
+    w.String(q.scope == QuotaScope::kKey ? "key" : "project");
+    w.Key("limit");
+    w.Uint(q.limit);
+    w.Key("window");
+    w.Uint(q.window_seconds);
+    if (!q.reason_code.empty()) {
+      w.Key("reasonCode");
+      w.String(q.reason_code);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 absl::Status ReadProject(dom::object object, const std::string& path,
                          ProjectConfig* out) {
   if (auto f = Field(object, "projectId")) {
@@ -180,6 +326,10 @@ absl::Status ReadProject(dom::object object, const std::string& path,
       TERN_RETURN_IF_ERROR(ReadStringArray(*d, path + ".config.allowedDomains",
                                            SIZE_MAX, &out->allowed_domains));
     }
+    if (auto q = Field(config, "quotas"); q && !q->is_null()) {
+      TERN_RETURN_IF_ERROR(
+          ReadQuotas(*q, path + ".config.quotas", &out->quotas));
+    }
   }
   return absl::OkStatus();
 }
@@ -211,6 +361,12 @@ void WriteProject(const ProjectConfig& p, JsonWriter& w) {
   w.BeginArray();
   for (const std::string& d : p.allowed_domains) w.String(d);
   w.EndArray();
+  // Written only when there are some, so a project without quotas reads as
+  // it did before quotas existed.
+  if (!p.quotas.empty()) {
+    w.Key("quotas");
+    WriteQuotas(p.quotas, w);
+  }
   w.EndObject();
   w.EndObject();
 }
@@ -299,6 +455,20 @@ absl::StatusOr<ProjectConfigsResponse> ParseProjectConfigsResponse(
         ReadStringArray(*pending, "pending", SIZE_MAX, &response.pending));
   }
   return response;
+}
+
+absl::StatusOr<std::vector<QuotaConfig>> ParseQuotasMember(
+    std::string_view json) {
+  dom::parser parser;
+  TERN_ASSIGN_OR_RETURN(dom::element root,
+                        ParseDocument(parser, json, "settings"));
+  dom::object top;
+  [[maybe_unused]] const auto err = root.get(top);
+  std::vector<QuotaConfig> quotas;
+  if (auto q = Field(top, "quotas"); q && !q->is_null()) {
+    TERN_RETURN_IF_ERROR(ReadQuotas(*q, "quotas", &quotas));
+  }
+  return quotas;
 }
 
 }  // namespace tern::protocol

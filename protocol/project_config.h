@@ -17,7 +17,10 @@
 // One project config:
 //   {"projectId": 42, "slug": "backend", "disabled": false,
 //    "publicKeys": [{"publicKey": "k1", "numericId": 7, "isEnabled": true}],
-//    "config": {"allowedDomains": ["*"]}}
+//    "config": {"allowedDomains": ["*"],
+//               "quotas": [{"id": "q1", "categories": ["error"],
+//                           "scope": "project", "limit": 100, "window": 60,
+//                           "reasonCode": "too_many"}]}}
 //
 // Parsing is for untrusted bytes: input size is bounded, the parser never
 // recurses on its own, unknown fields are ignored (so either side can grow
@@ -36,8 +39,35 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "protocol/data_category.h"
 
 namespace tern::protocol {
+
+enum class QuotaScope : uint8_t { kProject, kKey };
+
+// One rate-limit quota of a project, in Relay's shape (`config.quotas[i]`):
+// the same schema and rules as a projects-file quota (config/projects.h),
+// so the relay compiles both the same way.
+struct QuotaConfig {
+  // Names the quota's counters: [A-Za-z0-9_.-]+, unique within a project.
+  std::string id;
+  // Categories the quota counts ("error", "default", "transaction",
+  // "security", "session", "attachment", each at most once); empty = all.
+  std::vector<DataCategory> categories;
+  // "project" (one counter per project, the default) or "key" (per key).
+  QuotaScope scope = QuotaScope::kProject;
+  // Items (bytes for attachments) admitted per window; 0 rejects everything.
+  uint64_t limit = 0;
+  // `window`: seconds, 1 .. kMaxQuotaWindowSeconds.
+  uint64_t window_seconds = 0;
+  // `reasonCode`: a token of [A-Za-z0-9_.-]; empty (absent) when not set.
+  std::string reason_code;
+
+  friend bool operator==(const QuotaConfig&, const QuotaConfig&) = default;
+};
+
+// Ten years, as the projects file: a longer window is a unit mistake.
+inline constexpr uint64_t kMaxQuotaWindowSeconds = 10ull * 366 * 24 * 3600;
 
 // One DSN key of a project, as the upstream reports it.
 struct ProjectKeyConfig {
@@ -67,6 +97,9 @@ struct ProjectConfig {
   // projects file's grammar ("*", "https://example.com", "*.example.com").
   // Sentry's default is ["*"]; an absent field keeps it.
   std::vector<std::string> allowed_domains = {"*"};
+  // `config.quotas`: the project's quotas; absent = none. Ids are unique
+  // (a response repeating one is refused).
+  std::vector<QuotaConfig> quotas;
 
   friend bool operator==(const ProjectConfig&, const ProjectConfig&) = default;
 };
@@ -117,9 +150,20 @@ void EncodeProjectConfigsResponse(const ProjectConfigsResponse& response,
 // Parses a response body. Errors: OutOfRange (over kMaxProjectConfigsBytes),
 // InvalidArgument naming the field (not JSON, not an object, `configs` not an
 // object, a config that is neither null nor an object, `projectId` missing or
-// zero, a field of the wrong type, `pending` not an array of strings). Both
-// `configs` and `pending` are optional (absent = empty).
+// zero, a field of the wrong type, `pending` not an array of strings, a
+// quota that breaks a QuotaConfig rule: "configs.k1.config.quotas[0].window:
+// expected 1..316224000 seconds"). Both `configs` and `pending` are optional
+// (absent = empty).
 absl::StatusOr<ProjectConfigsResponse> ParseProjectConfigsResponse(
+    std::string_view json);
+
+// Parses `json`, a JSON object, and returns its `quotas` member with exactly
+// the rules of `config.quotas` in a response (absent or null = none). For
+// stores that keep quotas in their own settings documents (tern-backend's
+// per-key settings_json), so there is one quota parser. Errors:
+// OutOfRange (over kMaxProjectConfigsBytes), InvalidArgument naming the
+// field ("quotas[1].id: ...") or saying the input is not a JSON object.
+absl::StatusOr<std::vector<QuotaConfig>> ParseQuotasMember(
     std::string_view json);
 
 }  // namespace tern::protocol

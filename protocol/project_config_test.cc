@@ -12,6 +12,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pair;
 
 TEST(ProjectConfigsRequest, EncodesRelayShape) {
@@ -195,6 +196,151 @@ TEST(ProjectConfigsResponse, WrongTypesNameTheField) {
     ASSERT_FALSE(parsed.ok()) << c.json;
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(parsed.status().message(), HasSubstr(c.message)) << c.json;
+  }
+}
+
+TEST(ProjectConfigsResponse, ParsesQuotas) {
+  auto parsed = ParseProjectConfigsResponse(R"({"configs": {"k": {
+      "projectId": 1,
+      "config": {"quotas": [
+        {"id": "q1", "categories": ["error", "transaction"],
+         "scope": "project", "limit": 100, "window": 60, "reasonCode": "x",
+         "scopeId": "1"},
+        {"id": "q.2-b_", "scope": "key", "limit": 0, "window": 1,
+         "categories": null, "reasonCode": null},
+        {"id": "q3", "limit": 5, "window": 3600}]}}}})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const ProjectConfig& p = *parsed->configs.at(0).second;
+  ASSERT_EQ(p.quotas.size(), 3u);
+  EXPECT_EQ(p.quotas[0],
+            (QuotaConfig{"q1",
+                         {DataCategory::kError, DataCategory::kTransaction},
+                         QuotaScope::kProject,
+                         100,
+                         60,
+                         "x"}));
+  EXPECT_EQ(p.quotas[1],
+            (QuotaConfig{"q.2-b_", {}, QuotaScope::kKey, 0, 1, ""}));
+  EXPECT_EQ(p.quotas[2],
+            (QuotaConfig{"q3", {}, QuotaScope::kProject, 5, 3600, ""}));
+  // Absent, null or an empty list: no quotas.
+  for (const char* config :
+       {"{}", R"({"quotas": null})", R"({"quotas": []})"}) {
+    auto none = ParseProjectConfigsResponse(absl::StrCat(
+        R"({"configs": {"k": {"projectId": 1, "config": )", config, "}}}"));
+    ASSERT_TRUE(none.ok()) << none.status();
+    EXPECT_TRUE(none->configs.at(0).second->quotas.empty()) << config;
+  }
+}
+
+TEST(ProjectConfigsResponse, QuotasRoundTrip) {
+  ProjectConfigsResponse resp;
+  ProjectConfig p;
+  p.project_id = 3;
+  p.public_keys = {{"k1", 1, true}};
+  p.quotas = {{"a",
+               {DataCategory::kAttachment},
+               QuotaScope::kKey,
+               18446744073709551615u,
+               kMaxQuotaWindowSeconds,
+               "big"},
+              {"b", {}, QuotaScope::kProject, 0, 1, ""}};
+  resp.configs.emplace_back("k1", p);
+  std::string out;
+  EncodeProjectConfigsResponse(resp, &out);
+  EXPECT_THAT(out,
+              HasSubstr(R"("quotas":[{"id":"a","categories":["attachment"],)"
+                        R"("scope":"key","limit":18446744073709551615,)"
+                        R"("window":316224000,"reasonCode":"big"},)"));
+  auto parsed = ParseProjectConfigsResponse(out);
+  ASSERT_TRUE(parsed.ok()) << parsed.status() << out;
+  EXPECT_EQ(*parsed, resp);
+
+  // No quotas: the config carries no "quotas" member at all.
+  resp.configs[0].second->quotas.clear();
+  out.clear();
+  EncodeProjectConfigsResponse(resp, &out);
+  EXPECT_THAT(out, Not(HasSubstr("quotas")));
+}
+
+TEST(ProjectConfigsResponse, BadQuotasNameTheField) {
+  struct Case {
+    const char* quotas;
+    const char* message;
+  } cases[] = {
+      {R"({})", "config.quotas: expected an array of objects"},
+      {R"([1])", "config.quotas[0]: expected an object"},
+      {R"([{"limit": 1, "window": 1}])", "config.quotas[0].id: missing"},
+      {R"([{"id": 1, "limit": 1, "window": 1}])",
+       "config.quotas[0].id: expected a string"},
+      {R"([{"id": "a b", "limit": 1, "window": 1}])",
+       "config.quotas[0].id: expected a name of [A-Za-z0-9_.-]"},
+      {R"([{"id": "", "limit": 1, "window": 1}])",
+       "config.quotas[0].id: expected a name"},
+      {R"([{"id": "q", "window": 1}])", "config.quotas[0].limit: missing"},
+      {R"([{"id": "q", "limit": -1, "window": 1}])",
+       "config.quotas[0].limit: expected an unsigned integer"},
+      {R"([{"id": "q", "limit": 1}])", "config.quotas[0].window: missing"},
+      {R"([{"id": "q", "limit": 1, "window": 0}])",
+       "config.quotas[0].window: expected 1..316224000 seconds"},
+      {R"([{"id": "q", "limit": 1, "window": 316224001}])",
+       "config.quotas[0].window: expected 1..316224000 seconds"},
+      {R"([{"id": "q", "limit": 1, "window": "60"}])",
+       "config.quotas[0].window: expected 1.."},
+      {R"([{"id": "q", "limit": 1, "window": 1, "scope": "organization"}])",
+       "config.quotas[0].scope: expected \"project\" or \"key\""},
+      {R"([{"id": "q", "limit": 1, "window": 1, "categories": "error"}])",
+       "config.quotas[0].categories: expected an array of category names"},
+      {R"([{"id": "q", "limit": 1, "window": 1, "categories": ["profile"]}])",
+       "config.quotas[0].categories[0]: expected one of error, default"},
+      {R"([{"id": "q", "limit": 1, "window": 1, "categories": ["unknown"]}])",
+       "config.quotas[0].categories[0]: expected one of"},
+      {R"([{"id": "q", "limit": 1, "window": 1,
+            "categories": ["error", "error"]}])",
+       "config.quotas[0].categories[1]: category \"error\" listed twice"},
+      {R"([{"id": "q", "limit": 1, "window": 1, "reasonCode": "a/b"}])",
+       "config.quotas[0].reasonCode: expected a code of [A-Za-z0-9_.-]"},
+      {R"([{"id": "q", "limit": 1, "window": 1, "reasonCode": ""}])",
+       "config.quotas[0].reasonCode: expected a code"},
+      {R"([{"id": "q", "limit": 1, "window": 1},
+           {"id": "q", "limit": 2, "window": 2}])",
+       "config.quotas[1].id: duplicate quota id \"q\""},
+  };
+  for (const Case& c : cases) {
+    const std::string json = absl::StrCat(
+        R"({"configs": {"k": {"projectId": 1, "config": {"quotas": )", c.quotas,
+        "}}}}");
+    auto parsed = ParseProjectConfigsResponse(json);
+    ASSERT_FALSE(parsed.ok()) << json;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(parsed.status().message(),
+                HasSubstr(absl::StrCat("configs.k.", c.message)))
+        << json;
+  }
+}
+
+TEST(QuotasMember, ParsesTheSameShape) {
+  auto quotas = ParseQuotasMember(
+      R"({"allowedOrigins": ["*"], "quotas": [{"id": "q", "limit": 3,
+          "window": 3600, "scope": "project"}]})");
+  ASSERT_TRUE(quotas.ok()) << quotas.status();
+  EXPECT_THAT(*quotas, ElementsAre(QuotaConfig{
+                           "q", {}, QuotaScope::kProject, 3, 3600, ""}));
+
+  auto none = ParseQuotasMember("{}");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
+  auto bad = ParseQuotasMember(R"({"quotas": [{"id": "q", "limit": 1}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("quotas[0].window: missing"));
+
+  for (const char* not_object : {"[]", "1", "nope"}) {
+    auto r = ParseQuotasMember(not_object);
+    ASSERT_FALSE(r.ok()) << not_object;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(r.status().message(), HasSubstr("settings:"));
   }
 }
 

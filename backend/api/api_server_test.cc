@@ -127,6 +127,10 @@ class FlakyStore : public storage::Store {
   absl::Status SetKeyActive(std::string_view key, bool active) override {
     TERN_FORWARD(SetKeyActive(key, active));
   }
+  absl::Status SetKeySettings(std::string_view key,
+                              std::string_view settings_json) override {
+    TERN_FORWARD(SetKeySettings(key, settings_json));
+  }
   absl::StatusOr<storage::IssuePage> ListIssues(
       const storage::IssueQuery& q) override {
     TERN_FORWARD(ListIssues(q));
@@ -732,6 +736,35 @@ TEST_F(ApiServerTest, ProjectConfigsForKnownUnknownAndDisabledKeys) {
 
   EXPECT_EQ(ProjectConfigs(R"({"publicKeys":[]})").body,
             R"({"configs":{},"pending":[]})");
+}
+
+TEST_F(ApiServerTest, ProjectConfigsCarryKeySettingsQuotas) {
+  ASSERT_TRUE(store_
+                  ->SetKeySettings(backend_key_.public_key,
+                                   R"({"quotas":[{"id":"q","limit":3,)"
+                                   R"("window":3600,"scope":"project",)"
+                                   R"("categories":["error"],)"
+                                   R"("reasonCode":"slow_down"}]})")
+                  .ok());
+  const Response r = ProjectConfigs(
+      absl::StrCat(R"({"publicKeys":[")", backend_key_.public_key, R"(",")",
+                   web_key_.public_key, R"("]})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto parsed = protocol::ParseProjectConfigsResponse(r.body);
+  ASSERT_TRUE(parsed.ok()) << parsed.status() << r.body;
+  ASSERT_EQ(parsed->configs.size(), 2u);
+  const auto& backend = parsed->configs[0].second;
+  ASSERT_TRUE(backend.has_value());
+  EXPECT_THAT(backend->quotas, ElementsAre(protocol::QuotaConfig{
+                                   "q",
+                                   {protocol::DataCategory::kError},
+                                   protocol::QuotaScope::kProject,
+                                   3,
+                                   3600,
+                                   "slow_down"}));
+  // Another project's key carries none.
+  ASSERT_TRUE(parsed->configs[1].second.has_value());
+  EXPECT_THAT(parsed->configs[1].second->quotas, IsEmpty());
 }
 
 TEST_F(ApiServerTest, ProjectConfigsAtTheKeyLimit) {

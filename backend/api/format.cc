@@ -283,6 +283,17 @@ protocol::ProjectConfig ProjectConfigFor(
         MergeDomains(*settings, "allowedOrigins", &domains)) {
       any_domains = true;
     }
+    // protocol's own quota parser, so what is served is exactly what the
+    // relay's parser accepts: one bad quota would otherwise fail the relay's
+    // whole response, every project of the batch with it.
+    auto quotas = protocol::ParseQuotasMember(key.settings_json);
+    if (!quotas.ok()) continue;
+    for (protocol::QuotaConfig& q : *quotas) {
+      const bool seen = std::any_of(
+          config.quotas.begin(), config.quotas.end(),
+          [&](const protocol::QuotaConfig& c) { return c.id == q.id; });
+      if (!seen) config.quotas.push_back(std::move(q));
+    }
   }
   if (any_domains) config.allowed_domains = std::move(domains);
   return config;

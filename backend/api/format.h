@@ -79,8 +79,13 @@ void WriteStoredEvent(protocol::JsonWriter& w,
 // allowedDomains merged from the keys' settings_json ("allowedDomains", or
 // "allowedOrigins" as store.h names it): the union over the keys that set
 // one, in key order without duplicates; Sentry's default ["*"] when none
-// does. Settings that protocol/project_config cannot carry (quotas) are left
-// out; a settings_json that is not a JSON object is ignored.
+// does. `quotas` is the union of the keys' settings "quotas" (the shape of
+// protocol::QuotaConfig, read with protocol::ParseQuotasMember), in key order,
+// de-duplicated by id: the first key listing an id wins. A key whose quotas
+// do not parse contributes none (the API never serves a quota the relay
+// would refuse; `tern-backend key set` refuses such settings up front). A
+// settings_json that is not a JSON object is ignored. Keys that are not
+// active still contribute: settings are the project's policy, stored on keys.
 protocol::ProjectConfig ProjectConfigFor(
     const storage::Project& project, std::span<const storage::ProjectKey> keys);
 

@@ -208,5 +208,46 @@ TEST(ApiProjectConfigTest, AllKeysAndMergedDomains) {
               ElementsAre("*"));
 }
 
+TEST(ApiProjectConfigTest, QuotasAreTheUnionOfTheKeysById) {
+  storage::Project project{5, "Web", "web", 0};
+  std::vector<storage::ProjectKey> keys(4);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    keys[i].id = static_cast<int64_t>(10 + i);
+    keys[i].public_key = std::string(32, static_cast<char>('a' + i));
+  }
+  keys[0].settings_json =
+      R"({"quotas":[{"id":"shared","limit":5,"window":60},)"
+      R"({"id":"per-key","scope":"key","limit":1,"window":1,)"
+      R"("categories":["transaction"]}]})";
+  // Repeats "shared" with other values (the first key's wins) and adds one.
+  keys[1].settings_json =
+      R"({"quotas":[{"id":"shared","limit":9,"window":9},)"
+      R"({"id":"errors","limit":2,"window":3600,"reasonCode":"r"}]})";
+  // Quotas the relay would refuse are not served; nor is this key's other
+  // (valid) quota, since the key's list is refused as a whole.
+  keys[2].settings_json = R"({"quotas":[{"id":"ok","limit":1,"window":1},)"
+                          R"({"id":"bad","limit":1,"window":0}]})";
+  keys[3].settings_json = "not json";
+  const protocol::ProjectConfig c = ProjectConfigFor(project, keys);
+  using protocol::DataCategory;
+  using protocol::QuotaConfig;
+  using protocol::QuotaScope;
+  EXPECT_THAT(
+      c.quotas,
+      ElementsAre(
+          QuotaConfig{"shared", {}, QuotaScope::kProject, 5, 60, ""},
+          QuotaConfig{"per-key",
+                      {DataCategory::kTransaction},
+                      QuotaScope::kKey,
+                      1,
+                      1,
+                      ""},
+          QuotaConfig{"errors", {}, QuotaScope::kProject, 2, 3600, "r"}));
+  EXPECT_EQ(c.public_keys.size(), 4u);
+
+  for (auto& k : keys) k.settings_json = "{}";
+  EXPECT_TRUE(ProjectConfigFor(project, keys).quotas.empty());
+}
+
 }  // namespace
 }  // namespace tern::api

@@ -757,6 +757,18 @@ class PostgresStoreImpl final : public Store {
     return absl::OkStatus();
   }
 
+  absl::Status SetKeySettings(std::string_view public_key,
+                              std::string_view settings_json) override {
+    TERN_RETURN_IF_ERROR(internal::CheckSettingsJson(settings_json));
+    Params p;
+    std::string sql =
+        absl::StrCat("UPDATE keys SET settings = ", p.Add(settings_json),
+                     " WHERE public_key = ", p.Add(public_key));
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
+    if (r.Changed() == 0) return absl::NotFoundError("no such key");
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<IssuePage> ListIssues(const IssueQuery& q) override {
     absl::string_view col = internal::IssueSortColumn(q.sort);
     int limit = internal::ClampLimit(q.limit);

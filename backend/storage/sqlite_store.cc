@@ -635,6 +635,18 @@ class SqliteStoreImpl final : public Store {
     return absl::OkStatus();
   }
 
+  absl::Status SetKeySettings(std::string_view public_key,
+                              std::string_view settings_json) override {
+    TERN_RETURN_IF_ERROR(internal::CheckSettingsJson(settings_json));
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        int64_t n, c->Run("UPDATE keys SET settings = ? WHERE public_key = ?",
+                          settings_json, public_key));
+    if (n == 0) return absl::NotFoundError("no such key");
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<IssuePage> ListIssues(const IssueQuery& q) override {
     absl::string_view col = internal::IssueSortColumn(q.sort);
     // Only these fixed fragments vary; every value is a numbered parameter.

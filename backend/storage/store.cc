@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "backend/storage/store_internal.h"
 #include "common/status.h"
+#include "protocol/json_value.h"
 
 namespace tern::storage {
 
@@ -164,6 +165,18 @@ std::string JsonStringArray(const std::vector<std::string>& values) {
 }
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+absl::Status CheckSettingsJson(std::string_view settings_json) {
+  absl::StatusOr<protocol::JsonValue> v = protocol::ParseJson(settings_json);
+  if (!v.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key settings: ", v.status().message()));
+  }
+  if (!v->is_object()) {
+    return absl::InvalidArgumentError("key settings: expected a JSON object");
+  }
+  return absl::OkStatus();
+}
 
 absl::string_view IssueSortColumn(IssueSort sort) {
   return sort == IssueSort::kFirstSeen ? "first_seen"

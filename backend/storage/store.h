@@ -256,6 +256,13 @@ class Store {
   // NotFound for an unknown key.
   virtual absl::Status SetKeyActive(std::string_view public_key,
                                     bool active) = 0;
+  // Replaces a key's settings_json with `settings_json`, stored as given.
+  // InvalidArgument when it is not a JSON object (checked with
+  // protocol::ParseJson before the database is touched); NotFound for an
+  // unknown key. What the settings mean (quotas, allowed origins) is the
+  // API's business (backend/api ProjectConfigFor), not the store's.
+  virtual absl::Status SetKeySettings(std::string_view public_key,
+                                      std::string_view settings_json) = 0;
 
   // --- issues and events (API) ---
 

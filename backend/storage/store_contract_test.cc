@@ -15,6 +15,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -318,6 +319,48 @@ TEST_P(StoreContractTest, ProjectsAndKeys) {
   EXPECT_TRUE((*found)[0].active);
   EXPECT_EQ(store_->SetKeyActive("0123", false).code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, KeySettings) {
+  auto a = store_->CreateProject("settings-a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = store_->CreateProject("settings-b");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->second.settings_json, "{}");
+  const std::string settings =
+      R"({"quotas":[{"id":"q","limit":3,"window":3600}],"x":"it's"})";
+  ASSERT_TRUE(store_->SetKeySettings(a->second.public_key, settings).ok());
+  std::vector<std::string> both = {a->second.public_key, b->second.public_key};
+  auto found = store_->GetKeys(both);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 2u);
+  for (const ProjectKey& k : *found) {
+    // Stored as given, and only on the key it was set for.
+    EXPECT_EQ(k.settings_json,
+              k.public_key == a->second.public_key ? settings : "{}");
+  }
+  auto listed = store_->ListKeys(a->first.id);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].settings_json, settings);
+
+  // Replaced as a whole, not merged.
+  ASSERT_TRUE(store_->SetKeySettings(a->second.public_key, "{}").ok());
+  listed = store_->ListKeys(a->first.id);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ((*listed)[0].settings_json, "{}");
+
+  for (std::string_view bad : {"[]", "1", "\"s\"", "null", "", "{", "{} x"}) {
+    EXPECT_EQ(store_->SetKeySettings(a->second.public_key, bad).code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  listed = store_->ListKeys(a->first.id);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ((*listed)[0].settings_json, "{}");
+  EXPECT_EQ(
+      store_->SetKeySettings("ffffffffffffffffffffffffffffffff", "{}").code(),
+      absl::StatusCode::kNotFound);
 }
 
 TEST_P(StoreContractTest, NewEventOpensIssue) {

@@ -203,6 +203,10 @@ std::string JsonStringArray(const std::vector<std::string>& values);
 
 int64_t NowMs();
 
+// SetKeySettings' argument check, shared by both stores: OK when
+// `settings_json` is a JSON object, InvalidArgument otherwise.
+absl::Status CheckSettingsJson(std::string_view settings_json);
+
 // (project_id, event_id) or (project_id, hash).
 using ProjectString = std::pair<int64_t, std::string>;
 

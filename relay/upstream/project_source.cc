@@ -99,7 +99,10 @@ absl::Status ParseUpstreamUrl(std::string_view url, std::string* host,
 // A fetched project as the table wants it: the project's settings from
 // `config`, and no keys yet (the caller adds the keys it fetched). Upstream
 // origins go through the same grammar as the file's in ProjectTable::Build;
-// they are lowercased here as the file's are by config.
+// they are lowercased here as the file's are by config. Quotas become the
+// project's quotas, compiled for every key like a file project's
+// (quota::CompileKeyQuotas); protocol/project_config already checked them
+// by the file's rules, so the build cannot fail on them.
 config::Project ToProject(const protocol::ProjectConfig& config) {
   config::Project p;
   p.id = config.project_id;
@@ -107,6 +110,19 @@ config::Project ToProject(const protocol::ProjectConfig& config) {
   p.allowed_origins.clear();
   for (const std::string& d : config.allowed_domains) {
     p.allowed_origins.push_back(absl::AsciiStrToLower(d));
+  }
+  p.quotas.reserve(config.quotas.size());
+  for (const protocol::QuotaConfig& q : config.quotas) {
+    config::Quota quota;
+    quota.id = q.id;
+    quota.categories = q.categories;
+    quota.scope = q.scope == protocol::QuotaScope::kKey
+                      ? config::QuotaScope::kKey
+                      : config::QuotaScope::kProject;
+    quota.limit = q.limit;
+    quota.window_seconds = q.window_seconds;
+    quota.reason_code = q.reason_code;
+    p.quotas.push_back(std::move(quota));
   }
   return p;
 }

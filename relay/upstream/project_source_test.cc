@@ -264,6 +264,8 @@ class ProjectSourceTest : public ::testing::Test {
   void Advance(absl::Duration d) { now_s_.fetch_add(absl::ToInt64Seconds(d)); }
 
   std::string dir_;
+  // Outlives the source and every table (members die in reverse order).
+  quota::QuotaRegistry quotas_;
   FakeUpstream upstream_;
   std::atomic<int64_t> now_s_{1'700'000'000};
   net::Worker server_worker_{"fake-upstream"};
@@ -403,6 +405,65 @@ TEST_F(ProjectSourceTest, KnownUnknownPendingAndDisabled) {
   EXPECT_GE(source_->counters().keys_pending.value(), 2u);
   // Known answers are not asked again before their ttl.
   EXPECT_EQ(upstream_.TimesAsked("known"), 1);
+}
+
+TEST_F(ProjectSourceTest, UpstreamQuotasAreEnforced) {
+  // One project, two keys; a project-scoped error quota and a key-scoped
+  // transaction quota, as the backend serves them.
+  FakeUpstream::Answer answer = FakeUpstream::Known(20, "qa");
+  answer.config.public_keys.push_back({"qb", 201, true});
+  answer.config.quotas = {{"errors",
+                           {protocol::DataCategory::kError},
+                           protocol::QuotaScope::kProject,
+                           3,
+                           3600,
+                           "too_many"},
+                          {"tx",
+                           {protocol::DataCategory::kTransaction},
+                           protocol::QuotaScope::kKey,
+                           1,
+                           60,
+                           ""}};
+  upstream_.Set("qa", answer);
+  upstream_.Set("qb", answer);
+  ProjectSourceOptions options;
+  options.quotas = &quotas_;
+  Make(UpstreamOnly(), options);
+  WantAll({"qa", "qb"});
+  auto t = WaitForTable(
+      [](const ProjectTable& t) { return Known(t, "qa") && Known(t, "qb"); });
+  ASSERT_NE(t, nullptr);
+  const project::KeyInfo* qa = t->FindKey("qa");
+  const project::KeyInfo* qb = t->FindKey("qb");
+  ASSERT_EQ(qa->quotas.size(), 2u);
+  EXPECT_EQ(qa->quotas[0].id, "errors");
+  EXPECT_EQ(qa->quotas[0].limit, 3u);
+  EXPECT_EQ(qa->quotas[0].window_seconds, 3600u);
+  EXPECT_EQ(qa->quotas[1].scope, config::QuotaScope::kKey);
+
+  const absl::Time now = absl::FromUnixSeconds(now_s_.load());
+  quota::Decision d;
+  // The project's error quota is shared by both keys: 3 in all, then 429.
+  for (const project::KeyInfo* k : {qa, qb, qa}) {
+    quota::Admit(k->quotas, protocol::DataCategory::kError, 1, now, &d);
+    EXPECT_TRUE(d.admitted);
+  }
+  quota::Admit(qb->quotas, protocol::DataCategory::kError, 1, now, &d);
+  ASSERT_FALSE(d.admitted);
+  ASSERT_FALSE(d.limited_by.empty());
+  EXPECT_EQ(d.limited_by[0]->id, "errors");
+  EXPECT_EQ(d.limited_by[0]->reason_code, "too_many");
+  EXPECT_GT(d.retry_after_seconds, 0u);
+  // Other categories are not counted by it.
+  quota::Admit(qa->quotas, protocol::DataCategory::kSession, 1, now, &d);
+  EXPECT_TRUE(d.admitted);
+  // The transaction quota counts per key.
+  quota::Admit(qa->quotas, protocol::DataCategory::kTransaction, 1, now, &d);
+  EXPECT_TRUE(d.admitted);
+  quota::Admit(qa->quotas, protocol::DataCategory::kTransaction, 1, now, &d);
+  EXPECT_FALSE(d.admitted);
+  quota::Admit(qb->quotas, protocol::DataCategory::kTransaction, 1, now, &d);
+  EXPECT_TRUE(d.admitted);
 }
 
 TEST_F(ProjectSourceTest, TtlRefreshThenStaleDrop) {

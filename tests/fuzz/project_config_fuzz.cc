@@ -1,5 +1,6 @@
 // Fuzzes the projectconfigs wire format (protocol/project_config.h): every
-// input is parsed both as a response and as a request. Invariants:
+// input is parsed as a response, as a request and as a settings object whose
+// `quotas` ParseQuotasMember reads. Invariants:
 //  - errors are InvalidArgument (or OutOfRange for oversize input), never a
 //    crash or another code;
 //  - whatever parses re-encodes to JSON that parses back to the same value
@@ -50,6 +51,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(*again == *request);
   } else {
     CheckError(request.status());
+  }
+
+  // The backend's per-key settings: the same quota rules as a response's.
+  auto quotas = ParseQuotasMember(input);
+  if (quotas.ok()) {
+    for (const QuotaConfig& q : *quotas) {
+      Check(!q.id.empty() && q.window_seconds >= 1 &&
+            q.window_seconds <= kMaxQuotaWindowSeconds);
+    }
+  } else {
+    CheckError(quotas.status());
   }
   return 0;
 }

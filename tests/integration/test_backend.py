@@ -51,10 +51,19 @@ def store_auth(key: str) -> dict:
     }
 
 
-def start_pair(kafka_broker, relay_factory, backend_factory, store_dsn: str, **consumer):
+def start_pair(kafka_broker, relay_factory, backend_factory, store_dsn: str,
+               key_settings: dict | None = None, **consumer):
+    """A backend with one project ("e2e") and a relay fetching its projects
+    from it. `key_settings`, when given, is set on the project's key with
+    `tern-backend key set KEY --settings JSON` before either process starts."""
     topics = Topics(kafka_broker)
     backend = backend_factory(store_dsn, topics.backend_kafka(kafka_broker, **consumer))
     project = backend.create_project("e2e")
+    if key_settings is not None:
+        key = project["public_key"]
+        r = backend.cli("key", "set", key, "--settings", json.dumps(key_settings))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == f"updated {key}"
     backend.start()
     relay = relay_factory(
         [],
@@ -284,6 +293,59 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_ingest_goes_on(kafka_broke
     values = {h["tern-reason"]: v for v, h in got}
     assert values["bad_message"] == b"\xc1 not msgpack"
     assert {h["tern-topic"] for _, h in got} == {topics.events, topics.sessions}
+    assert backend.stop() == 0
+
+
+QUOTA_WINDOW = 3600
+
+
+def test_quota_from_key_settings_is_enforced_by_the_relay(kafka_broker, relay_factory,
+                                                          backend_factory, tmp_path):
+    """A quota stored in a key's settings travels through projectconfigs to
+    the relay, which enforces it: three events pass, the fourth gets 429."""
+    topics, backend, relay, project = start_pair(
+        kafka_broker, relay_factory, backend_factory, f"sqlite:{tmp_path}/tern.db",
+        key_settings={"quotas": [{"id": "q", "limit": 3, "window": QUOTA_WINDOW,
+                                  "scope": "project"}]})
+    # A bad quota is refused by the CLI before it reaches the store.
+    bad = backend.cli("key", "set", project["public_key"], "--settings",
+                      json.dumps({"quotas": [{"id": "q", "limit": 3, "window": 0}]}))
+    assert bad.returncode == 1
+    assert "quotas[0].window" in bad.stderr
+    unknown = backend.cli("key", "set", "f" * 32, "--settings", "{}")
+    assert unknown.returncode == 1 and "no such key" in unknown.stderr
+
+    def send() -> tuple[int, dict]:
+        status, headers, _ = relay.post(
+            f"/api/{project['project_id']}/store/",
+            json.dumps({"event_id": uuid.uuid4().hex, "message": "quota"}).encode(),
+            store_auth(project["public_key"]))
+        return status, {k.lower(): v for k, v in headers.items()}
+
+    t0 = time.time()
+    statuses = []
+    headers: dict = {}
+    # Windows are fixed and aligned to the epoch: a run that crosses an hour
+    # boundary gets a second allowance, which the count below accounts for.
+    for _ in range(7):
+        status, headers = send()
+        statuses.append(status)
+        if status != 200:
+            break
+    windows = int(time.time()) // QUOTA_WINDOW - int(t0) // QUOTA_WINDOW + 1
+    assert statuses[-1] == 429, statuses
+    assert set(statuses[:-1]) == {200}, statuses
+    if windows == 1:
+        assert statuses == [200, 200, 200, 429]
+    else:
+        assert 3 <= statuses.count(200) <= 6, statuses
+    assert int(headers["retry-after"]) >= 1, headers
+    limits = headers["x-sentry-rate-limits"]
+    assert ":project" in limits, limits
+    assert int(limits.split(":", 1)[0]) >= 1, limits
+    # Still limited: the relay does not forget the quota between requests.
+    assert send()[0] == 429
+    assert relay.stop() == 0
     assert backend.stop() == 0
 
 
