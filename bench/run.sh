@@ -116,9 +116,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=bench/stack.sh
+. "$here/stack.sh"
+free_port() { bench_free_port; }
 
 # Reads bench/scenarios/NAME.yml (flat `key: value` lines, # comments) into
 # the associative array `sc`.
@@ -141,46 +141,14 @@ read_scenario() {
 # http_port, relay_pid, mock_pid.
 start_stack() {
   local name=$1
-  taskset -c "$load_cpu" "$bin/tern-mock-kafka" >"$work/mock.out" 2>"$work/mock.err" &
-  mock_pid=$!
-  local bootstrap= _
-  for _ in $(seq 100); do
-    bootstrap=$(head -n1 "$work/mock.out" 2>/dev/null || true)
-    [[ -n $bootstrap ]] && break
-    sleep 0.1
-  done
-  [[ -n $bootstrap ]] || { echo "run.sh: mock kafka did not start" >&2; cat "$work/mock.err" >&2; return 1; }
-
+  bench_start_mock "$bin/tern-mock-kafka" "$load_cpu" "$work" || return 1
   http_port=$(free_port)
   "$bin/tern-bench" projects-file --projects "${sc[projects]:-1}" \
     --over-quota-limit "${sc[over-quota-limit]:-10}" >"$work/projects.yml"
   local udp=null
   [[ ${sc[udp]:-} == true ]] && udp="\"127.0.0.1:$http_port\""
-  cat >"$work/relay.yml" <<EOF
-listen:
-  http: "127.0.0.1:$http_port"
-  udp: $udp
-workers: ${sc[relay-workers]:-1}
-kafka:
-  bootstrap_servers: "$bootstrap"
-projects:
-  file: "$work/projects.yml"
-logging:
-  level: warn
-EOF
-  taskset -c "$relay_cpu" "$bin/tern-relay" run --config "$work/relay.yml" \
-    >"$work/relay-$name.log" 2>&1 &
-  relay_pid=$!
-  local ready=
-  for _ in $(seq 200); do
-    if curl -sf "http://127.0.0.1:$http_port/api/relay/healthcheck/ready/" >/dev/null; then
-      ready=1
-      break
-    fi
-    kill -0 "$relay_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [[ -n $ready ]] || { echo "run.sh: relay not ready" >&2; cat "$work/relay-$name.log" >&2; return 1; }
+  bench_start_relay "$bin/tern-relay" "$relay_cpu" "$work" "$name" "$http_port" \
+    "$udp" "${sc[relay-workers]:-1}" "$bootstrap" "$work/projects.yml"
 }
 
 # One value of the relay's /metrics (sum over label sets), 0 if absent.
@@ -265,15 +233,8 @@ for _ in range(200):
   # backend's project 1: the backend checks project ids, the relay keys.
   http_port=$(free_port)
   "$bin/tern-bench" projects-file --projects 1 >"$work/projects.yml"
-  printf '%s\n' "listen:" "  http: \"127.0.0.1:$http_port\"" "  udp: null" "workers: 1" \
-    "kafka:" "  bootstrap_servers: \"$bootstrap\"" "projects:" "  file: \"$work/projects.yml\"" \
-    "logging:" "  level: warn" >"$work/relay.yml"
-  taskset -c "$relay_cpu" "$bin/tern-relay" run --config "$work/relay.yml" >"$work/relay-$name.log" 2>&1 &
-  relay_pid=$!
-  for _ in $(seq 200); do
-    curl -sf "http://127.0.0.1:$http_port/api/relay/healthcheck/ready/" >/dev/null && break
-    sleep 0.1
-  done
+  bench_start_relay "$bin/tern-relay" "$relay_cpu" "$work" "$name" "$http_port" null 1 \
+    "$bootstrap" "$work/projects.yml" || return 1
   local key
   key=$(grep -oE '[0-9a-f]{32}' "$work/projects.yml" | head -n1)
 

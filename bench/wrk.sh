@@ -53,22 +53,14 @@ cleanup() {
 trap cleanup EXIT
 
 # A free loopback port: bind port 0, read it back, release it.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=bench/stack.sh
+. "$here/stack.sh"
 
 # 1. Mock Kafka; its first stdout line is the bootstrap list.
-taskset -c "$wrk_cpu" "$mock_bin" >"$work/mock.out" 2>"$work/mock.err" &
-mock_pid=$!
-for _ in $(seq 100); do
-  [[ -s $work/mock.out ]] && break
-  sleep 0.1
-done
-bootstrap=$(head -n1 "$work/mock.out")
-[[ -n $bootstrap ]] || { echo "wrk.sh: mock kafka did not start" >&2; cat "$work/mock.err" >&2; exit 1; }
+bench_start_mock "$mock_bin" "$wrk_cpu" "$work" || exit 1
 
 # 2. The relay.
-port=$(free_port)
+port=$(bench_free_port)
 cat >"$work/projects.yml" <<EOF
 projects:
   - id: 1
@@ -87,31 +79,8 @@ if [[ -n ${TERN_WRK_QUOTA_LIMIT:-} ]]; then
         reason_code: wrk_quota
 EOF
 fi
-cat >"$work/relay.yml" <<EOF
-listen:
-  http: "127.0.0.1:$port"
-  udp: null
-workers: $workers
-kafka:
-  bootstrap_servers: "$bootstrap"
-projects:
-  file: "$work/projects.yml"
-logging:
-  level: warn
-EOF
-taskset -c "$relay_cpu" "$relay_bin" run --config "$work/relay.yml" \
-  >"$work/relay.log" 2>&1 &
-relay_pid=$!
-ready=
-for _ in $(seq 200); do
-  if curl -sf "http://127.0.0.1:$port/api/relay/healthcheck/ready/" >/dev/null; then
-    ready=1
-    break
-  fi
-  kill -0 "$relay_pid" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -n $ready ]] || { echo "wrk.sh: relay not ready" >&2; cat "$work/relay.log" >&2; exit 1; }
+bench_start_relay "$relay_bin" "$relay_cpu" "$work" wrk "$port" null "$workers" \
+  "$bootstrap" "$work/projects.yml" || exit 1
 
 # utime + stime of the relay, in clock ticks (fields 14 and 15; the command
 # name in field 2 has no spaces here).

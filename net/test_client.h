@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -33,6 +34,42 @@ inline int ConnectTcp(uint16_t port) {
     return -1;
   }
   return fd;
+}
+
+// One response split into status, head (status line and headers, without
+// the blank line) and body, for tests that look at headers by name.
+struct ParsedResponse {
+  int status = 0;  // 0 when there was no complete response
+  std::string head;
+  std::string body;
+
+  // The first header named `name` (any case), without leading spaces; ""
+  // when absent.
+  std::string Header(std::string_view name) const {
+    auto lower = [](std::string_view in) {
+      std::string out(in);
+      for (char& c : out) c = static_cast<char>(std::tolower(c));
+      return out;
+    };
+    const std::string needle = lower(std::string("\r\n").append(name)) + ":";
+    const size_t at = lower(head).find(needle);
+    if (at == std::string::npos) return "";
+    size_t start = at + needle.size();
+    while (start < head.size() && head[start] == ' ') ++start;
+    return head.substr(start, head.find("\r\n", start) - start);
+  }
+};
+
+// Splits what TestClient::ReadResponse returned; status 0 if it is not a
+// response.
+inline ParsedResponse ParseResponse(const std::string& raw) {
+  ParsedResponse r;
+  const size_t head_end = raw.find("\r\n\r\n");
+  if (head_end == std::string::npos || raw.size() < 12) return r;
+  r.head = raw.substr(0, head_end);
+  r.body = raw.substr(head_end + 4);
+  r.status = std::atoi(raw.c_str() + 9);  // "HTTP/1.1 200"
+  return r;
 }
 
 class TestClient {

@@ -39,20 +39,8 @@ constexpr char kApiToken[] = "api-secret-token";
 constexpr char kRelayToken[] = "relay-secret-token";
 constexpr int64_t kBaseMs = 1795294800000;  // 2026-11-21T21:00:00Z
 
-struct Response {
-  int status = 0;
-  std::string head;
-  std::string body;
-
-  std::string Header(std::string_view name) const {
-    const std::string needle = absl::StrCat("\r\n", ToAbsl(name), ":");
-    const std::string lower_head = absl::AsciiStrToLower(head);
-    const size_t at = lower_head.find(absl::AsciiStrToLower(needle));
-    if (at == std::string::npos) return "";
-    size_t start = at + needle.size();
-    while (start < head.size() && head[start] == ' ') ++start;
-    return head.substr(start, head.find("\r\n", start) - start);
-  }
+// The API's answers are JSON: Json() parses the body, Detail() its "detail".
+struct Response : net::testing::ParsedResponse {
   protocol::JsonValue Json() const {
     auto v = protocol::ParseJson(body);
     EXPECT_TRUE(v.ok()) << v.status() << " in " << body;
@@ -250,14 +238,10 @@ class ApiServerTest : public ::testing::Test {
     absl::StrAppend(&request, "Content-Length: ", body.size(), "\r\n\r\n",
                     ToAbsl(body));
     EXPECT_TRUE(client.Send(request));
-    const std::string raw = client.ReadResponse();
     Response r;
-    const size_t head_end = raw.find("\r\n\r\n");
-    EXPECT_NE(head_end, std::string::npos) << "no response to " << target;
-    if (head_end == std::string::npos) return r;
-    r.head = raw.substr(0, head_end);
-    r.body = raw.substr(head_end + 4);
-    r.status = std::atoi(raw.c_str() + 9);  // "HTTP/1.1 200"
+    static_cast<net::testing::ParsedResponse&>(r) =
+        net::testing::ParseResponse(client.ReadResponse());
+    EXPECT_NE(r.status, 0) << "no response to " << target;
     return r;
   }
   Response Get(std::string_view target) {

@@ -31,20 +31,7 @@ using ::testing::StartsWith;
 constexpr char kToken[] = "ui-test-api-token-0123";
 constexpr int64_t kBaseMs = 1795294800000;  // 2026-11-21T21:00:00Z
 
-struct Response {
-  int status = 0;
-  std::string head;
-  std::string body;
-
-  std::string Header(std::string_view name) const {
-    const std::string needle =
-        absl::AsciiStrToLower(absl::StrCat("\r\n", ToAbsl(name), ":"));
-    const size_t at = absl::AsciiStrToLower(head).find(needle);
-    if (at == std::string::npos) return "";
-    size_t start = at + needle.size();
-    while (start < head.size() && head[start] == ' ') ++start;
-    return head.substr(start, head.find("\r\n", start) - start);
-  }
+struct Response : net::testing::ParsedResponse {
   // "tern_session=<id>" from Set-Cookie, for the next request's Cookie.
   std::string Cookie() const {
     const std::string set = Header("Set-Cookie");
@@ -107,14 +94,10 @@ class UiHandlerTest : public ::testing::Test {
                      " HTTP/1.1\r\nHost: ", host, "\r\n", ToAbsl(headers),
                      "Content-Length: ", body.size(), "\r\n\r\n", ToAbsl(body));
     EXPECT_TRUE(client.Send(request));
-    const std::string raw = client.ReadResponse();
     Response r;
-    const size_t head_end = raw.find("\r\n\r\n");
-    EXPECT_NE(head_end, std::string::npos) << "no response to " << target;
-    if (head_end == std::string::npos) return r;
-    r.head = raw.substr(0, head_end);
-    r.body = raw.substr(head_end + 4);
-    r.status = std::atoi(raw.c_str() + 9);
+    static_cast<net::testing::ParsedResponse&>(r) =
+        net::testing::ParseResponse(client.ReadResponse());
+    EXPECT_NE(r.status, 0) << "no response to " << target;
     return r;
   }
   Response Get(std::string_view target, std::string_view cookie = "") {
