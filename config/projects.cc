@@ -17,24 +17,12 @@
 #include "config/decoder.h"
 #include "config/yaml_tree.h"
 #include "protocol/dsn.h"
+#include "protocol/rate_limits.h"
 
 namespace tern::config {
 namespace {
 
 using protocol::DataCategory;
-
-bool IsTokenChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-         c == '.' || c == '-';
-}
-
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!IsTokenChar(c)) return false;
-  }
-  return true;
-}
 
 bool IsSlug(std::string_view s) {
   if (s.empty()) return false;
@@ -61,7 +49,7 @@ absl::Status DecodeQuota(Decoder& d, const YamlNode& node,
   const YamlNode* id = m.Take("id");
   if (id == nullptr) return d.Error(node, path, "missing key \"id\"");
   TERN_RETURN_IF_ERROR(d.String(*id, m.PathOf("id"), &out->id));
-  if (!IsToken(out->id)) {
+  if (!protocol::IsRateLimitToken(out->id)) {
     return d.Error(*id, m.PathOf("id"),
                    absl::StrCat("expected a name of [A-Za-z0-9_.-], got \"",
                                 out->id, "\""));
@@ -108,10 +96,11 @@ absl::Status DecodeQuota(Decoder& d, const YamlNode& node,
   }
   // Ten years: anything longer is a unit mistake.
   TERN_RETURN_IF_ERROR(d.Uint(*window, m.PathOf("window"), 1,
-                              10ull * 366 * 24 * 3600, &out->window_seconds));
+                              protocol::kMaxQuotaWindowSeconds,
+                              &out->window_seconds));
   TERN_RETURN_IF_ERROR(m.Field("reason_code", [&](const YamlNode& n, auto p) {
     TERN_RETURN_IF_ERROR(d.String(n, p, &out->reason_code));
-    if (!IsToken(out->reason_code)) {
+    if (!protocol::IsRateLimitToken(out->reason_code)) {
       return d.Error(n, p,
                      absl::StrCat("expected a code of [A-Za-z0-9_.-], got \"",
                                   out->reason_code, "\""));
@@ -321,10 +310,6 @@ class ProjectsDecoder {
 };
 
 }  // namespace
-
-std::string_view QuotaScopeName(QuotaScope scope) {
-  return scope == QuotaScope::kKey ? "key" : "project";
-}
 
 std::string_view KeyStatusName(KeyStatus status) {
   return status == KeyStatus::kDisabled ? "disabled" : "active";

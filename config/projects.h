@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "protocol/data_category.h"
+#include "protocol/project_config.h"
 #include "protocol/rate_limits.h"
 
 namespace tern::config {
@@ -41,30 +43,17 @@ struct OriginPattern {
 // form above (a path, a query, a bad host, a port outside 1..65535, "*").
 std::optional<OriginPattern> ParseOriginPattern(std::string_view entry);
 
-enum class QuotaScope { kProject, kKey };
-
-// "project" / "key".
-std::string_view QuotaScopeName(QuotaScope scope);
-
-struct Quota {
-  // Names the quota's counters, so they survive a reload that keeps the id.
-  // [A-Za-z0-9_.-]+, unique within the defaults, and within one project
-  // (its own quotas and all its keys' quotas together).
-  std::string id;
-  // Categories the quota counts; empty means all of them. Each is one of
-  // error, default, transaction, security, session, attachment (attachment
-  // quotas count bytes, the others items).
-  std::vector<protocol::DataCategory> categories;
-  // Counters per project, or per DSN key.
-  QuotaScope scope = QuotaScope::kProject;
-  // Items (or bytes) admitted per window; 0 rejects everything.
-  uint64_t limit = 0;
-  // Window length in seconds, > 0.
-  uint64_t window_seconds = 0;
-  // Sent to SDKs in X-Sentry-Rate-Limits and in rate_limited outcomes; a
-  // token of [A-Za-z0-9_.-], empty when not set.
-  std::string reason_code;
-};
+// A quota is the same thing in the projects file and in an upstream's
+// project config (protocol/project_config.h owns the schema and its rules):
+// `id` names the counters, so they survive a reload that keeps it, and is
+// unique within the defaults and within one project (its own quotas and all
+// its keys' quotas together); empty `categories` means all of them
+// (attachment quotas count bytes, the others items); `limit` 0 rejects
+// everything; `window_seconds` > 0; `reason_code` is sent to SDKs in
+// X-Sentry-Rate-Limits and in rate_limited outcomes.
+using QuotaScope = protocol::QuotaScope;
+using Quota = protocol::QuotaConfig;
+using protocol::QuotaScopeName;
 
 enum class KeyStatus { kActive, kDisabled };
 

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "protocol/json_writer.h"
+#include "protocol/rate_limits.h"
 
 namespace tern::protocol {
 namespace {
@@ -145,19 +146,6 @@ absl::Status ReadKey(dom::element e, const std::string& path,
   return absl::OkStatus();
 }
 
-// The projects file's token grammar (config/projects.cc): quota ids and
-// reason codes.
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-          c == '.' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
 absl::Status ReadQuota(dom::element e, const std::string& path,
                        QuotaConfig* out) {
   dom::object object;
@@ -167,7 +155,7 @@ absl::Status ReadQuota(dom::element e, const std::string& path,
   } else {
     return absl::InvalidArgumentError(absl::StrCat(path, ".id: missing"));
   }
-  if (!IsToken(out->id)) {
+  if (!IsRateLimitToken(out->id)) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ".id: expected a name of [A-Za-z0-9_.-], got \"",
                      PathKey(out->id), "\""));
@@ -227,7 +215,7 @@ absl::Status ReadQuota(dom::element e, const std::string& path,
   if (auto f = Field(object, "reasonCode"); f && !f->is_null()) {
     TERN_RETURN_IF_ERROR(
         ReadString(*f, path + ".reasonCode", &out->reason_code));
-    if (!IsToken(out->reason_code)) {
+    if (!IsRateLimitToken(out->reason_code)) {
       return WrongType(path + ".reasonCode", "a code of [A-Za-z0-9_.-]");
     }
   }
@@ -273,7 +261,7 @@ void WriteQuotas(const std::vector<QuotaConfig>& quotas, JsonWriter& w) {
     for (DataCategory c : q.categories) w.String(DataCategoryName(c));
     w.EndArray();
     w.Key("scope");
-    w.String(q.scope == QuotaScope::kKey ? "key" : "project");
+    w.String(QuotaScopeName(q.scope));
     w.Key("limit");
     w.Uint(q.limit);
     w.Key("window");
@@ -469,6 +457,10 @@ absl::StatusOr<std::vector<QuotaConfig>> ParseQuotasMember(
     TERN_RETURN_IF_ERROR(ReadQuotas(*q, "quotas", &quotas));
   }
   return quotas;
+}
+
+std::string_view QuotaScopeName(QuotaScope scope) {
+  return scope == QuotaScope::kKey ? "key" : "project";
 }
 
 }  // namespace tern::protocol

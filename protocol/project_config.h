@@ -44,6 +44,8 @@
 namespace tern::protocol {
 
 enum class QuotaScope : uint8_t { kProject, kKey };
+// "project" / "key".
+std::string_view QuotaScopeName(QuotaScope scope);
 
 // One rate-limit quota of a project, in Relay's shape (`config.quotas[i]`):
 // the same schema and rules as a projects-file quota (config/projects.h),

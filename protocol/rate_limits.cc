@@ -33,19 +33,6 @@ std::string_view Trim(std::string_view s) {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-// Names in this header are identifiers; restricting them to this set keeps a
-// garbled header from being read as a limit on a category nobody sends.
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' &&
-        c != '.' && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string_view NormalizeScope(std::string_view scope) {
   for (std::string_view known : kScopes) {
     if (scope == known) return known;
@@ -103,7 +90,7 @@ absl::Status ParseTokenList(std::string_view list, size_t quota,
     size_t semi = list.find(';');
     std::string_view name = Trim(list.substr(0, semi));
     if (!name.empty()) {
-      if (!IsToken(name)) {
+      if (!IsRateLimitToken(name)) {
         return FieldError(
             quota, absl::StrCat("invalid ", ToAbsl(what),
                                 " (letters, digits, '_', '.', '-' only)"));
@@ -138,7 +125,7 @@ absl::StatusOr<RateLimit> ParseQuota(std::string_view quota, size_t index) {
       ParseTokenList(fields[1], index, "category name", &limit.categories));
   limit.scope = std::string(NormalizeScope(fields[2]));
   if (count > 3 && !fields[3].empty()) {
-    if (!IsToken(fields[3])) {
+    if (!IsRateLimitToken(fields[3])) {
       return FieldError(index,
                         "invalid reason code (letters, digits, '_', '.', '-' "
                         "only)");
@@ -153,6 +140,19 @@ absl::StatusOr<RateLimit> ParseQuota(std::string_view quota, size_t index) {
 }
 
 }  // namespace
+
+// Names in this header are identifiers; restricting them to this set keeps a
+// garbled header from being read as a limit on a category nobody sends.
+bool IsRateLimitToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' &&
+        c != '.' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
 
 bool RateLimitAppliesTo(const RateLimit& limit, std::string_view category) {
   if (limit.categories.empty()) return true;

@@ -42,6 +42,11 @@ struct RateLimit {
   friend bool operator==(const RateLimit&, const RateLimit&) = default;
 };
 
+// True when `s` is a non-empty run of [A-Za-z0-9_.-]: the grammar of names
+// in X-Sentry-Rate-Limits, which quota ids and reason codes share (they
+// reach SDKs in that header).
+bool IsRateLimitToken(std::string_view s);
+
 // True when `limit` covers `category` (a category name): its category list
 // is empty or names it.
 bool RateLimitAppliesTo(const RateLimit& limit, std::string_view category);

@@ -111,19 +111,7 @@ config::Project ToProject(const protocol::ProjectConfig& config) {
   for (const std::string& d : config.allowed_domains) {
     p.allowed_origins.push_back(absl::AsciiStrToLower(d));
   }
-  p.quotas.reserve(config.quotas.size());
-  for (const protocol::QuotaConfig& q : config.quotas) {
-    config::Quota quota;
-    quota.id = q.id;
-    quota.categories = q.categories;
-    quota.scope = q.scope == protocol::QuotaScope::kKey
-                      ? config::QuotaScope::kKey
-                      : config::QuotaScope::kProject;
-    quota.limit = q.limit;
-    quota.window_seconds = q.window_seconds;
-    quota.reason_code = q.reason_code;
-    p.quotas.push_back(std::move(quota));
-  }
+  p.quotas = config.quotas;  // one schema (config::Quota is protocol's)
   return p;
 }
 
