@@ -1,5 +1,6 @@
 #include "backend/app/backend.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -25,7 +26,7 @@ constexpr int64_t kDayMs = 24 * 3600 * 1000;
 // GET /metrics and /healthz, beside the API on the same listener.
 class AdminHandler : public net::HttpHandler {
  public:
-  explicit AdminHandler(const consumer::Ingest* const* ingest)
+  explicit AdminHandler(const std::atomic<const consumer::Ingest*>* ingest)
       : ingest_(ingest) {}
 
   void OnRequest(net::HttpRequest& req,
@@ -54,7 +55,7 @@ class AdminHandler : public net::HttpHandler {
  private:
   std::string Render() const {
     admin::PrometheusWriter w;
-    const consumer::Ingest* ingest = *ingest_;
+    const consumer::Ingest* ingest = ingest_->load();
     if (ingest == nullptr) return w.Take();
     const consumer::IngestStats& s = ingest->stats();
     auto counter = [&](std::string_view name, std::string_view help,
@@ -86,7 +87,7 @@ class AdminHandler : public net::HttpHandler {
     return w.Take();
   }
 
-  const consumer::Ingest* const* ingest_;
+  const std::atomic<const consumer::Ingest*>* ingest_;
 };
 
 // Paths outside /api/0/: /metrics and /healthz to the admin handler, every
@@ -158,7 +159,8 @@ absl::StatusOr<std::pair<int64_t, int64_t>> RunCleanup(storage::Store* store,
 struct Backend::Impl {
   config::BackendConfig config;
   std::unique_ptr<storage::Store> store;
-  const consumer::Ingest* ingest_view = nullptr;
+  // Set once ingest runs, read by the admin handler on the server's thread.
+  std::atomic<const consumer::Ingest*> ingest_view{nullptr};
   AdminHandler admin{&ingest_view};
   std::unique_ptr<ui::UiHandler> ui;
   std::unique_ptr<ExtraRouter> extra;
@@ -239,7 +241,7 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Start(
   impl->ingest = *std::move(ingest);
   // Published to the admin handler, which runs on the server's thread; the
   // pointer is set once here and cleared after the server stopped.
-  impl->ingest_view = impl->ingest.get();
+  impl->ingest_view.store(impl->ingest.get());
 
   if (config.retention.days > 0 &&
       config.retention.interval > absl::ZeroDuration()) {
@@ -259,7 +261,7 @@ void Backend::Stop() {
   if (impl_->cleanup.joinable()) impl_->cleanup.join();
   if (impl_->ingest != nullptr) impl_->ingest->Stop();
   if (impl_->server != nullptr) impl_->server->Stop();
-  impl_->ingest_view = nullptr;
+  impl_->ingest_view.store(nullptr);
   impl_->ingest.reset();
   impl_->store.reset();
 }

@@ -6,6 +6,7 @@
 #include <utility>
 #include <variant>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "backend/grouping/grouping.h"
 #include "protocol/json_value.h"
@@ -19,32 +20,25 @@ std::string Truncated(std::string_view s, size_t max = 200) {
   return std::string(s.substr(0, std::min(s.size(), max)));
 }
 
-// Adds one session message (Relay's SessionKafkaMessage) to `delta`.
-// seq 0 marks a session's first update (Relay writes init updates so), and
-// an aggregate group's message, which stands for sessions that started and
-// ended: both count as started. The terminal status counts once per session
-// (the SDK sends it once): exited without errors is healthy, exited with
-// errors or errored is errored, crashed and abnormal count as themselves.
-// "ok" is an update of a running session and counts nothing more.
-bool AddSessionCounts(const protocol::JsonValue& m, int64_t quantity,
-                      storage::SessionDelta* delta, std::string* error) {
-  const std::string_view status = m["status"].string();
-  const int64_t errors = m["errors"].integer().value_or(0);
-  const int64_t seq = m["seq"].integer().value_or(0);
-  if (seq == 0) delta->started += quantity;
+// Which column a session message's status counts in, besides "started";
+// nullptr for "ok" (an update of a running session). seq 0 marks a
+// session's first update (Relay writes init updates so) and an aggregate
+// group's message, which stands for sessions that started and ended: both
+// count as started. The terminal status counts once per session (the SDK
+// sends it once): exited without errors is healthy, exited with errors or
+// errored is errored, crashed and abnormal count as themselves.
+absl::StatusOr<int64_t storage::SessionDelta::*> StatusColumn(
+    std::string_view status, int64_t errors) {
   if (status == "exited") {
-    (errors > 0 ? delta->errored : delta->healthy) += quantity;
-  } else if (status == "errored") {
-    delta->errored += quantity;
-  } else if (status == "crashed") {
-    delta->crashed += quantity;
-  } else if (status == "abnormal") {
-    delta->abnormal += quantity;
-  } else if (status != "ok") {
-    *error = absl::StrCat("unknown session status \"", Truncated(status), "\"");
-    return false;
+    return errors > 0 ? &storage::SessionDelta::errored
+                      : &storage::SessionDelta::healthy;
   }
-  return true;
+  if (status == "errored") return &storage::SessionDelta::errored;
+  if (status == "crashed") return &storage::SessionDelta::crashed;
+  if (status == "abnormal") return &storage::SessionDelta::abnormal;
+  if (status == "ok") return nullptr;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown session status \"", Truncated(status), "\""));
 }
 
 }  // namespace
@@ -81,12 +75,11 @@ void BatchBuilder::Build(std::span<const kafka::Message> messages,
     };
 
     if (message.topic == topics_.sessions) {
-      std::string error;
-      bool unknown = false;
-      if (!AddSession(message, project_exists, batch, &error, &unknown)) {
-        drop(unknown ? DeadLetterReason::k_unknown_project
-                     : DeadLetterReason::k_bad_session,
-             std::move(error));
+      if (absl::Status s = AddSession(message, project_exists, batch);
+          !s.ok()) {
+        drop(absl::IsNotFound(s) ? DeadLetterReason::k_unknown_project
+                                 : DeadLetterReason::k_bad_session,
+             std::string(s.message()));
       }
       continue;
     }
@@ -101,21 +94,17 @@ void BatchBuilder::Build(std::span<const kafka::Message> messages,
         drop(DeadLetterReason::k_unknown_project,
              absl::StrCat("project ", project));
         // Its chunks will never be stored either.
+        const std::string event_id = event->event_id.ToHex();
         for (const protocol::ChunkedAttachment& a : event->attachments) {
-          auto it = pending_.find(
-              {project, event->event_id.ToHex(), std::string(a.id)});
-          if (it == pending_.end()) continue;
-          for (const auto& [index, data] : it->second.chunks) {
-            pending_bytes_ -= data.size();
-          }
-          pending_.erase(it);
+          auto it = pending_.find({project, event_id, std::string(a.id)});
+          if (it != pending_.end()) ErasePending(it);
         }
         continue;
       }
-      const size_t before = batch->events.size();
-      AddEvent(*event, message.topic == topics_.transactions, batch);
-      if (batch->events.size() == before) {
-        drop(DeadLetterReason::k_bad_payload, last_error_);
+      if (absl::Status s =
+              AddEvent(*event, message.topic == topics_.transactions, batch);
+          !s.ok()) {
+        drop(DeadLetterReason::k_bad_payload, std::string(s.message()));
       } else {
         event_sources_.push_back(i);
       }
@@ -146,18 +135,16 @@ void BatchBuilder::Build(std::span<const kafka::Message> messages,
   }
 }
 
-void BatchBuilder::AddEvent(const protocol::EventMessage& event,
-                            bool transaction_topic, storage::Batch* batch) {
+absl::Status BatchBuilder::AddEvent(const protocol::EventMessage& event,
+                                    bool transaction_topic,
+                                    storage::Batch* batch) {
   absl::StatusOr<grouping::EventFacts> facts = grouping::Analyze(event.payload);
+  if (!facts.ok()) return facts.status();
   const int64_t project = static_cast<int64_t>(event.project_id);
-  const std::string event_id = event.event_id.ToHex();
-  if (!facts.ok()) {
-    last_error_ = std::string(facts.status().message());
-    return;
-  }
   storage::EventRecord& record = batch->events.emplace_back();
   record.project_id = project;
-  record.event_id = event_id;
+  record.event_id = event.event_id.ToHex();
+  const std::string& event_id = record.event_id;
   record.is_transaction = transaction_topic || facts->is_transaction;
   if (!record.is_transaction) {
     record.hashes = facts->hashes.ordered;
@@ -195,13 +182,17 @@ void BatchBuilder::AddEvent(const protocol::EventMessage& event,
     } else {
       ++counts_.attachments_incomplete;
     }
-    if (it != pending_.end()) {
-      for (const auto& [index, data] : it->second.chunks) {
-        pending_bytes_ -= data.size();
-      }
-      pending_.erase(it);
-    }
+    if (it != pending_.end()) ErasePending(it);
   }
+  return absl::OkStatus();
+}
+
+void BatchBuilder::ErasePending(
+    std::map<PendingKey, PendingAttachment>::iterator it) {
+  for (const auto& [index, data] : it->second.chunks) {
+    pending_bytes_ -= data.size();
+  }
+  pending_.erase(it);
 }
 
 void BatchBuilder::AddChunk(const kafka::Message& message,
@@ -222,61 +213,54 @@ void BatchBuilder::AddChunk(const kafka::Message& message,
   if (new_chunk) pending_bytes_ += chunk_it->second.size();
 }
 
-bool BatchBuilder::AddSession(
+absl::Status BatchBuilder::AddSession(
     const kafka::Message& message,
-    const std::function<bool(int64_t)>& project_exists, storage::Batch* batch,
-    std::string* error, bool* unknown_project) {
+    const std::function<bool(int64_t)>& project_exists, storage::Batch* batch) {
   absl::StatusOr<protocol::JsonValue> json = protocol::ParseJson(message.value);
-  if (!json.ok()) {
-    *error = std::string(json.status().message());
-    return false;
-  }
+  if (!json.ok()) return json.status();
   const protocol::JsonValue& m = *json;
   const std::optional<int64_t> project = m["project_id"].integer();
   const protocol::JsonValue& started = m["started"];
   if (!project.has_value() || *project <= 0 || !started.is_number() ||
       !m["status"].is_string() || !m["release"].is_string()) {
-    *error = "missing or invalid project_id, started, status or release";
-    return false;
+    return absl::InvalidArgumentError(
+        "missing or invalid project_id, started, status or release");
   }
   if (!project_exists(*project)) {
-    *unknown_project = true;
-    *error = absl::StrCat("project ", *project);
-    return false;
+    return absl::NotFoundError(absl::StrCat("project ", *project));
   }
   const int64_t quantity = m["quantity"].integer().value_or(1);
-  if (quantity < 0) {
-    *error = "negative quantity";
-    return false;
-  }
+  if (quantity < 0) return absl::InvalidArgumentError("negative quantity");
   const double started_s = started.number();
   if (!std::isfinite(started_s) || started_s < 0 || started_s > 1e11) {
-    *error = "started out of range";
-    return false;
+    return absl::InvalidArgumentError("started out of range");
   }
+  // Checked before anything is counted: a refused message counts nothing.
+  absl::StatusOr<int64_t storage::SessionDelta::*> column =
+      StatusColumn(m["status"].string(), m["errors"].integer().value_or(0));
+  if (!column.ok()) return column.status();
+
   const int64_t hour =
       static_cast<int64_t>(std::floor(started_s / kHour)) * kHour;
   const std::string_view release = m["release"].string();
   const std::string_view environment = m["environment"].string();
-  storage::SessionDelta* delta = nullptr;
-  for (storage::SessionDelta& d : batch->sessions) {
-    if (d.project_id == *project && d.hour_s == hour && d.release == release &&
-        d.environment == environment) {
-      delta = &d;
-      break;
-    }
+  auto row = std::find_if(batch->sessions.begin(), batch->sessions.end(),
+                          [&](const storage::SessionDelta& d) {
+                            return d.project_id == *project &&
+                                   d.hour_s == hour && d.release == release &&
+                                   d.environment == environment;
+                          });
+  if (row == batch->sessions.end()) {
+    storage::SessionDelta& d = batch->sessions.emplace_back();
+    d.project_id = *project;
+    d.release = std::string(release);
+    d.environment = std::string(environment);
+    d.hour_s = hour;
+    row = batch->sessions.end() - 1;
   }
-  storage::SessionDelta candidate;
-  candidate.project_id = *project;
-  candidate.release = std::string(release);
-  candidate.environment = std::string(environment);
-  candidate.hour_s = hour;
-  if (!AddSessionCounts(m, quantity, delta != nullptr ? delta : &candidate,
-                        error)) {
-    return false;
-  }
-  if (delta == nullptr) batch->sessions.push_back(std::move(candidate));
-  return true;
+  if (m["seq"].integer().value_or(0) == 0) row->started += quantity;
+  if (*column != nullptr) (*row).*(*column) += quantity;
+  return absl::OkStatus();
 }
 
 void BatchBuilder::EvictIfNeeded() {
@@ -285,11 +269,8 @@ void BatchBuilder::EvictIfNeeded() {
         pending_.begin(), pending_.end(), [](const auto& a, const auto& b) {
           return a.second.sequence < b.second.sequence;
         });
-    for (const auto& [index, data] : oldest->second.chunks) {
-      pending_bytes_ -= data.size();
-    }
     ++counts_.chunks_evicted;
-    pending_.erase(oldest);
+    ErasePending(oldest);
   }
 }
 

@@ -33,6 +33,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "backend/kafka/client.h"
 #include "backend/storage/store.h"
 #include "protocol/kafka_codec.h"
@@ -111,15 +112,19 @@ class BatchBuilder {
   // (project, event id hex, attachment id)
   using PendingKey = std::tuple<int64_t, std::string, std::string>;
 
-  // Appends the event's record, or sets last_error_ and appends nothing.
-  void AddEvent(const protocol::EventMessage& event, bool transaction_topic,
-                storage::Batch* batch);
+  // Appends the event's record; InvalidArgument (and nothing appended) when
+  // the payload is not a JSON object.
+  absl::Status AddEvent(const protocol::EventMessage& event,
+                        bool transaction_topic, storage::Batch* batch);
   void AddChunk(const kafka::Message& message,
                 const protocol::AttachmentChunkMessage& chunk);
-  bool AddSession(const kafka::Message& message,
-                  const std::function<bool(int64_t)>& project_exists,
-                  storage::Batch* batch, std::string* error,
-                  bool* unknown_project);
+  // Adds the message's counts to its row; NotFound for an unknown project,
+  // InvalidArgument for a bad message (nothing is counted either way).
+  absl::Status AddSession(const kafka::Message& message,
+                          const std::function<bool(int64_t)>& project_exists,
+                          storage::Batch* batch);
+  // Forgets a waiting attachment and its bytes.
+  void ErasePending(std::map<PendingKey, PendingAttachment>::iterator it);
   void EvictIfNeeded();
 
   TopicNames topics_;
@@ -129,7 +134,6 @@ class BatchBuilder {
   size_t pending_bytes_ = 0;
   uint64_t sequence_ = 0;
   BuildCounts counts_;
-  std::string last_error_;  // why AddEvent added nothing
   std::vector<size_t> event_sources_;
 };
 

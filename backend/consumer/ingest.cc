@@ -63,13 +63,18 @@ struct Ingest::Impl {
   }
 
   // Known projects, re-read from the store at most once per batch on a miss
-  // (a project created a moment ago must not be dead-lettered).
-  bool ProjectExists(int64_t id, bool* refreshed) {
+  // (a project created a moment ago must not be dead-lettered). When the
+  // store cannot say, the project counts as known: the batch's write then
+  // meets the same store trouble and is retried, and a project that really
+  // is unknown is refused there and dead-lettered as store_rejected, instead
+  // of a store outage dead-lettering good events as unknown_project.
+  enum class Refresh { kNotYet, kDone, kFailed };
+  bool ProjectExists(int64_t id, Refresh* refresh) {
     if (projects.contains(id)) return true;
-    if (*refreshed) return false;
-    *refreshed = true;
+    if (*refresh != Refresh::kNotYet) return *refresh == Refresh::kFailed;
     absl::StatusOr<std::vector<storage::Project>> all = store->ListProjects();
-    if (!all.ok()) return false;
+    *refresh = all.ok() ? Refresh::kDone : Refresh::kFailed;
+    if (!all.ok()) return true;
     projects.clear();
     for (const storage::Project& p : *all) projects.insert(p.id);
     return projects.contains(id);
@@ -213,10 +218,10 @@ struct Ingest::Impl {
                      config.kafka.consumer.batch_max_wait, &messages);
       if (messages.empty()) continue;
       stats.messages += static_cast<int64_t>(messages.messages().size());
-      bool refreshed = false;
+      Refresh refresh = Refresh::kNotYet;
       builder.Build(
           messages.messages(),
-          [&](int64_t id) { return ProjectExists(id, &refreshed); }, &batch,
+          [&](int64_t id) { return ProjectExists(id, &refresh); }, &batch,
           &dead);
       stats.attachments_incomplete = builder.counts().attachments_incomplete;
 
