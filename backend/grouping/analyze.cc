@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "backend/grouping/event_fields.h"
 #include "backend/grouping/functions.h"
 #include "backend/grouping/grouping.h"
 #include "common/status.h"
@@ -15,17 +16,6 @@ namespace tern::grouping {
 namespace {
 
 using protocol::JsonValue;
-
-std::string_view StrOr(const JsonValue& obj, std::string_view key,
-                       std::string_view fallback = {}) {
-  const JsonValue* v = obj.Find(key);
-  return v != nullptr && v->is_string() ? v->string() : fallback;
-}
-
-std::span<const JsonValue> ValuesOf(const JsonValue& v) {
-  if (v.is_array()) return v.items();
-  return v["values"].items();
-}
 
 // Sentry's truncatechars: at most `n` code points, the last one "..." when
 // cut.

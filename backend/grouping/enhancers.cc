@@ -244,14 +244,6 @@ uint8_t FamilyBit(std::string_view family) {
   return 4;
 }
 
-std::string NormalizePathValue(std::string_view v) {
-  std::string out = absl::AsciiStrToLower(ToAbsl(v));
-  for (char& c : out) {
-    if (c == '\\') c = '/';
-  }
-  return out;
-}
-
 // Sentry's path_like_match: the value as is, or with a leading '/' added.
 bool PathLikeMatch(const Glob& glob, const std::optional<std::string>& value,
                    const std::optional<std::string>& slashed) {
@@ -352,6 +344,14 @@ std::vector<std::string> Tokenize(std::string_view line) {
 }
 
 }  // namespace
+
+std::string NormalizePathValue(std::string_view v) {
+  std::string out = absl::AsciiStrToLower(ToAbsl(v));
+  for (char& c : out) {
+    if (c == '\\') c = '/';
+  }
+  return out;
+}
 
 void RuleFrame::Finish() {
   auto slashed = [](const std::optional<std::string>& v) {
@@ -649,53 +649,85 @@ struct StackIndex {
   }
 };
 
+// Runs every rule that `want` selects, in order, over the frames of `index`:
+// a rule's matching frames are all found before `act(rule, frame index)`
+// runs for each, since acting may change what the rule would match.
+template <typename Want, typename Act>
+void RunRules(const std::vector<Enhancements::Rule>& rules,
+              const std::vector<std::string>& categories,
+              const StackIndex& index, const std::vector<RuleFrame>& frames,
+              const RuleException& exception, Want want, Act act) {
+  std::vector<size_t> hits;
+  for (const Enhancements::Rule& rule : rules) {
+    if (!want(rule)) continue;
+    if (!rule.MayMatch(index.families, index.functions)) continue;
+    hits.clear();
+    index.ForCandidates(rule, [&](uint32_t i) {
+      if (rule.Matches(frames, i, exception, &categories)) hits.push_back(i);
+    });
+    for (size_t idx : hits) act(rule, idx);
+  }
+}
+
+// Pass 1 and pass 2 over an index built by the caller: neither pass changes
+// what StackIndex records (names, paths, families), so one index serves both.
+void Modify(const std::vector<Enhancements::Rule>& rules,
+            const std::vector<std::string>& categories, const StackIndex& index,
+            std::vector<RuleFrame>* frames, const RuleException& exception) {
+  using Rule = Enhancements::Rule;
+  RunRules(
+      rules, categories, index, *frames, exception,
+      [](const Rule& rule) { return rule.has_modifier; },
+      [&](const Rule& rule, size_t idx) {
+        for (const Action& a : rule.actions) {
+          if (a.kind == Action::kCategory) {
+            (*frames)[idx].category = a.category;
+          } else if (a.kind == Action::kApp) {
+            ForRange(a.range, idx, frames->size(),
+                     [&](size_t j) { (*frames)[j].in_app = a.flag; });
+          }
+        }
+      });
+}
+
+void Update(const std::vector<Enhancements::Rule>& rules,
+            const std::vector<std::string>& categories, const StackIndex& index,
+            const std::vector<RuleFrame>& frames,
+            const RuleException& exception,
+            std::vector<std::optional<bool>>* group) {
+  using Rule = Enhancements::Rule;
+  group->assign(frames.size(), std::nullopt);
+  RunRules(
+      rules, categories, index, frames, exception,
+      [](const Rule& rule) { return rule.has_updater; },
+      [&](const Rule& rule, size_t idx) {
+        for (const Action& a : rule.actions) {
+          if (a.kind != Action::kGroup) continue;
+          ForRange(a.range, idx, frames.size(),
+                   [&](size_t j) { (*group)[j] = a.flag; });
+        }
+      });
+}
+
 }  // namespace
 
 void Enhancements::ApplyModifications(std::vector<RuleFrame>* frames,
                                       const RuleException& exception) const {
-  std::vector<size_t> hits;
-  StackIndex index(*frames);
-  for (const Rule& rule : rules_) {
-    if (!rule.has_modifier) continue;
-    if (!rule.MayMatch(index.families, index.functions)) continue;
-    hits.clear();
-    index.ForCandidates(rule, [&](uint32_t i) {
-      if (rule.Matches(*frames, i, exception, &categories_)) hits.push_back(i);
-    });
-    for (size_t idx : hits) {
-      for (const Action& a : rule.actions) {
-        if (a.kind == Action::kCategory) {
-          (*frames)[idx].category = a.category;
-        } else if (a.kind == Action::kApp) {
-          ForRange(a.range, idx, frames->size(),
-                   [&](size_t j) { (*frames)[j].in_app = a.flag; });
-        }
-      }
-    }
-  }
+  Modify(rules_, categories_, StackIndex(*frames), frames, exception);
 }
 
 void Enhancements::UpdateContributions(
     const std::vector<RuleFrame>& frames, const RuleException& exception,
     std::vector<std::optional<bool>>* group) const {
-  group->assign(frames.size(), std::nullopt);
-  std::vector<size_t> hits;
-  StackIndex index(frames);
-  for (const Rule& rule : rules_) {
-    if (!rule.has_updater) continue;
-    if (!rule.MayMatch(index.families, index.functions)) continue;
-    hits.clear();
-    index.ForCandidates(rule, [&](uint32_t i) {
-      if (rule.Matches(frames, i, exception, &categories_)) hits.push_back(i);
-    });
-    for (size_t idx : hits) {
-      for (const Action& a : rule.actions) {
-        if (a.kind != Action::kGroup) continue;
-        ForRange(a.range, idx, frames.size(),
-                 [&](size_t j) { (*group)[j] = a.flag; });
-      }
-    }
-  }
+  Update(rules_, categories_, StackIndex(frames), frames, exception, group);
+}
+
+void Enhancements::Apply(std::vector<RuleFrame>* frames,
+                         const RuleException& exception,
+                         std::vector<std::optional<bool>>* group) const {
+  StackIndex index(*frames);
+  Modify(rules_, categories_, index, frames, exception);
+  Update(rules_, categories_, index, *frames, exception, group);
 }
 
 std::string_view Enhancements::category_name(int id) const {

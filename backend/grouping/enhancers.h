@@ -40,6 +40,10 @@ struct RuleFrame {
   void Finish();
 };
 
+// A package or path as path-like matchers compare it: ASCII-lowercased, '\\'
+// turned into '/'. The form RuleFrame::package and path hold.
+std::string NormalizePathValue(std::string_view value);
+
 // The exception a stack trace belongs to (error.type / error.value /
 // error.mechanism matchers).
 struct RuleException {
@@ -65,6 +69,11 @@ class Enhancements {
   void UpdateContributions(const std::vector<RuleFrame>& frames,
                            const RuleException& exception,
                            std::vector<std::optional<bool>>* group) const;
+
+  // Both passes, as the grouping runs them on each stack trace; the frames
+  // are indexed once for the two.
+  void Apply(std::vector<RuleFrame>* frames, const RuleException& exception,
+             std::vector<std::optional<bool>>* group) const;
 
   // The name of a category id set by ApplyModifications ("" for -1).
   std::string_view category_name(int id) const;

@@ -161,11 +161,6 @@ std::string ProcessGenerics(std::string_view value, size_t start) {
   return as == std::string::npos ? inner : inner.substr(0, as);
 }
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.substr(s.size() - suffix.size()) == suffix;
-}
-
 bool IsLowerAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
@@ -201,9 +196,9 @@ std::string TrimNativeFunctionName(std::string_view original,
   while (!function.empty() && IsSpace(function.back())) function.pop_back();
   // C++ trailers: "const" and "&" at the end.
   while (true) {
-    if (EndsWith(function, "&")) {
+    if (function.ends_with("&")) {
       function.pop_back();
-    } else if (EndsWith(function, "const") && CppTrailerRe().Search(function)) {
+    } else if (function.ends_with("const") && CppTrailerRe().Search(function)) {
       function.resize(function.size() - 5);
     } else {
       break;

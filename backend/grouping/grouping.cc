@@ -6,12 +6,15 @@
 #include <memory>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "backend/grouping/enhancers.h"
+#include "backend/grouping/event_fields.h"
 #include "backend/grouping/functions.h"
 #include "backend/grouping/md5.h"
 #include "backend/grouping/regex.h"
 #include "common/status.h"
+#include "protocol/json_writer.h"
 
 namespace tern::grouping {
 namespace {
@@ -89,36 +92,6 @@ std::string HashValues(const std::vector<std::string_view>& values) {
 }
 
 // ---------------------------------------------------------------------------
-// Event field access. Only strings count as strings: a number where a
-// string belongs is treated as absent (the relay would have dropped it).
-
-std::optional<std::string_view> Str(const JsonValue& obj,
-                                    std::string_view key) {
-  const JsonValue* v = obj.Find(key);
-  if (v == nullptr || !v->is_string()) return std::nullopt;
-  return v->string();
-}
-
-std::string_view StrOr(const JsonValue& obj, std::string_view key,
-                       std::string_view fallback = {}) {
-  return Str(obj, key).value_or(fallback);
-}
-
-// Sentry interfaces accept both {"values": [...]} and a bare list.
-std::span<const JsonValue> ValuesOf(const JsonValue& v) {
-  if (v.is_array()) return v.items();
-  return v["values"].items();
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------
 // Frames, as Sentry sees them after normalize_stacktraces_for_grouping:
 // native/C# function names trimmed (the original kept as raw_function),
 // stack-trace rules applied (in_app, category), in_app defaulting to false.
@@ -129,6 +102,7 @@ struct Frame {
   std::optional<std::string_view> module, filename, abs_path, package,
       context_line;
   std::string platform;       // frame's own or the event's
+  std::string_view family;    // BehaviorFamily(platform)
   std::string lineno, colno;  // JSON text, for recursion detection
   bool sourcemap = false;
   bool in_app = false;  // final
@@ -157,6 +131,7 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     if (!f.is_object()) continue;  // null frames are skipped, as Sentry
     Frame frame;
     frame.platform = std::string(StrOr(f, "platform", event_platform));
+    frame.family = BehaviorFamily(frame.platform);
     frame.module = Str(f, "module");
     frame.filename = Str(f, "filename");
     frame.abs_path = Str(f, "abs_path");
@@ -183,7 +158,7 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     frame.in_app = in_app.is_bool() && in_app.boolean();
 
     RuleFrame rf;
-    rf.family = BehaviorFamily(frame.platform);
+    rf.family = frame.family;
     // Rules see the trimmed name unless the client sent raw_function, and
     // "<unknown>" for a frame without one (so that rules written for
     // unsymbolicated frames match; group_307_* depends on it).
@@ -191,14 +166,11 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
                       ? *frame.function
                       : std::string("<unknown>");
     if (frame.module) rf.module = std::string(*frame.module);
-    if (frame.package) rf.package = Lower(*frame.package);
+    if (frame.package) rf.package = NormalizePathValue(*frame.package);
     std::optional<std::string_view> path =
         frame.abs_path && !frame.abs_path->empty() ? frame.abs_path
                                                    : frame.filename;
-    if (path) rf.path = Lower(*path);
-    for (auto* p : {&rf.package, &rf.path}) {
-      if (*p) std::replace((*p)->begin(), (*p)->end(), '\\', '/');
-    }
+    if (path) rf.path = NormalizePathValue(*path);
     rf.in_app = frame.in_app;
     rf.Finish();
     stack.frames.push_back(std::move(frame));
@@ -210,13 +182,11 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     ex.value = StrOr(*exception, "value");
     ex.mechanism = StrOr((*exception)["mechanism"], "type");
   }
-  const Enhancements& rules = Enhancements::Default();
-  rules.ApplyModifications(&stack.rule_frames, ex);
+  // +group/-group do not depend on the variant: both passes run once.
+  Enhancements::Default().Apply(&stack.rule_frames, ex, &stack.group_override);
   for (size_t i = 0; i < stack.frames.size(); ++i) {
     stack.frames[i].in_app = stack.rule_frames[i].in_app;
   }
-  // +group/-group do not depend on the variant: run them once.
-  rules.UpdateContributions(stack.rule_frames, ex, &stack.group_override);
   return stack;
 }
 
@@ -258,7 +228,7 @@ Component FilenameComponent(const Frame& f) {
   std::string_view name = *f.filename;
   size_t slash = name.find_last_of("/\\");
   if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
-  std::string filename = Lower(name);
+  std::string filename = absl::AsciiStrToLower(ToAbsl(name));
   Component c = Component::Leaf("filename", filename);
   if (HasUrlOrigin(f.abs_path, /*allow_file_origin=*/true)) {
     c.Disable("ignored because frame points to a URL");
@@ -313,15 +283,13 @@ std::string_view RSplitDot(std::string_view s) {
 }
 
 Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
-  std::string_view family = BehaviorFamily(f.platform);
-  std::optional<std::string> func;
   // C# frames hash the raw (untrimmed) name: Sentry trimmed C# names late
-  // and kept hashes stable by preferring raw_function there.
-  if (f.platform == "csharp") {
-    func = f.raw_function ? f.raw_function : f.function;
-  } else {
-    func = f.function && !f.function->empty() ? f.function : f.raw_function;
-  }
+  // and kept hashes stable by preferring raw_function there. (A reference:
+  // the frame's own name, not a copy.)
+  const std::optional<std::string>& func =
+      f.platform == "csharp"
+          ? (f.raw_function ? f.raw_function : f.function)
+          : (f.function && !f.function->empty() ? f.function : f.raw_function);
   if (!func || func->empty()) return Component::Leaf("function", std::nullopt);
   Component c = Component::Leaf("function", *func);
   if (f.platform == "ruby") {
@@ -342,11 +310,11 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
     }
   } else if (f.platform == "java") {
     if (func->starts_with("lambda$")) c.Disable("ignored lambda function");
-  } else if (family == "native") {
+  } else if (f.family == "native") {
     if (*func == "<redacted>" || *func == "<unknown>") {
       c.Disable("ignored unknown function");
     }
-  } else if (family == "javascript") {
+  } else if (f.family == "javascript") {
     // Object.foo / Foo.foo -> foo, for cross-browser differences.
     std::string_view last = RSplitDot(*func);
     if (last.size() != func->size()) c.strings.assign(1, std::string(last));
@@ -388,8 +356,7 @@ std::optional<Component> ContextLineComponent(const Frame& f) {
   for (char ch : *f.context_line) chars += (ch & 0xC0) != 0x80;
   if (chars > 120) {
     c.Disable("discarded because line too long");
-  } else if (BehaviorFamily(f.platform) == "javascript" &&
-             (!f.function || f.function->empty()) &&
+  } else if (f.family == "javascript" && (!f.function || f.function->empty()) &&
              HasUrlOrigin(f.abs_path, /*allow_file_origin=*/false)) {
     c.Disable("discarded because from URL origin and no function");
   }
@@ -412,10 +379,10 @@ Component FrameComponent(const Frame& f, bool is_recursion) {
   if (context_line) values.push_back(std::move(*context_line));
   Component frame = Component::Node("frame", std::move(values));
 
-  if (BehaviorFamily(f.platform) == "javascript") {
+  if (f.family == "javascript") {
     // Low-quality JavaScript frames are dropped consistently so that the
     // same error groups across browsers.
-    std::optional<std::string> func =
+    const std::optional<std::string>& func =
         f.raw_function ? f.raw_function : f.function;
     std::string_view last;
     if (func) last = RSplitDot(*func);
@@ -475,8 +442,8 @@ Component StacktraceComponent(const Stack& stack, std::string_view variant,
   }
   if (values.size() == 1 && values[0].contributes) {
     const Frame& f = stack.frames[0];
-    if (BehaviorFamily(f.platform) == "javascript" &&
-        (!f.function || f.function->empty()) && IsUrl(f)) {
+    if (f.family == "javascript" && (!f.function || f.function->empty()) &&
+        IsUrl(f)) {
       values[0].Disable("ignored single non-URL JavaScript frame");
     }
   }
@@ -995,18 +962,18 @@ std::string DebugDump(const JsonValue& event) {
 }
 
 std::string HashesToJson(const GroupingHashes& hashes) {
-  std::string out = "{";
-  for (size_t i = 0; i < hashes.variants.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    // Variant names and md5 hex need no escaping.
-    absl::StrAppend(&out, "\"", hashes.variants[i].first, "\":");
-    if (hashes.variants[i].second) {
-      absl::StrAppend(&out, "\"", *hashes.variants[i].second, "\"");
+  std::string out;
+  protocol::JsonWriter w(&out);
+  w.BeginObject();
+  for (const auto& [name, hash] : hashes.variants) {
+    w.Key(name);
+    if (hash) {
+      w.String(*hash);
     } else {
-      out.append("null");
+      w.Null();
     }
   }
-  out.push_back('}');
+  w.EndObject();
   return out;
 }
 
