@@ -63,6 +63,18 @@ bool MergeDomains(const protocol::JsonValue& settings, std::string_view field,
   return true;
 }
 
+// id (a string, as in Sentry), slug and name: a project's members that an
+// issue's "project" repeats.
+void WriteProjectRefFields(protocol::JsonWriter& w,
+                           const storage::Project& project) {
+  w.Key("id");
+  w.String(absl::StrCat(project.id));
+  w.Key("slug");
+  w.String(project.slug);
+  w.Key("name");
+  w.String(project.name);
+}
+
 }  // namespace
 
 std::string ShortId(std::string_view slug, int64_t number) {
@@ -120,12 +132,7 @@ std::optional<storage::EventCursor> ParseEventCursor(std::string_view text) {
 
 void WriteProject(protocol::JsonWriter& w, const storage::Project& project) {
   w.BeginObject();
-  w.Key("id");
-  w.String(absl::StrCat(project.id));
-  w.Key("slug");
-  w.String(project.slug);
-  w.Key("name");
-  w.String(project.name);
+  WriteProjectRefFields(w, project);
   w.Key("dateCreated");
   w.String(FormatTimeMs(project.created_ms));
   w.EndObject();
@@ -168,12 +175,7 @@ void WriteIssue(protocol::JsonWriter& w, const storage::Issue& issue,
   w.EndObject();
   w.Key("project");
   w.BeginObject();
-  w.Key("id");
-  w.String(absl::StrCat(project.id));
-  w.Key("slug");
-  w.String(project.slug);
-  w.Key("name");
-  w.String(project.name);
+  WriteProjectRefFields(w, project);
   w.EndObject();
   w.EndObject();
 }

@@ -94,19 +94,6 @@ std::optional<int64_t> ParseId(std::string_view text) {
   return id;
 }
 
-// Constant-time in the length of `expected`: every byte is compared, and a
-// length mismatch is folded in rather than returned early, so the time does
-// not tell an attacker how much of a guess was right.
-bool TokenEquals(std::string_view given, std::string_view expected) {
-  volatile unsigned char diff = given.size() != expected.size() ? 1 : 0;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    const unsigned char g =
-        i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
-    diff = diff | (g ^ static_cast<unsigned char>(expected[i]));
-  }
-  return diff == 0;
-}
-
 // "http://<host><path>" for Link headers when the Host header is a plain
 // host[:port]; otherwise just the path (a relative reference, which RFC 8288
 // allows), so no client-supplied byte can break the header.
@@ -122,6 +109,16 @@ std::string BaseUrl(const net::HttpRequest& req) {
 }
 
 }  // namespace
+
+bool TokenEquals(std::string_view given, std::string_view expected) {
+  volatile unsigned char diff = given.size() != expected.size() ? 1 : 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const unsigned char g =
+        i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    diff = diff | (g ^ static_cast<unsigned char>(expected[i]));
+  }
+  return diff == 0;
+}
 
 ApiHandler::ApiHandler(storage::Store* store, ApiAuth auth,
                        net::HttpHandler* extra)

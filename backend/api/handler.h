@@ -76,6 +76,12 @@ void ForEachCounter(const ApiCounters& c, F&& f) {
 inline constexpr size_t kMaxApiBodyBytes = 64 * 1024;
 inline constexpr size_t kMaxProjectConfigsBodyBytes = 1024 * 1024;
 
+// Whether `given` equals the secret `expected`, in time that depends only on
+// expected's length: every byte is compared and a length mismatch is folded
+// in, so the time does not tell how much of a guess was right. Shared by the
+// API's bearer tokens and the web UI's login.
+bool TokenEquals(std::string_view given, std::string_view expected);
+
 class ApiHandler final : public net::HttpHandler {
  public:
   // `store` (and `extra`, when not null) must outlive the handler. `extra`

@@ -67,7 +67,14 @@ absl::StatusOr<storage::IssueSort> ParseSort(std::string_view text) {
   return Invalid("sort", "expected lastSeen, firstSeen or count");
 }
 
-std::string_view SortName(storage::IssueSort sort) {
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+         c == '\v';
+}
+
+}  // namespace
+
+std::string_view IssueSortName(storage::IssueSort sort) {
   switch (sort) {
     case storage::IssueSort::kLastSeen:
       return "lastSeen";
@@ -79,12 +86,9 @@ std::string_view SortName(storage::IssueSort sort) {
   return "lastSeen";
 }
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-         c == '\v';
+std::string_view IssueStatusParam(std::optional<storage::IssueStatus> status) {
+  return status ? storage::IssueStatusName(*status) : "all";
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> UrlDecode(std::string_view in) {
   std::string out;
@@ -161,6 +165,11 @@ std::optional<std::string_view> QueryParams::Get(std::string_view name) const {
 
 absl::StatusOr<IssueListParams> ParseIssueListParams(std::string_view raw) {
   TERN_ASSIGN_OR_RETURN(const QueryParams params, QueryParams::Parse(raw));
+  return ParseIssueListParams(params);
+}
+
+absl::StatusOr<IssueListParams> ParseIssueListParams(
+    const QueryParams& params) {
   IssueListParams out;
   storage::IssueQuery& q = out.query;
   TERN_ASSIGN_OR_RETURN(q.status, ParseStatusParam(params));
@@ -194,10 +203,10 @@ absl::StatusOr<IssueListParams> ParseIssueListParams(std::string_view raw) {
     q.cursor = ParseIssueCursor(*cursor);
     if (!q.cursor) return Invalid("cursor", "malformed cursor");
   }
-  out.link_query = absl::StrCat(
-      "query=", UrlEncode(query_text), "&status=",
-      ToAbsl(q.status ? storage::IssueStatusName(*q.status) : "all"),
-      "&sort=", ToAbsl(SortName(q.sort)), "&limit=", q.limit);
+  out.link_query =
+      absl::StrCat("query=", UrlEncode(query_text),
+                   "&status=", ToAbsl(IssueStatusParam(q.status)),
+                   "&sort=", ToAbsl(IssueSortName(q.sort)), "&limit=", q.limit);
   return out;
 }
 

@@ -68,6 +68,15 @@ struct IssueListParams {
 //  - limit: 1..100, default 25.
 // Unknown parameters are ignored, as Sentry does.
 absl::StatusOr<IssueListParams> ParseIssueListParams(std::string_view raw);
+// The same from an already parsed query string (the web UI reads more
+// parameters of it than these).
+absl::StatusOr<IssueListParams> ParseIssueListParams(const QueryParams& params);
+
+// The parameter values as the list routes write them back (Link URLs, the
+// web UI's links): the sort's canonical name ("lastSeen", "firstSeen",
+// "count"), and the status's name or "all" for none.
+std::string_view IssueSortName(storage::IssueSort sort);
+std::string_view IssueStatusParam(std::optional<storage::IssueStatus> status);
 
 // `GET /api/0/issues/{id}/events/`: cursor and limit as above.
 struct EventListParams {

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -15,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "backend/api/format.h"
+#include "backend/api/handler.h"
 #include "backend/api/query.h"
 #include "backend/ui/html.h"
 #include "backend/ui/pages.h"
@@ -50,17 +50,6 @@ constexpr std::string_view kSdkPackages[] = {
     "@sentry-internal/replay-canvas",
 };
 
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  // The length of the configured token is not secret enough to hide; the
-  // bytes are compared without an early exit.
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  }
-  return diff == 0;
-}
-
 std::string RandomId() {
   unsigned char bytes[24];
   size_t got = 0;
@@ -78,13 +67,12 @@ std::string RandomId() {
 }
 
 bool IsLoopback(std::string_view ip) {
-  return std::string_view(ip).starts_with("127.") || ip == "::1" ||
-         std::string_view(ip).starts_with("::ffff:127.");
+  return ip.starts_with("127.") || ip == "::1" || ip.starts_with("::ffff:127.");
 }
 
 // The Host header's name without the port.
 std::string_view HostName(std::string_view host) {
-  if (std::string_view(host).starts_with("[")) {
+  if (host.starts_with("[")) {
     const size_t end = host.find(']');
     return end == std::string_view::npos ? host : host.substr(0, end + 1);
   }
@@ -93,8 +81,7 @@ std::string_view HostName(std::string_view host) {
 
 bool IsLoopbackHost(std::string_view host) {
   const std::string_view name = HostName(host);
-  return name == "localhost" || name == "[::1]" ||
-         std::string_view(name).starts_with("127.");
+  return name == "localhost" || name == "[::1]" || name.starts_with("127.");
 }
 
 // `next` is only followed when it is a path on this server: one leading
@@ -122,29 +109,17 @@ Reply Redirect(std::string location) {
   return r;
 }
 
-std::string_view StatusText(std::optional<storage::IssueStatus> s) {
-  return s ? storage::IssueStatusName(*s) : "all";
+// The start of the first of `buckets` buckets of `bucket_ms` that end with
+// the one holding `now_ms`, so the newest bar is the current hour (day).
+int64_t HistogramSince(int64_t now_ms, int64_t bucket_ms, int buckets) {
+  return (now_ms / bucket_ms) * bucket_ms - (buckets - 1) * bucket_ms;
 }
 
-std::string_view SortName(storage::IssueSort s) {
-  switch (s) {
-    case storage::IssueSort::kFirstSeen:
-      return "firstSeen";
-    case storage::IssueSort::kCount:
-      return "count";
-    case storage::IssueSort::kLastSeen:
-      break;
-  }
-  return "lastSeen";
-}
-
-std::string ContentTypeOf(std::string_view path) {
-  if (std::string_view(path).ends_with(".js") ||
-      std::string_view(path).ends_with(".mjs")) {
+std::string_view ContentTypeOf(std::string_view path) {
+  if (path.ends_with(".js") || path.ends_with(".mjs")) {
     return "text/javascript; charset=utf-8";
   }
-  if (std::string_view(path).ends_with(".json") ||
-      std::string_view(path).ends_with(".map")) {
+  if (path.ends_with(".json") || path.ends_with(".map")) {
     return "application/json";
   }
   return "";
@@ -185,7 +160,7 @@ std::string ImportMap(const std::string& dir) {
     auto manifest = protocol::ParseJson(*text);
     if (!manifest.ok()) return "";
     std::string_view module = (*manifest)["module"].string();
-    if (std::string_view(module).starts_with("./")) module.remove_prefix(2);
+    if (module.starts_with("./")) module.remove_prefix(2);
     if (module.empty()) return "";
     w.Key(package);
     w.String(Cat("/dev/sdk/", package, "/", module));
@@ -367,8 +342,7 @@ Reply UiHandler::Route(const net::HttpRequest& req) {
   if (options_.dev_mode && get) {
     if (path == "/dev/browser-test") return BrowserTest(req);
     constexpr std::string_view kSdk = "/dev/sdk/";
-    if (std::string_view(path).starts_with(kSdk))
-      return SdkFile(path.substr(kSdk.size()));
+    if (path.starts_with(kSdk)) return SdkFile(path.substr(kSdk.size()));
   }
   return Page(404, RenderError(404, "not found", logged_in_));
 }
@@ -380,7 +354,7 @@ Reply UiHandler::Login(const net::HttpRequest& req) {
   const std::string next(IsLocalPath(wanted) ? wanted : "/");
   const std::string_view token = form->Get("token").value_or("");
   if (options_.api_token.empty() ||
-      !ConstantTimeEquals(token, options_.api_token)) {
+      !api::TokenEquals(token, options_.api_token)) {
     return Page(401, RenderLogin("wrong token", next));
   }
   const int64_t now = Now();
@@ -436,35 +410,34 @@ Reply UiHandler::Projects() {
 Reply UiHandler::Issues(const net::HttpRequest& req, std::string_view slug) {
   absl::StatusOr<storage::Project> project = store_->GetProjectBySlug(slug);
   if (!project.ok()) return StoreError(project.status());
+  // One parse of the query string: the list parameters, and query and
+  // period read from the same parameters.
+  absl::StatusOr<api::QueryParams> raw = api::QueryParams::Parse(req.query);
   absl::StatusOr<api::IssueListParams> params =
-      api::ParseIssueListParams(req.query);
+      raw.ok() ? api::ParseIssueListParams(*raw)
+               : absl::StatusOr<api::IssueListParams>(raw.status());
   if (!params.ok()) {
     return Page(400, RenderError(400, std::string(params.status().message()),
                                  logged_in_));
   }
-  absl::StatusOr<api::QueryParams> raw = api::QueryParams::Parse(req.query);
   IssuesView view;
-  view.project = *project;
+  view.project = *std::move(project);
   view.logout = logged_in_;
   view.now_ms = Now();
-  view.status = std::string(StatusText(params->query.status));
-  view.sort = std::string(SortName(params->query.sort));
-  if (raw.ok()) {
-    view.query = std::string(raw->Get("query").value_or(""));
-    if (raw->Get("period").value_or("") == "14d") view.period = "14d";
-  }
+  view.status = std::string(api::IssueStatusParam(params->query.status));
+  view.sort = std::string(api::IssueSortName(params->query.sort));
+  view.query = std::string(raw->Get("query").value_or(""));
+  if (raw->Get("period").value_or("") == "14d") view.period = "14d";
   view.has_cursor = params->query.cursor.has_value();
-  storage::IssueQuery query = params->query;
-  query.project_id = project->id;
+  storage::IssueQuery query = std::move(params->query);
+  query.project_id = view.project.id;
   absl::StatusOr<storage::IssuePage> page = store_->ListIssues(query);
   if (!page.ok()) return StoreError(page.status());
   if (page->next) view.next_cursor = api::EncodeIssueCursor(*page->next);
-  // Buckets end with the current hour (day), so the newest bar fills up.
   const bool days = view.period == "14d";
   const int64_t bucket = days ? kDayMs : kHourMs;
   const int buckets = days ? 14 : 24;
-  const int64_t since =
-      (view.now_ms / bucket) * bucket - (buckets - 1) * bucket;
+  const int64_t since = HistogramSince(view.now_ms, bucket, buckets);
   for (storage::Issue& issue : page->issues) {
     absl::StatusOr<std::vector<int64_t>> histogram =
         store_->IssueHistogram(issue.id, since, bucket, buckets);
@@ -481,8 +454,8 @@ Reply UiHandler::Issue(const net::HttpRequest& req, int64_t issue_id) {
       store_->GetProject(issue->project_id);
   if (!project.ok()) return StoreError(project.status());
   IssueView view;
-  view.project = *project;
-  view.issue = *issue;
+  view.project = *std::move(project);
+  view.issue = *std::move(issue);
   view.logout = logged_in_;
   view.now_ms = Now();
 
@@ -492,7 +465,7 @@ Reply UiHandler::Issue(const net::HttpRequest& req, int64_t issue_id) {
   }
   if (!wanted.empty()) {
     absl::StatusOr<storage::StoredEvent> event =
-        store_->GetEvent(issue->project_id, wanted);
+        store_->GetEvent(view.issue.project_id, wanted);
     if (!event.ok() && !absl::IsNotFound(event.status())) {
       return StoreError(event.status());
     }
@@ -545,9 +518,8 @@ Reply UiHandler::Issue(const net::HttpRequest& req, int64_t issue_id) {
     }
   }
 
-  const int64_t since = (view.now_ms / kDayMs) * kDayMs - 13 * kDayMs;
-  absl::StatusOr<std::vector<int64_t>> histogram =
-      store_->IssueHistogram(issue_id, since, kDayMs, 14);
+  absl::StatusOr<std::vector<int64_t>> histogram = store_->IssueHistogram(
+      issue_id, HistogramSince(view.now_ms, kDayMs, 14), kDayMs, 14);
   if (!histogram.ok()) return StoreError(histogram.status());
   view.histogram = *std::move(histogram);
   return Page(200, RenderIssue(view));
@@ -583,7 +555,7 @@ Reply UiHandler::BrowserTest(const net::HttpRequest& req) {
 }
 
 Reply UiHandler::SdkFile(std::string_view relative) {
-  const std::string type = ContentTypeOf(relative);
+  const std::string_view type = ContentTypeOf(relative);
   if (options_.browser_sdk_dir.empty() || type.empty() ||
       !IsSafeRelativePath(relative)) {
     return Page(404, RenderError(404, "not found", logged_in_));
@@ -591,8 +563,7 @@ Reply UiHandler::SdkFile(std::string_view relative) {
   // Only the SDK's packages, not whatever else node_modules holds.
   bool allowed = false;
   for (std::string_view package : kSdkPackages) {
-    if (std::string_view(relative).starts_with(Cat(package, "/")))
-      allowed = true;
+    if (relative.starts_with(Cat(package, "/"))) allowed = true;
   }
   std::optional<std::string> data =
       allowed ? ReadSmallFile(Cat(options_.browser_sdk_dir, "/", relative),
