@@ -99,26 +99,16 @@ for b in tern-relay tern-mock-kafka tern-bench; do
   [[ -x $bin/$b ]] || { echo "run.sh: $bin/$b missing (build it, or drop --no-build)" >&2; exit 1; }
 done
 
+# shellcheck source=bench/stack.sh
+. "$here/stack.sh"
 work=$(mktemp -d)
 mock_pid=
 relay_pid=
-stop_stack() {
-  local pid
-  for pid in $relay_pid $mock_pid; do
-    if kill -TERM "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
-  done
-  relay_pid=
-  mock_pid=
-}
 cleanup() {
   stop_e2e
   if [[ -n ${TERN_BENCH_KEEP:-} ]]; then echo "run.sh: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-
-# shellcheck source=bench/stack.sh
-. "$here/stack.sh"
-free_port() { bench_free_port; }
 
 # Reads bench/scenarios/NAME.yml (flat `key: value` lines, # comments) into
 # the associative array `sc`.
@@ -142,7 +132,7 @@ read_scenario() {
 start_stack() {
   local name=$1
   bench_start_mock "$bin/tern-mock-kafka" "$load_cpu" "$work" || return 1
-  http_port=$(free_port)
+  http_port=$(bench_free_port)
   "$bin/tern-bench" projects-file --projects "${sc[projects]:-1}" \
     --over-quota-limit "${sc[over-quota-limit]:-10}" >"$work/projects.yml"
   local udp=null
@@ -191,7 +181,7 @@ run_bench() {
 kafka_dir=
 backend_pid=
 stop_e2e() {
-  stop_stack
+  bench_stop_stack
   if [[ -n $backend_pid ]] && kill -TERM "$backend_pid" 2>/dev/null; then
     wait "$backend_pid" 2>/dev/null || true
   fi
@@ -217,7 +207,7 @@ for _ in range(200):
   taskset -c "$load_cpu" "$root/scripts/kafka/up.sh" "$kafka_dir" "$kport" >&2 || return 1
   local bootstrap=127.0.0.1:$kport
   local bport token=e2e-bench-token-0123456789
-  bport=$(free_port)
+  bport=$(bench_free_port)
   printf '%s\n' "listen:" "  http: \"127.0.0.1:$bport\"" "store:" "  dsn: \"sqlite:$work/e2e.db\"" \
     "kafka:" "  bootstrap_servers: \"$bootstrap\"" "auth:" "  api_token: \"$token\"" \
     "logging:" "  level: warn" >"$work/backend.yml"
@@ -231,7 +221,7 @@ for _ in range(200):
   done
   # tern-bench's project 1 (its key, from its projects file) is the
   # backend's project 1: the backend checks project ids, the relay keys.
-  http_port=$(free_port)
+  http_port=$(bench_free_port)
   "$bin/tern-bench" projects-file --projects 1 >"$work/projects.yml"
   bench_start_relay "$bin/tern-relay" "$relay_cpu" "$work" "$name" "$http_port" null 1 \
     "$bootstrap" "$work/projects.yml" || return 1
@@ -336,14 +326,14 @@ for name in "${scenarios[@]}"; do
   # run) covers the measured interval.
   [[ -n $is_udp ]] && warmup=0
 
-  start_stack "$name" || { failures=$((failures + 1)); stop_stack; continue; }
+  start_stack "$name" || { failures=$((failures + 1)); bench_stop_stack; continue; }
   accepted_before=0
   [[ -n $is_udp ]] && accepted_before=$(metric tern_udp_accepted_total)
   main_json=$work/$name.json
   if ! run_bench "$name" "$main_json" "$duration" "$warmup"; then
     echo "run.sh: $name: tern-bench failed" >&2
     failures=$((failures + 1))
-    stop_stack
+    bench_stop_stack
     continue
   fi
   accepted=
@@ -367,8 +357,8 @@ PY
     echo "--- $name: open loop at ${fraction} x the closed-loop rate = $rate/s"
     second_json=$work/$name-open.json
     # A fresh relay, so quotas and buffers start as in the first run.
-    stop_stack
-    start_stack "$name" || { failures=$((failures + 1)); stop_stack; continue; }
+    bench_stop_stack
+    start_stack "$name" || { failures=$((failures + 1)); bench_stop_stack; continue; }
     if ! run_bench "$name" "$second_json" "$duration" "$warmup" --rate "$rate"; then
       echo "run.sh: $name: open-loop run failed" >&2
       second_json=
@@ -386,7 +376,7 @@ sys.exit(0 if ok > 0 and r["errors"]["connect_failures"] == 0 else 1)
 PY
   fi
   relay_log_warnings=$(grep -c -iE 'error|warn' "$work/relay-$name.log" || true)
-  stop_stack
+  bench_stop_stack
 
   python3 - "$name" "$main_json" "${second_json:-}" "${accepted:-}" \
     "${sc[target]:-}" "${sc[target-metric]:-ok}" "${sc[soak]:-}" \

@@ -12,6 +12,9 @@
 #                                   pinned to CPU with its log in
 #                                   DIR/relay-NAME.log, waits for /ready/;
 #                                   sets relay_pid; returns 1 if not ready
+#   bench_stop_stack                stops (TERM, then waits for) the relay
+#                                   and the mock in relay_pid and mock_pid,
+#                                   and clears both
 
 bench_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -47,4 +50,13 @@ bench_start_relay() {
   echo "bench: relay not ready" >&2
   cat "$dir/relay-$name.log" >&2
   return 1
+}
+
+bench_stop_stack() {
+  local pid
+  for pid in $relay_pid $mock_pid; do
+    if kill -TERM "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
+  done
+  relay_pid=
+  mock_pid=
 }

@@ -43,18 +43,13 @@ done
 work=$(mktemp -d)
 mock_pid=
 relay_pid=
+# shellcheck source=bench/stack.sh
+. "$here/stack.sh"
 cleanup() {
-  local pid
-  for pid in $relay_pid $mock_pid; do
-    if kill -TERM "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
-  done
+  bench_stop_stack
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-# A free loopback port: bind port 0, read it back, release it.
-# shellcheck source=bench/stack.sh
-. "$here/stack.sh"
 
 # 1. Mock Kafka; its first stdout line is the bootstrap list.
 bench_start_mock "$mock_bin" "$wrk_cpu" "$work" || exit 1

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "net/http_server.h"
+#include "net/socket_util.h"
 #include "net/worker.h"
 
 namespace tern::net {
@@ -33,6 +34,21 @@ class StatusHandler : public HttpHandler {
     responder->Send(status, {}, "{}", req.path == "/close");
   }
 };
+
+// A blocking socket of `type` bound to 127.0.0.1 on a free port (read it
+// with internal::LocalPort), or -1 if bind fails. Blocking, unlike
+// internal::BindReusePort's, so the UDP test can recv with a timeout.
+int BindLoopback(int type) {
+  const int fd = socket(AF_INET, type, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
 
 std::string Get(std::string_view path) {
   return absl::StrCat("GET ", absl::string_view(path.data(), path.size()),
@@ -118,13 +134,9 @@ TEST_F(LoadClientTest, PeerCloseIsReportedAndTheConnectionReconnects) {
 
 TEST_F(LoadClientTest, RefusedConnectIsReported) {
   // A port that was just free: bind, read it back, close.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int fd = BindLoopback(SOCK_STREAM);
+  ASSERT_GE(fd, 0);
+  const uint16_t port = internal::LocalPort(fd);
   close(fd);
   std::promise<absl::Status> state;
   LoadHttpConnection::Handlers h;
@@ -132,24 +144,19 @@ TEST_F(LoadClientTest, RefusedConnectIsReported) {
   h.on_response = [](int) { ADD_FAILURE() << "no response expected"; };
   conn_ = std::make_unique<LoadHttpConnection>(&worker_, std::move(h));
   ASSERT_TRUE(worker_.Start().ok());
-  worker_.Post([&] { conn_->Connect("127.0.0.1", ntohs(addr.sin_port)); });
+  worker_.Post([&] { conn_->Connect("127.0.0.1", port); });
   absl::Status s = state.get_future().get();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
 }
 
 TEST(LoadUdpSenderTest, DeliversEveryDatagramInABatch) {
-  int rx = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int rx = BindLoopback(SOCK_DGRAM);
+  ASSERT_GE(rx, 0);
   timeval tv{5, 0};
   setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
   LoadUdpSender sender;
-  ASSERT_TRUE(sender.Open("127.0.0.1", ntohs(addr.sin_port)).ok());
+  ASSERT_TRUE(sender.Open("127.0.0.1", internal::LocalPort(rx)).ok());
   std::vector<std::string> payloads;
   for (int i = 0; i < 100; ++i) payloads.push_back(absl::StrCat("dgram ", i));
   std::vector<std::string_view> views(payloads.begin(), payloads.end());

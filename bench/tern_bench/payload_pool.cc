@@ -12,6 +12,7 @@
 #include "bench/support/payloads.h"
 #include "common/status.h"
 #include "protocol/auth.h"
+#include "protocol/envelope.h"
 
 namespace tern::bench {
 namespace {
@@ -240,6 +241,8 @@ absl::StatusOr<PayloadPool> PayloadPool::Build(const PayloadOptions& o) {
 
   const std::string event_template = MakeEventJson(o.event_bytes);
   const Sdk sdk = SdkFor(o.event_bytes);
+  const bool envelope = o.udp ? o.udp_format == UdpFormat::kEnvelope
+                              : o.endpoint == Endpoint::kEnvelope;
   PayloadPool pool;
   pool.entries_.reserve(slots.size());
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -251,28 +254,26 @@ absl::StatusOr<PayloadPool> PayloadPool::Build(const PayloadOptions& o) {
                                 ? InvalidKey()
                                 : ProjectKey(slot.project);
     const std::string id = EventIdHex(o.seed, i);
-    const bool envelope = o.udp ? o.udp_format == UdpFormat::kEnvelope
-                                : o.endpoint == Endpoint::kEnvelope;
-    const std::string dsn =
-        absl::StrCat("http://", key, "@", o.host, "/", slot.project);
 
     // The uncompressed body.
     std::string body;
     if (slot.kind == PayloadKind::kSession) {
       const std::string session = SessionJson(o.seed, i);
-      absl::StrAppend(&body, "{\"sent_at\":\"", kSentAt,
-                      "\"}\n{\"type\":\"session\",\"length\":", session.size(),
-                      "}\n", session, "\n");
+      const protocol::OutItem item{.type = "session", .payload = session};
+      protocol::SerializeEnvelope(
+          absl::StrCat("{\"sent_at\":\"", kSentAt, "\"}"), {&item, 1}, &body);
     } else {
       TERN_ASSIGN_OR_RETURN(std::string event, WithEventId(event_template, id));
       if (envelope) {
-        absl::StrAppend(&body, "{\"event_id\":\"", id, "\",\"sent_at\":\"",
-                        kSentAt, "\"");
-        if (o.udp || sdk.query_auth)
-          absl::StrAppend(&body, ",\"dsn\":\"", dsn, "\"");
-        absl::StrAppend(&body,
-                        "}\n{\"type\":\"event\",\"length\":", event.size(),
-                        "}\n", event, "\n");
+        std::string header = absl::StrCat("{\"event_id\":\"", id,
+                                          "\",\"sent_at\":\"", kSentAt, "\"");
+        if (o.udp || sdk.query_auth) {
+          absl::StrAppend(&header, ",\"dsn\":\"http://", key, "@", o.host, "/",
+                          slot.project, "\"");
+        }
+        header += '}';
+        const protocol::OutItem item{.type = "event", .payload = event};
+        protocol::SerializeEnvelope(header, {&item, 1}, &body);
       } else {
         body = std::move(event);
       }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "bench/tern_bench/payload_pool.h"
 #include "common/status.h"
+#include "protocol/json_writer.h"
 
 namespace tern::bench {
 namespace {
@@ -19,18 +20,8 @@ std::string Ms(uint64_t ns) { return absl::StrFormat("%.3f", ns / 1e6); }
 
 // JSON string escaping for the few free-text fields (names, addresses).
 std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += absl::StrFormat("\\u%04x", c);
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
+  std::string out;
+  protocol::JsonWriter::AppendQuoted(&out, s);
   return out;
 }
 
