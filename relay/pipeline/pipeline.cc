@@ -108,8 +108,14 @@ struct Pipeline::Ctx {
 };
 
 Pipeline::Pipeline(PipelineOptions options, kafka::Producer* producer)
+    : Pipeline(std::move(options), static_cast<MessageSink*>(nullptr)) {
+  own_sink_ = std::make_unique<ProducerSink>(producer);
+  sink_ = own_sink_.get();
+}
+
+Pipeline::Pipeline(PipelineOptions options, MessageSink* sink)
     : options_(std::move(options)),
-      producer_(producer),
+      sink_(sink),
       normalizer_(options_.limits.max_event_size,
                   options_.seed != 0
                       ? options_.seed
@@ -158,7 +164,7 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
   counters_.bytes_in.fetch_add(req.body.size(), std::memory_order_relaxed);
   // Before any parsing: under backpressure the cheapest answer is the right
   // one, and the client retries after Retry-After.
-  if (!producer_->Accepting()) {
+  if (!sink_->Accepting()) {
     counters_.backpressure.fetch_add(1, std::memory_order_relaxed);
     return ErrorResponse(absl::UnavailableError("the relay is overloaded"),
                          options_.retry_after);
@@ -356,7 +362,8 @@ absl::Status Pipeline::HandleEnvelope(Ctx& ctx) {
         value_scratch_.clear();
         protocol::EncodeUserReportMessage(m, &value_scratch_);
         const EventId::Hex key = id->HexDigits();
-        s = ProduceItem(options_.topics.attachments, key.view(),
+        s = ProduceItem(ctx, DataCategory::kDefault, 1,
+                        options_.topics.attachments, key.view(),
                         value_scratch_);
         if (s.ok()) {
           counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -487,7 +494,8 @@ absl::Status Pipeline::ProduceSessions(Ctx& ctx, const EnvelopeItem& item) {
   // partition (the backend aggregates them per project and hour).
   const std::string key = absl::StrCat(ctx.project_id);
   for (const std::string& message : sessions_.messages()) {
-    TERN_RETURN_IF_ERROR(ProduceItem(options_.topics.sessions, key, message));
+    TERN_RETURN_IF_ERROR(ProduceItem(ctx, DataCategory::kSession, 1,
+                                     options_.topics.sessions, key, message));
   }
   std::move(release).Cancel();
   EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, std::nullopt,
@@ -509,7 +517,8 @@ absl::Status Pipeline::ForwardItem(Ctx& ctx, const EnvelopeItem& item) {
   // one project's items in order.
   const std::string key = ctx.envelope_event_id ? ctx.envelope_event_id->ToHex()
                                                 : absl::StrCat(ctx.project_id);
-  TERN_RETURN_IF_ERROR(ProduceItem(options_.topics.other, key, value_scratch_));
+  TERN_RETURN_IF_ERROR(ProduceItem(ctx, DataCategory::kDefault, 1,
+                                   options_.topics.other, key, value_scratch_));
   EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, ctx.envelope_event_id,
               DataCategory::kDefault, 1);
   counters_.items_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -631,7 +640,8 @@ absl::Status Pipeline::ProcessEvent(
                              : admitted_attachments_.empty()
                                  ? options_.topics.events
                                  : options_.topics.attachments;
-  TERN_RETURN_IF_ERROR(ProduceItem(topic, key.view(), value_scratch_));
+  TERN_RETURN_IF_ERROR(
+      ProduceItem(ctx, category, 1, topic, key.view(), value_scratch_));
 
   std::move(release).Cancel();
   EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, event_id, category, 1);
@@ -659,7 +669,9 @@ absl::Status Pipeline::ProduceChunks(Ctx& ctx, std::string_view topic,
     c.chunk_index = i;
     value_scratch_.clear();
     protocol::EncodeAttachmentChunkMessage(c, &value_scratch_);
-    TERN_RETURN_IF_ERROR(ProduceItem(topic, key.view(), value_scratch_));
+    TERN_RETURN_IF_ERROR(ProduceItem(ctx, DataCategory::kAttachment,
+                                     Quantity(c.payload.size()), topic,
+                                     key.view(), value_scratch_));
   }
   return absl::OkStatus();
 }
@@ -691,7 +703,8 @@ absl::Status Pipeline::ProduceStandaloneAttachment(Ctx& ctx,
   m.attachment.size = item.payload.size();
   value_scratch_.clear();
   protocol::EncodeAttachmentMessage(m, &value_scratch_);
-  TERN_RETURN_IF_ERROR(ProduceItem(options_.topics.attachments,
+  TERN_RETURN_IF_ERROR(ProduceItem(ctx, DataCategory::kAttachment, 0,
+                                   options_.topics.attachments,
                                    event_id.HexDigits().view(),
                                    value_scratch_));
   std::move(release).Cancel();
@@ -701,9 +714,17 @@ absl::Status Pipeline::ProduceStandaloneAttachment(Ctx& ctx,
   return absl::OkStatus();
 }
 
-absl::Status Pipeline::ProduceItem(std::string_view topic, std::string_view key,
+absl::Status Pipeline::ProduceItem(const Ctx& ctx, DataCategory category,
+                                   uint32_t quantity, std::string_view topic,
+                                   std::string_view key,
                                    std::string_view value) {
-  absl::Status s = producer_->Produce(topic, key, value, /*tag=*/0);
+  MessageMeta meta;
+  meta.project_id = ctx.project_id;
+  meta.key_id = ctx.key_id.value_or(0);
+  meta.category = static_cast<uint8_t>(category);
+  meta.quantity = quantity;
+  meta.received = ctx.received;
+  absl::Status s = sink_->Send(topic, key, value, meta);
   if (!s.ok()) counters_.produce_errors.fetch_add(1, std::memory_order_relaxed);
   return s;
 }
@@ -735,10 +756,16 @@ void Pipeline::EmitOutcome(Ctx& ctx, Outcome outcome,
   // also counted in counters_), so a full queue here fails nothing.
   EventId::Hex key{};
   if (event_id) key = event_id->HexDigits();
-  absl::Status s = producer_->Produce(
-      options_.topics.outcomes, event_id ? key.view() : std::string_view(),
-      outcome_scratch_,
-      /*tag=*/0);
+  MessageMeta meta;
+  meta.project_id = ctx.project_id;
+  meta.key_id = ctx.key_id.value_or(0);
+  meta.category = static_cast<uint8_t>(category);
+  meta.quantity = quantity;
+  meta.received = ctx.received;
+  absl::Status s =
+      sink_->Send(options_.topics.outcomes,
+                  event_id ? key.view() : std::string_view(), outcome_scratch_,
+                  meta);
   if (!s.ok()) {
     counters_.outcome_produce_errors.fetch_add(1, std::memory_order_relaxed);
   }

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,7 @@
 #include "protocol/normalize.h"
 #include "protocol/session.h"
 #include "relay/kafka/producer.h"
+#include "relay/pipeline/sink.h"
 #include "relay/quota/quota.h"
 
 // Forward declarations rather than includes: see key_check.h for why this
@@ -158,8 +160,12 @@ struct PipelineCounters {
 // Runs requests for one worker thread. Not thread-safe; not copyable.
 class Pipeline {
  public:
-  // `producer` is shared and must outlive this Pipeline.
+  // `producer` is shared and must outlive this Pipeline; messages go to it
+  // directly (no spool).
   Pipeline(PipelineOptions options, kafka::Producer* producer);
+  // Messages go to `sink` (the worker's spool, or a producer sink), which
+  // must outlive this Pipeline.
+  Pipeline(PipelineOptions options, MessageSink* sink);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -238,13 +244,16 @@ class Pipeline {
                    std::optional<std::string_view> reason,
                    std::optional<protocol::EventId> event_id,
                    protocol::DataCategory category, uint32_t quantity);
-  absl::Status ProduceItem(std::string_view topic, std::string_view key,
-                           std::string_view value);
+  absl::Status ProduceItem(const Ctx& ctx, protocol::DataCategory category,
+                           uint32_t quantity, std::string_view topic,
+                           std::string_view key, std::string_view value);
   std::string NewAttachmentId();
   uint64_t NextRandom();
 
   PipelineOptions options_;
-  kafka::Producer* producer_;
+  // Set when constructed with a producer: the sink sink_ points to.
+  std::unique_ptr<ProducerSink> own_sink_;
+  MessageSink* sink_;
   protocol::BodyDecoder decoder_;
   protocol::EnvelopeParser parser_;
   protocol::Envelope envelope_;
