@@ -97,4 +97,35 @@ void PrometheusWriter::Gauge(std::string_view name, std::string_view help,
   Sample(value);
 }
 
+void PrometheusWriter::Histogram(std::string_view name, std::string_view help,
+                                 std::span<const double> bounds,
+                                 std::span<const uint64_t> cumulative,
+                                 double sum) {
+  const std::string base = absl::StrCat("tern_", ToAbsl(name));
+  out_ += "# HELP ";
+  out_ += base;
+  out_ += ' ';
+  AppendEscaped(out_, help, /*quotes=*/false);
+  absl::StrAppend(&out_, "\n# TYPE ", base, " histogram\n");
+  for (size_t i = 0; i <= bounds.size() && i < cumulative.size(); ++i) {
+    absl::StrAppend(&out_, base, "_bucket{le=\"");
+    if (i < bounds.size()) {
+      AppendValue(out_, bounds[i]);
+    } else {
+      out_ += "+Inf";
+    }
+    out_ += "\"} ";
+    AppendValue(out_, static_cast<double>(cumulative[i]));
+    out_ += '\n';
+  }
+  absl::StrAppend(&out_, base, "_sum ");
+  AppendValue(out_, sum);
+  absl::StrAppend(&out_, "\n", base, "_count ");
+  AppendValue(out_, cumulative.empty()
+                        ? 0.0
+                        : static_cast<double>(cumulative.back()));
+  out_ += '\n';
+  family_.clear();
+}
+
 }  // namespace tern::admin

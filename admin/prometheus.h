@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +36,14 @@ class PrometheusWriter {
   // Family + one unlabelled sample.
   void Counter(std::string_view name, std::string_view help, uint64_t value);
   void Gauge(std::string_view name, std::string_view help, double value);
+
+  // A whole histogram family: `tern_<name>_bucket{le="..."}` per upper
+  // bound in `bounds` plus le="+Inf", then _sum and _count. `cumulative`
+  // holds bounds.size() + 1 cumulative counts (the last is +Inf, and the
+  // count).
+  void Histogram(std::string_view name, std::string_view help,
+                 std::span<const double> bounds,
+                 std::span<const uint64_t> cumulative, double sum);
 
   const std::string& text() const { return out_; }
   std::string Take() { return std::move(out_); }

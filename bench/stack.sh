@@ -35,11 +35,22 @@ bench_start_mock() {
   return 1
 }
 
+# BENCH_SPOOL (off | never | interval | always; default interval, the
+# relay's default) picks the spool setting; each start gets a fresh spool
+# directory in $dir/spool-$name.
 bench_start_relay() {
   local bin=$1 cpu=$2 dir=$3 name=$4 port=$5 udp=$6 workers=$7 kafka=$8 projects=$9 _
+  local mode=${BENCH_SPOOL:-interval} spool=("spool:")
+  if [[ $mode == off ]]; then
+    spool+=("  enabled: false")
+  else
+    rm -rf "$dir/spool-$name"
+    mkdir -p "$dir/spool-$name"
+    spool+=("  dir: \"$dir/spool-$name\"" "  fsync: $mode" "  min_free_bytes: 0")
+  fi
   printf '%s\n' "listen:" "  http: \"127.0.0.1:$port\"" "  udp: $udp" \
     "workers: $workers" "kafka:" "  bootstrap_servers: \"$kafka\"" \
-    "projects:" "  file: \"$projects\"" "logging:" "  level: warn" >"$dir/relay.yml"
+    "projects:" "  file: \"$projects\"" "${spool[@]}" "logging:" "  level: warn" >"$dir/relay.yml"
   taskset -c "$cpu" "$bin" run --config "$dir/relay.yml" >"$dir/relay-$name.log" 2>&1 &
   relay_pid=$!
   for _ in $(seq 200); do

@@ -296,6 +296,42 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, RelayConfig* out) {
         }));
     return u.Finish();
   }));
+  TERN_RETURN_IF_ERROR(m.Field("spool", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields sm, MapFields::Open(&d, n, p));
+    SpoolConfig& sp = out->spool;
+    TERN_RETURN_IF_ERROR(sm.Field("enabled", [&](const YamlNode& sn, auto sp_) {
+      return d.Bool(sn, sp_, &sp.enabled);
+    }));
+    TERN_RETURN_IF_ERROR(sm.Field("dir", [&](const YamlNode& sn, auto sp_) {
+      TERN_RETURN_IF_ERROR(d.String(sn, sp_, &sp.dir));
+      if (sp.dir.empty()) return d.Error(sn, sp_, "must not be empty");
+      return absl::OkStatus();
+    }));
+    TERN_RETURN_IF_ERROR(
+        sm.Field("max_bytes", [&](const YamlNode& sn, auto sp_) {
+          return d.Size(sn, sp_, 1 * kMiB, uint64_t{1} << 50, &sp.max_bytes);
+        }));
+    TERN_RETURN_IF_ERROR(
+        sm.Field("min_free_bytes", [&](const YamlNode& sn, auto sp_) {
+          return d.Size(sn, sp_, 0, uint64_t{1} << 50, &sp.min_free_bytes);
+        }));
+    TERN_RETURN_IF_ERROR(sm.Field("fsync", [&](const YamlNode& sn, auto sp_) {
+      int index = 0;
+      TERN_RETURN_IF_ERROR(
+          d.OneOf(sn, sp_, {"never", "interval", "always"}, &index));
+      sp.fsync = static_cast<SpoolFsync>(index);
+      return absl::OkStatus();
+    }));
+    TERN_RETURN_IF_ERROR(
+        sm.Field("fsync_interval", [&](const YamlNode& sn, auto sp_) {
+          return d.Duration(sn, sp_, kPositive, &sp.fsync_interval);
+        }));
+    TERN_RETURN_IF_ERROR(
+        sm.Field("segment_bytes", [&](const YamlNode& sn, auto sp_) {
+          return d.Size(sn, sp_, 64 * kKiB, 4096 * kMiB, &sp.segment_bytes);
+        }));
+    return sm.Finish();
+  }));
   TERN_RETURN_IF_ERROR(m.Field("metrics", [&](const YamlNode& n, auto p) {
     TERN_ASSIGN_OR_RETURN(MapFields mm, MapFields::Open(&d, n, p));
     TERN_RETURN_IF_ERROR(mm.Field("enabled", [&](const YamlNode& mn, auto mp) {
@@ -323,10 +359,29 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, RelayConfig* out) {
                      ") must not exceed max_envelope_size (",
                      limits.max_envelope_size, ")"));
   }
+  if (out->spool.segment_bytes > out->spool.max_bytes) {
+    return d.ErrorAtPath(
+        "spool.segment_bytes",
+        absl::StrCat("segment_bytes (", out->spool.segment_bytes,
+                     ") must not exceed max_bytes (", out->spool.max_bytes,
+                     ")"));
+  }
   return absl::OkStatus();
 }
 
 }  // namespace
+
+std::string_view SpoolFsyncName(SpoolFsync value) {
+  switch (value) {
+    case SpoolFsync::kNever:
+      return "never";
+    case SpoolFsync::kInterval:
+      return "interval";
+    case SpoolFsync::kAlways:
+      return "always";
+  }
+  return "interval";
+}
 
 std::string_view UnknownItemsName(UnknownItems value) {
   return value == UnknownItems::kForward ? "forward" : "drop";

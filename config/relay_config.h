@@ -133,6 +133,29 @@ struct UdpConfig {
   uint64_t recv_buffer = 8 * kMiB;
 };
 
+// The write-ahead disk spool (docs/spool.md).
+enum class SpoolFsync { kNever, kInterval, kAlways };
+
+struct SpoolConfig {
+  // Off: answers go out once the producer queued the message (in memory),
+  // as before the spool existed; a crash loses what was queued.
+  bool enabled = true;
+  // Must exist and be writable; one directory per relay. A relative path is
+  // taken from the relay's working directory.
+  std::string dir = "var/spool";
+  // Spool size at most, and free space left on its file system; past either,
+  // new requests get 503 with Retry-After.
+  uint64_t max_bytes = 4096 * kMiB;
+  uint64_t min_free_bytes = 256 * kMiB;
+  // never: survives a relay crash; interval: power loss minus the interval;
+  // always: power loss (each loop turn's answers wait for fdatasync).
+  SpoolFsync fsync = SpoolFsync::kInterval;
+  absl::Duration fsync_interval = absl::Milliseconds(100);
+  // A segment file is sealed past this size (or 5 s after its first
+  // record) and deleted once Kafka acknowledged all of it.
+  uint64_t segment_bytes = 64 * kMiB;
+};
+
 struct MetricsConfig {
   // Serve GET /metrics on the HTTP listener.
   bool enabled = true;
@@ -150,6 +173,7 @@ struct RelayConfig {
   UnknownItems unknown_items = UnknownItems::kDrop;
   ProjectsSourceConfig projects;
   UdpConfig udp;
+  SpoolConfig spool;
   MetricsConfig metrics;
   LoggingConfig logging;
 };
@@ -159,7 +183,8 @@ struct RelayConfig {
 // InvalidArgument "filename:line:column: key.path: reason" for the first
 // problem found: YAML syntax, unknown keys, wrong types, values out of range,
 // addresses that do not parse, queue_low_watermark >= queue_high_watermark,
-// max_event_size or max_attachment_size above max_envelope_size, extra
+// max_event_size or max_attachment_size above max_envelope_size,
+// spool.segment_bytes above spool.max_bytes, extra
 // producer properties that shadow a key, and no project source at all (no
 // file and no upstream url).
 absl::StatusOr<RelayConfig> ParseRelayConfig(std::string_view yaml,
@@ -172,6 +197,8 @@ absl::StatusOr<RelayConfig> LoadRelayConfig(const std::string& path);
 
 // "forward" / "drop", "text" / "json": the names the file uses.
 std::string_view UnknownItemsName(UnknownItems value);
+// "never" / "interval" / "always".
+std::string_view SpoolFsyncName(SpoolFsync value);
 
 }  // namespace tern::config
 

@@ -56,6 +56,13 @@ void ExpectDocumentedDefaults(const RelayConfig& c) {
   EXPECT_EQ(c.projects.upstream.stale_grace, absl::Seconds(120));
   EXPECT_EQ(c.projects.upstream.negative_ttl, absl::Seconds(60));
   EXPECT_EQ(c.udp.recv_buffer, 8u * 1024 * 1024);
+  EXPECT_TRUE(c.spool.enabled);
+  EXPECT_EQ(c.spool.dir, "var/spool");
+  EXPECT_EQ(c.spool.max_bytes, 4096ull * 1024 * 1024);
+  EXPECT_EQ(c.spool.min_free_bytes, 256ull * 1024 * 1024);
+  EXPECT_EQ(c.spool.fsync, SpoolFsync::kInterval);
+  EXPECT_EQ(c.spool.fsync_interval, absl::Milliseconds(100));
+  EXPECT_EQ(c.spool.segment_bytes, 64ull * 1024 * 1024);
   EXPECT_TRUE(c.metrics.enabled);
   EXPECT_EQ(c.logging.level, "info");
   EXPECT_EQ(c.logging.format, LogFormat::kText);
@@ -221,6 +228,21 @@ TEST(RelayConfig, EveryKeyCanBeSet) {
        [](const RelayConfig& c) { return c.udp.recv_buffer == 256 * 1024; }},
       {"metrics: {enabled: false}",
        [](const RelayConfig& c) { return !c.metrics.enabled; }},
+      {"spool: {enabled: false, dir: /var/lib/tern/spool, max_bytes: 64MiB, "
+       "min_free_bytes: 0, fsync: always, fsync_interval: 1s, "
+       "segment_bytes: 1MiB}",
+       [](const RelayConfig& c) {
+         const SpoolConfig& s = c.spool;
+         return !s.enabled && s.dir == "/var/lib/tern/spool" &&
+                s.max_bytes == 64 * 1024 * 1024 && s.min_free_bytes == 0 &&
+                s.fsync == SpoolFsync::kAlways &&
+                s.fsync_interval == absl::Seconds(1) &&
+                s.segment_bytes == 1024 * 1024;
+       }},
+      {"spool: {fsync: never}",
+       [](const RelayConfig& c) {
+         return c.spool.fsync == SpoolFsync::kNever;
+       }},
       {"logging: {level: debug, format: json}",
        [](const RelayConfig& c) {
          return c.logging.level == "debug" &&
@@ -315,6 +337,15 @@ TEST(RelayConfig, ValidationErrorsNameFileLineAndKey) {
        "projects.upstream.negative_ttl: expected a duration"},
       {"udp: {recv_buffer: 4GiB}\n",
        "t.yml:1:20: udp.recv_buffer: must be between 1 and 2147483647"},
+      {"spool: {fsync: sometimes}\n", "spool.fsync: "},
+      {"spool: {dir: \"\"}\n", "spool.dir: must not be empty"},
+      {"spool: {max_bytes: 1KiB}\n", "spool.max_bytes: must be between"},
+      {"spool: {fsync_interval: 0ms}\n",
+       "spool.fsync_interval: must be at least 1ms"},
+      {"spool: {max_bytes: 10MiB, segment_bytes: 20MiB}\n",
+       "spool.segment_bytes: segment_bytes (20971520) must not exceed "
+       "max_bytes (10485760)"},
+      {"spool: {size: 1}\n", "spool: unknown key \"size\""},
       // Addresses.
       {"listen:\n  http: \"127.0.0.1\"\n",
        "t.yml:2:9: listen.http: missing port (expected host:port), got "

@@ -11,6 +11,9 @@
 // timeout cut the drain or the final flush short, or a Kafka message failed
 // delivery for good during the run.
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <cstring>
@@ -61,6 +64,16 @@ int CheckConfig(const std::string& path) {
     std::printf(" (%s: %zu projects, %zu keys)", file.c_str(), projects, keys);
   }
   std::printf("\n");
+  // The values are valid; the directory is only looked at here, since the
+  // config may be checked on another machine than the one it runs on.
+  if (config->spool.enabled &&
+      ::access(config->spool.dir.c_str(), W_OK | X_OK) != 0) {
+    std::fprintf(stderr,
+                 "%s: warning: spool.dir %s: %s (the relay will not start "
+                 "until it exists and is writable)\n",
+                 path.c_str(), config->spool.dir.c_str(),
+                 std::strerror(errno));
+  }
   return 0;
 }
 

@@ -152,6 +152,7 @@ pids+=($!)
 wait_http "${pids[-1]}" "http://$BACKEND_ADDR/healthz" ||
   { tail -n 20 "$VAR/backend.log" >&2; die "tern-backend did not start (log: $VAR/backend.log)"; }
 
+mkdir -p "$VAR/spool"
 cat >"$VAR/relay.yml" <<EOF
 # Written by scripts/dev.sh on every run; edit scripts/dev.sh instead.
 listen:
@@ -159,6 +160,8 @@ listen:
   udp: "$RELAY_ADDR"
 kafka:
   bootstrap_servers: "$bootstrap"
+spool:
+  dir: "$VAR/spool"
 projects:
   file: null
   upstream:

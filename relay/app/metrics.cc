@@ -183,6 +183,49 @@ std::string RenderMetrics(const Relay::Impl& r) {
             k.queue_full);
   w.Counter("kafka_client_errors", "librdkafka error events", k.client_errors);
 
+  // Spool (docs/spool.md).
+  if (r.spool) {
+    const spool::SpoolStats s = r.spool->Stats();
+    w.Gauge("spool_bytes", "bytes of spool segment files on disk",
+            static_cast<double>(s.bytes));
+    w.Gauge("spool_records", "records in spool segments on disk",
+            static_cast<double>(s.records));
+    w.Gauge("spool_segments", "spool segment files on disk",
+            static_cast<double>(s.segments));
+    w.Gauge("spool_oldest_record_age_seconds",
+            "age of the oldest record on disk (0: none)",
+            s.oldest_age_seconds);
+    w.Gauge("spool_accepting", "1 while the spool takes new records",
+            s.accepting ? 1 : 0);
+    w.Gauge("spool_backlog_replayed",
+            "1 once every record found at start is in Kafka",
+            s.backlog_replayed ? 1 : 0);
+    w.Counter("spool_appended", "records written to the spool", s.appended);
+    w.Counter("spool_spooled_only",
+              "records written while Kafka could not take them",
+              s.spooled_only);
+    w.Counter("spool_replayed", "records produced from disk by the replayer",
+              s.replayed);
+    w.Counter("spool_recovered", "good records found on disk at start",
+              s.recovered);
+    w.Counter("spool_corrupt_bytes", "damaged bytes skipped at start",
+              s.corrupt_bytes);
+    w.Family("spool_dropped",
+             "records (or requests' records) the spool refused or lost, by "
+             "reason",
+             kCounter);
+    for (int i = 0; i < spool::kSpoolDropCount; ++i) {
+      w.Sample({{"reason", spool::SpoolDropName(static_cast<spool::SpoolDrop>(i))}},
+               static_cast<double>(s.dropped[i]));
+    }
+    std::array<double, spool::kFsyncBucketsMs.size()> bounds_s{};
+    for (size_t i = 0; i < bounds_s.size(); ++i) {
+      bounds_s[i] = spool::kFsyncBucketsMs[i] / 1000.0;
+    }
+    w.Histogram("spool_fsync_seconds", "fdatasync latency of spool segments",
+                bounds_s, s.fsync_buckets, s.fsync_seconds_sum);
+  }
+
   // Project table: reloads of the file, upstream fetches.
   r.ForEachControlCounter(
       [&](std::string_view name, std::string_view help, uint64_t value) {

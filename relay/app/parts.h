@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "config/relay_config.h"
 #include "net/http_server.h"
+#include "net/timer.h"
 #include "net/udp_receiver.h"
 #include "net/worker.h"
 #include "relay/app/relay.h"
@@ -25,6 +26,7 @@
 #include "relay/project/table_slot.h"
 #include "relay/quota/quota.h"
 #include "relay/server/handler.h"
+#include "relay/spool/spool.h"
 
 namespace tern::relay::app {
 
@@ -38,6 +40,10 @@ inline constexpr absl::Duration kRetryAfter = absl::Seconds(10);
 // receiver and handler).
 struct WorkerParts {
   std::unique_ptr<net::Worker> worker;
+  // The worker's spool writer (null with spool.enabled: false) and the timer
+  // that seals its segments by age.
+  std::unique_ptr<spool::Writer> spool_writer;
+  std::unique_ptr<net::Timer> spool_timer;
   std::unique_ptr<pipeline::Pipeline> pipeline;
   std::unique_ptr<project::TableSlot> slot;
   std::unique_ptr<server::RelayHandler> handler;
@@ -75,6 +81,9 @@ class Relay::Impl {
   // Quota counters shared by every project table the relay builds.
   std::unique_ptr<quota::QuotaRegistry> quotas =
       std::make_unique<quota::QuotaRegistry>();
+  // Declared before the producer so that it is destroyed after it: the
+  // producer's destructor reports what it still held to the spool.
+  std::unique_ptr<spool::Spool> spool;
   std::unique_ptr<kafka::Producer> producer;
   server::ServerShared shared;
   std::unique_ptr<net::Worker> control;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/status.h"
 #include "config/projects.h"
 #include "net/http_server.h"
 #include "net/port_check.h"
@@ -82,6 +83,30 @@ pipeline::PipelineOptions PipelineOptionsFrom(const config::RelayConfig& c) {
   return o;
 }
 
+spool::SpoolOptions SpoolOptionsFrom(const config::SpoolConfig& c) {
+  spool::SpoolOptions o;
+  o.dir = c.dir;
+  o.max_bytes = c.max_bytes;
+  o.min_free_bytes = c.min_free_bytes;
+  o.segment_bytes = c.segment_bytes;
+  o.fsync_interval = c.fsync_interval;
+  switch (c.fsync) {
+    case config::SpoolFsync::kNever:
+      o.fsync = spool::FsyncMode::kNever;
+      break;
+    case config::SpoolFsync::kInterval:
+      o.fsync = spool::FsyncMode::kInterval;
+      break;
+    case config::SpoolFsync::kAlways:
+      o.fsync = spool::FsyncMode::kAlways;
+      break;
+  }
+  return o;
+}
+
+// How often each worker checks whether its open segment should be sealed.
+constexpr uint64_t kSpoolTickMs = 250;
+
 net::HttpServerOptions HttpOptionsFrom(const config::RelayConfig& c) {
   net::HttpServerOptions o;
   o.max_header_bytes = c.limits.max_header_bytes;
@@ -110,14 +135,28 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
   auto table = r.LoadInitialTable();
   if (!table.ok()) return table.status();
 
-  auto producer = kafka::Producer::Create(ProducerConfigFrom(c.kafka));
+  // The spool first: a directory the relay cannot use stops it before any
+  // socket is bound, and its backlog is found before anything is produced.
+  kafka::ProducerConfig pc = ProducerConfigFrom(c.kafka);
+  if (c.spool.enabled) {
+    auto spool = spool::Spool::Open(SpoolOptionsFrom(c.spool));
+    if (!spool.ok()) return spool.status();
+    r.spool = std::move(*spool);
+    spool::Spool* sp = r.spool.get();
+    pc.on_delivery = [sp](kafka::DeliveryTag tag, const absl::Status& s) {
+      sp->OnDelivery(tag, s);
+    };
+  }
+  auto producer = kafka::Producer::Create(std::move(pc));
   if (!producer.ok()) return producer.status();
   r.producer = std::move(*producer);
+  if (r.spool) r.spool->Start(r.producer.get());
 
   r.shared.max_event_size = c.limits.max_event_size;
   r.shared.max_envelope_size = c.limits.max_envelope_size;
   r.shared.metrics_enabled = c.metrics.enabled;
   r.shared.fetch_wait = c.timeouts.project_fetch_wait;
+  r.shared.retry_after = kRetryAfter;
   r.shared.ready = [&r] { return r.Ready(); };
   r.shared.metrics = [&r] { return RenderMetrics(r); };
 
@@ -141,11 +180,22 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
   for (size_t i = 0; i < n; ++i) {
     auto w = std::make_unique<WorkerParts>();
     w->worker = std::make_unique<net::Worker>(absl::StrCat("tern-worker-", i));
-    w->pipeline = std::make_unique<pipeline::Pipeline>(PipelineOptionsFrom(c),
-                                                       r.producer.get());
+    if (r.spool) {
+      w->spool_writer = r.spool->NewWriter();
+      w->pipeline = std::make_unique<pipeline::Pipeline>(
+          PipelineOptionsFrom(c), w->spool_writer.get());
+      w->spool_timer = std::make_unique<net::Timer>(w->worker.get());
+      spool::Writer* writer = w->spool_writer.get();
+      w->spool_timer->Start(kSpoolTickMs, kSpoolTickMs,
+                            [writer] { writer->Tick(); });
+    } else {
+      w->pipeline = std::make_unique<pipeline::Pipeline>(
+          PipelineOptionsFrom(c), r.producer.get());
+    }
     w->slot = std::make_unique<project::TableSlot>(*table);
     w->handler = std::make_unique<server::RelayHandler>(
-        w->worker.get(), &r.shared, w->slot.get(), w->pipeline.get());
+        w->worker.get(), &r.shared, w->slot.get(), w->pipeline.get(),
+        w->spool_writer.get());
     w->http = std::make_unique<net::HttpServer>(
         w->worker.get(), w->handler.get(), HttpOptionsFrom(c));
     // Port 0 (tests): the first worker picks a port and the others bind the
@@ -205,11 +255,16 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
     if (absl::Status s = w->worker->Start(); !s.ok()) return s;
   }
   spdlog::info(
-      "tern-relay: http {}:{}, udp {}, {} workers, kafka {}, {} projects",
+      "tern-relay: http {}:{}, udp {}, {} workers, kafka {}, {} projects, "
+      "spool {}",
       c.listen.http.host, r.http_port,
       c.listen.udp ? absl::StrCat(c.listen.udp->host, ":", *r.udp_port)
                    : std::string("off"),
-      n, c.kafka.bootstrap_servers, (*table)->project_count());
+      n, c.kafka.bootstrap_servers, (*table)->project_count(),
+      c.spool.enabled
+          ? absl::StrCat(c.spool.dir, " (fsync ",
+                         ToAbsl(config::SpoolFsyncName(c.spool.fsync)), ")")
+          : std::string("off"));
   return std::unique_ptr<Relay>(new Relay(std::move(impl)));
 }
 
@@ -221,8 +276,14 @@ std::string Relay::Metrics() const { return RenderMetrics(*impl_); }
 absl::Status Relay::Shutdown() { return impl_->Shutdown(); }
 
 bool Relay::Impl::Ready() const {
-  return !shutting_down.load(std::memory_order_relaxed) && producer->Ready() &&
-         producer->Accepting();
+  if (shutting_down.load(std::memory_order_relaxed) || !producer->Ready()) {
+    return false;
+  }
+  // With a spool, a producer over its high watermark is no reason to leave
+  // the load balancer: the spool takes the traffic. A backlog from the last
+  // run is replayed before the relay takes new traffic.
+  if (spool) return spool->Accepting() && spool->BacklogReplayed();
+  return producer->Accepting();
 }
 
 absl::Status Relay::Impl::Shutdown() {
@@ -247,16 +308,43 @@ absl::Status Relay::Impl::Shutdown() {
   }
   const uint64_t left_open = open();
   // No worker may produce after this point, so the flush below covers
-  // everything that was answered 200.
+  // everything that was answered 200. (Each worker's turn hook commits its
+  // last turn as the worker stops.)
   StopWorkers();
+  if (spool) {
+    for (auto& w : workers) w->spool_writer->Seal();
+  }
   absl::Status flushed =
       producer->Flush(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+  if (spool) {
+    // What Kafka did not take in time stays on disk for the next start:
+    // not a loss, so not an error.
+    absl::Status drained = spool->WaitDrained(
+        std::max(deadline - absl::Now(), absl::Milliseconds(200)));
+    if (!drained.ok()) {
+      spdlog::warn("tern-relay: {}", std::string(drained.message()));
+    }
+    flushed = absl::OkStatus();
+  }
   if (left_open > 0) {
     return absl::DeadlineExceededError(absl::StrCat(
         left_open, " connections still open at the shutdown timeout",
         flushed.ok() ? "" : absl::StrCat("; ", flushed.message())));
   }
   if (!flushed.ok()) return flushed;
+  if (spool) {
+    const spool::SpoolStats ss = spool->Stats();
+    const uint64_t refused =
+        ss.dropped[static_cast<int>(spool::SpoolDrop::kRefused)];
+    if (refused > 0) {
+      return absl::DataLossError(absl::StrCat(
+          refused,
+          " spooled Kafka messages were refused for good by the cluster "
+          "during this run (see tern_spool_dropped_total)"));
+    }
+    spdlog::info("tern-relay: stopped cleanly");
+    return absl::OkStatus();
+  }
   // Answered 200 means queued; a message the cluster then refused for good
   // (say MSG_SIZE_TOO_LARGE from a broker with a smaller limit) was lost
   // after the answer. The exit code must say so.
@@ -278,8 +366,11 @@ void Relay::Impl::StopWorkers() {
 void Relay::Impl::StopAll() {
   StopWorkers();
   // Workers are stopped: their handles are closed, so the servers, handlers
-  // and timers can go; the producer goes last (its destructor flushes).
+  // and timers can go; then the producer (its destructor flushes, and
+  // reports what it still held to the spool), then the spool.
   workers.clear();
+  producer.reset();
+  spool.reset();
 }
 
 }  // namespace tern::relay::app

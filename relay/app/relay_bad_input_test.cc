@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <memory>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -563,12 +564,14 @@ TEST_F(RelayBadInputTest, MetricsIsPrometheusText) {
   }
 }
 
-// 503 with Retry-After when the producer queue passes the high watermark
-// (the broker is down so nothing drains), and 200 again once it drained.
+// Without the spool: 503 with Retry-After when the producer queue passes
+// the high watermark (the broker is down so nothing drains), and 200 again
+// once it drained.
 TEST(RelayBackpressureTest, QueuePastHighWatermarkAnswers503ThenRecovers) {
   auto h = RelayHarness::Start([](config::RelayConfig& c) {
     c.kafka.producer.queue_high_watermark = 8;
     c.kafka.producer.queue_low_watermark = 2;
+    c.spool.enabled = false;
   });
   ASSERT_TRUE(h.ok()) << h.status();
   RelayHarness& relay = **h;
@@ -617,6 +620,126 @@ TEST(RelayBackpressureTest, QueuePastHighWatermarkAnswers503ThenRecovers) {
   for (const std::string& want : accepted) {
     EXPECT_THAT(keys, ::testing::Contains(want));
   }
+}
+
+// With the spool (the default): past the high watermark the relay keeps
+// answering 200 and stays ready, the records wait on disk, and every one of
+// them reaches Kafka once the broker is back.
+TEST(RelaySpoolTest, AnOutageIsAbsorbedAndReplayed) {
+  auto h = RelayHarness::Start([](config::RelayConfig& c) {
+    c.kafka.producer.queue_high_watermark = 8;
+    c.kafka.producer.queue_low_watermark = 2;
+  });
+  ASSERT_TRUE(h.ok()) << h.status();
+  RelayHarness& relay = **h;
+  ASSERT_TRUE(relay.cluster().SetBrokerDown(1).ok());
+  std::vector<std::string> accepted;
+  for (int i = 0; i < 100; ++i) {
+    const std::string id = HexId(3000 + i);
+    std::optional<HttpReply> r =
+        RoundTrip(relay.port(),
+                  Post("/api/1/store/", AuthHeader() + "\r\n", EventJson(id)));
+    ASSERT_TRUE(r.has_value()) << i;
+    ASSERT_EQ(r->status, 200) << i << r->body;
+    accepted.push_back(id);
+  }
+  EXPECT_TRUE(relay.relay().Ready());
+  std::optional<HttpReply> m =
+      RoundTrip(relay.port(), "GET /metrics HTTP/1.1\r\nHost: r\r\n\r\n");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_GE(MetricValue(m->body, "tern_spool_spooled_only_total"), 80);
+  EXPECT_GE(MetricValue(m->body, "tern_spool_appended_total"), 100);
+  EXPECT_GE(MetricValue(m->body, "tern_spool_records"), 100);
+  EXPECT_THAT(m->body, HasSubstr("tern_spool_fsync_seconds_bucket{le=\"+Inf\"}"));
+
+  ASSERT_TRUE(relay.cluster().SetBrokerUp(1).ok());
+  // Outcomes go through the spool too, so wait for both topics' records.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::optional<HttpReply> mm = RoundTrip(
+            relay.port(), "GET /metrics HTTP/1.1\r\nHost: r\r\n\r\n");
+        return mm && MetricValue(mm->body, "tern_spool_replayed_total") >= 80;
+      },
+      absl::Seconds(30)));
+  ASSERT_TRUE(relay.relay().Shutdown().ok());
+  auto events = kafka::testing::ReadPartition(
+      relay.cluster().bootstrap_servers(), relay.config().kafka.topics.events);
+  ASSERT_TRUE(events.ok()) << events.status();
+  std::vector<std::string> keys;
+  for (const auto& e : *events) keys.push_back(e.key);
+  for (const std::string& want : accepted) {
+    EXPECT_THAT(keys, ::testing::Contains(want));
+  }
+}
+
+// A full spool answers 503 with Retry-After, never a 200 it could not write.
+TEST(RelaySpoolTest, AFullSpoolAnswers503) {
+  auto h = RelayHarness::Start([](config::RelayConfig& c) {
+    c.kafka.producer.queue_high_watermark = 4;
+    c.kafka.producer.queue_low_watermark = 2;
+    c.spool.max_bytes = 16 * 1024;
+  });
+  ASSERT_TRUE(h.ok()) << h.status();
+  RelayHarness& relay = **h;
+  ASSERT_TRUE(relay.cluster().SetBrokerDown(1).ok());
+  std::optional<HttpReply> rejected;
+  int ok = 0;
+  for (int i = 0; i < 500 && !rejected; ++i) {
+    std::optional<HttpReply> r = RoundTrip(
+        relay.port(),
+        Post("/api/1/store/", AuthHeader() + "\r\n", EventJson(HexId(5000 + i))));
+    ASSERT_TRUE(r.has_value());
+    if (r->status == 200) {
+      ++ok;
+    } else {
+      rejected = std::move(r);
+    }
+  }
+  ASSERT_TRUE(rejected.has_value()) << "the spool never filled";
+  EXPECT_EQ(rejected->status, 503) << rejected->body;
+  EXPECT_THAT(rejected->Header("retry-after"), MatchesRegex("[0-9]+"));
+  EXPECT_GT(ok, 0);
+  EXPECT_FALSE(relay.relay().Ready());
+}
+
+// A relay that dies with records only on disk (here: destroyed without
+// Shutdown while the broker is down) leaves them for the next relay on the
+// same spool, which replays them before it reports ready.
+TEST(RelaySpoolTest, TheNextRelayReplaysWhatTheLastOneLeft) {
+  char tmpl[] = "/tmp/tern-spool-keep-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::vector<std::string> accepted;
+  {
+    auto h = RelayHarness::Start([&](config::RelayConfig& c) {
+      c.spool.dir = dir;
+      c.kafka.producer.queue_high_watermark = 4;
+      c.kafka.producer.queue_low_watermark = 2;
+    });
+    ASSERT_TRUE(h.ok()) << h.status();
+    ASSERT_TRUE((*h)->cluster().SetBrokerDown(1).ok());
+    for (int i = 0; i < 30; ++i) {
+      const std::string id = HexId(7000 + i);
+      std::optional<HttpReply> r = RoundTrip(
+          (*h)->port(), Post("/api/1/store/", AuthHeader() + "\r\n", EventJson(id)));
+      ASSERT_TRUE(r.has_value());
+      ASSERT_EQ(r->status, 200) << r->body;
+      accepted.push_back(id);
+    }
+  }  // relay and cluster gone, nothing delivered
+  auto h = RelayHarness::Start([&](config::RelayConfig& c) { c.spool.dir = dir; });
+  ASSERT_TRUE(h.ok()) << h.status();  // Start waits for Ready: replayed
+  ASSERT_TRUE((*h)->relay().Shutdown().ok());
+  auto events = kafka::testing::ReadPartition(
+      (*h)->cluster().bootstrap_servers(), (*h)->config().kafka.topics.events);
+  ASSERT_TRUE(events.ok()) << events.status();
+  std::vector<std::string> keys;
+  for (const auto& e : *events) keys.push_back(e.key);
+  for (const std::string& want : accepted) {
+    EXPECT_THAT(keys, ::testing::Contains(want));
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
 }
 
 }  // namespace

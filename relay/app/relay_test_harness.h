@@ -16,12 +16,14 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -131,6 +133,13 @@ class RelayHarness {
     c.kafka.producer.extra["reconnect.backoff.ms"] = "10";
     c.kafka.producer.extra["reconnect.backoff.max.ms"] = "100";
     c.logging.level = "warn";
+    // Each relay its own spool (a tweak may point it elsewhere, e.g. to
+    // start a second relay on the first one's spool).
+    c.spool.dir = h->dir_ + "/spool";
+    c.spool.min_free_bytes = 0;
+    if (mkdir(c.spool.dir.c_str(), 0700) != 0) {
+      return absl::InternalError("cannot create " + c.spool.dir);
+    }
     if (tweak) tweak(c);
     h->config_ = c;
     for (const std::string& t :
@@ -154,12 +163,13 @@ class RelayHarness {
     RemoveFiles();
   }
 
-  // Deletes the temp projects file and its directory (the relay keeps the
-  // table it loaded). For owners that never destroy the harness.
+  // Deletes the temp projects file, the spool and their directory (the
+  // relay keeps the table it loaded). For owners that never destroy the
+  // harness, at exit.
   void RemoveFiles() {
     if (dir_.empty()) return;
-    std::remove((dir_ + "/projects.yml").c_str());
-    rmdir(dir_.c_str());
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
     dir_.clear();
   }
 

@@ -169,14 +169,26 @@ std::string_view UdpDropName(UdpDrop reason) {
       return "backpressure";
     case UdpDrop::kOther:
       return "other";
+    case UdpDrop::kSpoolError:
+      return "spool_error";
   }
   return "other";
 }
 
 RelayHandler::RelayHandler(net::Worker* worker, const ServerShared* shared,
                            project::TableSlot* slot,
-                           pipeline::Pipeline* pipeline)
-    : shared_(shared), slot_(slot), pipeline_(pipeline), hold_timer_(worker) {}
+                           pipeline::Pipeline* pipeline,
+                           pipeline::MessageSink* commit_sink)
+    : shared_(shared),
+      slot_(slot),
+      pipeline_(pipeline),
+      commit_sink_(commit_sink),
+      hold_timer_(worker) {
+  if (commit_sink_ != nullptr) {
+    commit_hook_ =
+        std::make_unique<net::TurnHook>(worker, [this] { CommitTurn(); });
+  }
+}
 
 RelayHandler::~RelayHandler() = default;
 
@@ -319,7 +331,51 @@ void RelayHandler::Dispatch(net::HttpRequest& req, Target target,
     }
     return;
   }
-  SendPipelineResponse(target.route, req, *responder, r);
+  Answer(target.route, req, std::move(responder), std::move(r));
+}
+
+void RelayHandler::Answer(Route route, net::HttpRequest& req,
+                          std::unique_ptr<net::HttpResponder> responder,
+                          pipeline::Response r) {
+  if (commit_sink_ != nullptr && commit_sink_->HasUncommitted()) {
+    deferred_.push_back(
+        Deferred{route, &req, std::move(responder), std::move(r)});
+    commit_hook_->Arm();
+    return;
+  }
+  SendPipelineResponse(route, req, *responder, r);
+}
+
+void RelayHandler::CommitTurn() {
+  const absl::Status committed = commit_sink_->Commit();
+  if (deferred_datagrams_ > 0) {
+    if (committed.ok()) {
+      counters_.udp_accepted.fetch_add(deferred_datagrams_,
+                                       std::memory_order_relaxed);
+    } else {
+      counters_.udp_dropped[static_cast<int>(UdpDrop::kSpoolError)].fetch_add(
+          deferred_datagrams_, std::memory_order_relaxed);
+    }
+    deferred_datagrams_ = 0;
+  }
+  // Swapped out first: sending an answer may run the connection's next
+  // request at once, which may defer its answer to the next turn.
+  std::vector<Deferred> turn;
+  turn.swap(deferred_);
+  for (Deferred& d : turn) {
+    if (!d.responder->connected()) continue;  // d.req is gone with it
+    if (!committed.ok() && d.response.status / 100 == 2) {
+      pipeline::Response r;
+      r.status = 503;
+      r.body = DetailBody(std::string_view(committed.message().data(),
+                                           committed.message().size()));
+      r.headers.emplace_back(
+          "Retry-After",
+          absl::StrCat(absl::ToInt64Seconds(shared_->retry_after)));
+      d.response = std::move(r);
+    }
+    SendPipelineResponse(d.route, *d.req, *d.responder, d.response);
+  }
 }
 
 pipeline::Response RelayHandler::Preflight(const net::HttpRequest& req,
@@ -446,6 +502,12 @@ void RelayHandler::OnDatagram(std::string_view data, const sockaddr* peer) {
   pr.received = absl::Now();
   const pipeline::Response r = pipeline_->Handle(pr, slot_->table());
   if (r.status == 200) {
+    if (commit_sink_ != nullptr && commit_sink_->HasUncommitted()) {
+      // Counted once its records are on disk (CommitTurn).
+      ++deferred_datagrams_;
+      commit_hook_->Arm();
+      return;
+    }
     counters_.udp_accepted.fetch_add(1, std::memory_order_relaxed);
     return;
   }

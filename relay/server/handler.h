@@ -36,14 +36,17 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "net/http_server.h"
 #include "net/timer.h"
+#include "net/turn_hook.h"
 #include "net/udp_receiver.h"
 #include "net/worker.h"
 #include "relay/pipeline/pipeline.h"
+#include "relay/pipeline/sink.h"
 #include "relay/project/table_slot.h"
 
 namespace tern::relay::server {
@@ -65,6 +68,8 @@ struct ServerShared {
   // Asks the control plane for a key's project config; any thread. Null
   // when upstream fetching is off.
   std::function<void(std::string_view public_key)> want_key;
+  // Sent with a 503 when a group commit fails (as the pipeline's own 503s).
+  absl::Duration retry_after = absl::Seconds(10);
 };
 
 // Why a UDP datagram was not produced. Each has a counter in /metrics.
@@ -75,10 +80,11 @@ enum class UdpDrop : uint8_t {
   kPending,       // key's project config not fetched yet (asked for it)
   kTooLarge,      // 413
   kInvalid,       // 400/415 body or event
-  kBackpressure,  // 503: producer queue over its high mark
+  kBackpressure,  // 503: producer queue over its high mark, or spool full
   kOther,         // any other non-200 answer
+  kSpoolError,    // accepted, then its spool write failed
 };
-inline constexpr int kUdpDropCount = 8;
+inline constexpr int kUdpDropCount = 9;
 std::string_view UdpDropName(UdpDrop reason);
 
 // Per-worker counters the handler adds to the pipeline's and net's. Written
@@ -99,10 +105,13 @@ inline constexpr std::array<std::string_view, 6> kRouteNames = {
 class RelayHandler final : public net::HttpHandler {
  public:
   // All pointers must outlive the handler; `worker` is the worker this
-  // handler serves (timers for held requests live on it). Construct before
-  // the worker starts or on its thread.
+  // handler serves (timers for held requests live on it). `commit_sink`,
+  // when not null, is the pipeline's spooling sink: answers wait for its
+  // Commit() at the end of each loop turn. Construct before the worker
+  // starts or on its thread.
   RelayHandler(net::Worker* worker, const ServerShared* shared,
-               project::TableSlot* slot, pipeline::Pipeline* pipeline);
+               project::TableSlot* slot, pipeline::Pipeline* pipeline,
+               pipeline::MessageSink* commit_sink = nullptr);
   ~RelayHandler() override;
 
   net::HeadVerdict OnHeaders(const net::HttpRequest& head,
@@ -162,15 +171,33 @@ class RelayHandler final : public net::HttpHandler {
   pipeline::Response Preflight(const net::HttpRequest& req,
                                uint64_t url_project_id);
   void SweepHeld();
+  // Answers `r`, or keeps it for the end of the turn when the sink holds
+  // uncommitted messages.
+  void Answer(Route route, net::HttpRequest& req,
+              std::unique_ptr<net::HttpResponder> responder,
+              pipeline::Response r);
+  // The turn hook: one Commit(), then the turn's answers.
+  void CommitTurn();
   // For `Expect: 100-continue` requests with auth in the head: a key the
   // table refuses (401/400/403) is answered before the body is uploaded.
   void RejectBeforeUpload(const net::HttpRequest& head, Target target,
                           net::HeadVerdict* verdict);
   void Want(const std::string& key);
 
+  struct Deferred {
+    Route route;
+    net::HttpRequest* req;
+    std::unique_ptr<net::HttpResponder> responder;
+    pipeline::Response response;
+  };
+
   const ServerShared* shared_;
   project::TableSlot* slot_;
   pipeline::Pipeline* pipeline_;
+  pipeline::MessageSink* commit_sink_;
+  std::unique_ptr<net::TurnHook> commit_hook_;
+  std::vector<Deferred> deferred_;
+  uint64_t deferred_datagrams_ = 0;
   net::Timer hold_timer_;
   std::deque<Held> held_;
   // Keys asked for since the last table install; asked again after it.

@@ -338,6 +338,7 @@ std::unique_ptr<Writer> Spool::NewWriter() {
 
 bool Spool::Accepting() const {
   return bytes_.load(std::memory_order_relaxed) < options_.max_bytes &&
+         !full_.load(std::memory_order_relaxed) &&
          disk_ok_.load(std::memory_order_relaxed) &&
          !disk_error_recent_.load(std::memory_order_relaxed);
 }
@@ -507,6 +508,11 @@ void Spool::Collect() {
   }
   segments_list_.erase(keep, segments_list_.end());
   oldest_ms_.store(oldest, std::memory_order_relaxed);
+  if (full_.load(std::memory_order_relaxed) &&
+      bytes_.load(std::memory_order_relaxed) <
+          full_at_bytes_.load(std::memory_order_relaxed)) {
+    full_.store(false, std::memory_order_relaxed);
+  }
 }
 
 bool Spool::ProduceRecord(Segment* seg, uint32_t index, const Record& r) {
@@ -734,6 +740,10 @@ absl::Status Writer::Commit() {
           o.max_bytes ||
       !spool_->disk_ok_.load(std::memory_order_relaxed)) {
     spool_->dropped_[static_cast<int>(SpoolDrop::kFull)].fetch_add(n);
+    spool_->full_at_bytes_.store(
+        spool_->bytes_.load(std::memory_order_relaxed),
+        std::memory_order_relaxed);
+    spool_->full_.store(true, std::memory_order_relaxed);
     return absl::UnavailableError("the relay's spool is full");
   }
   if (seg_ != nullptr &&

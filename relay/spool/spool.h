@@ -196,6 +196,10 @@ class Spool {
   std::array<std::atomic<uint64_t>, kSpoolDropCount> dropped_{};
   std::atomic<int64_t> oldest_ms_{0};  // 0: no record on disk
   std::atomic<bool> disk_ok_{true};
+  // Set when a turn did not fit under max_bytes, with the bytes on disk at
+  // that moment; cleared once segments were deleted since.
+  std::atomic<bool> full_{false};
+  std::atomic<uint64_t> full_at_bytes_{0};
   std::atomic<int64_t> disk_error_ms_{0};  // last write/sync error
   std::atomic<bool> disk_error_recent_{false};
   std::atomic<int64_t> recovered_left_{0};  // recovered segments not deleted

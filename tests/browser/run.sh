@@ -102,12 +102,15 @@ slug=$(sed -n 's/^slug: //p' "$work/project.txt")
 pids+=($!)
 wait_http "${pids[-1]}" "http://127.0.0.1:$backend_port/healthz" || die "tern-backend did not start"
 
+mkdir -p "$work/spool"
 cat >"$work/relay.yml" <<YML
 listen:
   http: "127.0.0.1:$relay_port"
   udp: "127.0.0.1:$relay_port"
 kafka:
   bootstrap_servers: "$bootstrap"
+spool:
+  dir: "$work/spool"
 projects:
   file: null
   upstream:

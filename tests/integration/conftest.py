@@ -476,10 +476,16 @@ class Relay:
         overrides = dict(self.overrides)
         producer = {"linger_ms": 1}
         producer.update(overrides.pop("producer", {}))
+        # Each relay its own spool, kept across restarts of this Relay (a
+        # restart replays what the last run left).
+        spool = {"dir": str(self.workdir / "spool")}
+        spool.update(overrides.pop("spool", {}))
+        Path(spool["dir"]).mkdir(parents=True, exist_ok=True)
         config = {
             "listen": {"http": f"127.0.0.1:{self.port}", "udp": f"127.0.0.1:{self.port}"},
             "workers": overrides.pop("workers", 2),
             "kafka": {"bootstrap_servers": self.bootstrap, "producer": producer},
+            "spool": spool,
             # projects_source= replaces the projects file (an upstream).
             "projects": overrides.pop("projects_source", {"file": str(projects_file)}),
             "logging": {"level": "info"},
