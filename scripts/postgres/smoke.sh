@@ -74,8 +74,10 @@ say "select 1 on $uri: 1"
 S=$(cat "$W/server-dir")
 [[ -d $S && $S != "$PRIVATE"/* ]] || fail "server directory $S missing or inside $PRIVATE"
 pid=$(head -n1 "$S/data/postmaster.pid")
-user=$(ps -o user= -p "$pid" | tr -d ' ')
-[[ $user == "$want_user" ]] || fail "postmaster $pid runs as '$user', want '$want_user'"
+# By uid: `ps -o user=` truncates names longer than its column (8).
+uid=$(ps -o uid= -p "$pid" | tr -d ' ')
+user=$(id -un "$uid" 2>/dev/null || echo "$uid")
+[[ $uid == "$(id -u "$want_user")" ]] || fail "postmaster $pid runs as '$user', want '$want_user'"
 say "postmaster $pid runs as $user, cluster in $S"
 
 say "restart with PG_KEEP_DATA=1 on port $port"
