@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL server for tests:  scripts/postgres/up.sh WORKDIR [PORT]
 #
-#   WORKDIR   gets data/ (the cluster), sock/ (its unix socket), server.log,
-#             and, once the server answers, `uri`: one line,
+#   WORKDIR   gets `uri` once the server answers: one line,
 #             postgresql://postgres@127.0.0.1:PORT (no database: append
-#             /DBNAME; the maintenance database "postgres" exists).
-#             Stop it with down.sh WORKDIR. Any earlier cluster there is
-#             stopped and wiped first.
+#             /DBNAME; the maintenance database "postgres" exists);
+#             `server-dir`: the path of the server's own directory (below);
+#             initdb.log; and, after down.sh, a copy of server.log.
+#             Stop it with down.sh WORKDIR. Any earlier server of WORKDIR is
+#             stopped and its cluster wiped first.
 #   PORT      TCP port on 127.0.0.1; default: a free one picked at random.
 #   PG_BINDIR where initdb/pg_ctl/postgres live (default: Debian's newest
 #             /usr/lib/postgresql/*/bin, else PATH).
 #   PG_START_TIMEOUT  seconds to wait for the server (default 60).
-#   PG_KEEP_DATA=1    start the cluster already in WORKDIR instead of a new
-#             one (pass the same PORT to keep the URI).
+#   PG_KEEP_DATA=1    start the cluster that down.sh kept (PG_KEEP_DATA=1
+#             there too) instead of a new one (pass the same PORT to keep the
+#             URI).
 #
-# Trust authentication, no password, fsync off: for tests only, never data
-# that matters. initdb refuses to run as root, so as root the server runs as
-# the `postgres` user that Debian's package creates (runuser), and WORKDIR is
-# handed to it. Exits 1 with the tail of the server log if it does not start.
+# The cluster does not live in WORKDIR but in a directory of its own,
+# /tmp/tern-postgres.XXXXXX (data/, sock/ for the unix socket, server.log),
+# made fresh by this script and removed by down.sh. initdb refuses to run as
+# root, so as root the server runs as the `postgres` user that Debian's
+# package creates (runuser), and only that directory is handed to it: WORKDIR
+# may sit anywhere root can write, e.g. a checkout under /root or in a 0700
+# `mktemp -d` directory, which `postgres` cannot enter. As any other user the
+# server runs as that user. Trust authentication, no password, fsync off: for
+# tests only, never data that matters. Exits 1 with the reason (and the tail
+# of the server log) if the server does not start.
 set -euo pipefail
 
 die() { echo "postgres/up.sh: $*" >&2; exit 1; }
@@ -28,6 +36,9 @@ W=$1
 PORT=${2:-}
 HOST=127.0.0.1
 TIMEOUT=${PG_START_TIMEOUT:-60}
+# Where the server's own directories are made. Not $TMPDIR: that may be
+# private to the invoking user, and as root the server runs as `postgres`.
+PARENT=/tmp
 
 if [[ -z ${PG_BINDIR:-} ]]; then
   PG_BINDIR=$(shopt -s nullglob; printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)
@@ -44,26 +55,38 @@ if ((EUID == 0)); then
   AS=(runuser -u postgres --)
 fi
 
-"$HERE/down.sh" "$W" >/dev/null 2>&1 || true
 mkdir -p "$W"
 W=$(cd "$W" && pwd)
-# PG_KEEP_DATA=1 starts the cluster already in WORKDIR again (a test that
-# stops the store in the middle of a run and brings it back).
+[[ -w $W ]] || die "cannot write to $W"
+
+# PG_KEEP_DATA=1 starts the cluster kept by `PG_KEEP_DATA=1 down.sh` again
+# (a test that stops the store in the middle of a run and brings it back).
 keep=0
-[[ ${PG_KEEP_DATA:-0} == 1 && -d $W/data ]] && keep=1
+if [[ ${PG_KEEP_DATA:-0} == 1 && -f $W/server-dir ]]; then
+  S=$(cat "$W/server-dir")
+  [[ $S == "$PARENT"/tern-postgres.* && -d $S/data ]] && keep=1
+fi
+# Stops an earlier server of WORKDIR and, unless it is kept, removes its
+# directory.
+PG_KEEP_DATA=$keep "$HERE/down.sh" "$W" >/dev/null 2>&1 || true
+# data/ and sock/ in WORKDIR itself are the layout of older versions.
+rm -rf "$W/uri" "$W/server.log" "$W/data" "$W/sock"
 if ((keep)); then
-  rm -rf "$W/sock" "$W/uri"
+  rm -rf "$S/sock"
 else
-  rm -rf "$W/data" "$W/sock" "$W/uri" "$W/server.log"
+  rm -f "$W/initdb.log" "$W/server-dir"
+  S=$(mktemp -d "$PARENT/tern-postgres.XXXXXX") || die "cannot make a directory under $PARENT"
+  echo "$S" >"$W/server-dir"
 fi
-mkdir -p "$W/sock"
-# The socket path must fit in sun_path (107 bytes).
-((${#W} + 25 < 107)) || die "WORKDIR path too long for a unix socket: $W"
+mkdir -p "$S/sock"
 if ((EUID == 0)); then
-  chown postgres: "$W" "$W/sock"
-  # The postgres user must be able to reach WORKDIR.
-  "${AS[@]}" test -w "$W" || die "user postgres cannot write to $W (check the parent directories' modes)"
+  chown -R postgres: "$S"
+  chmod 0700 "$S"
+  "${AS[@]}" test -w "$S" || die "user postgres cannot write to $S (check the modes of $PARENT)"
 fi
+# The server's tools run from its own directory: as `postgres`, the caller's
+# working directory (say, a checkout under /root) may not be reachable.
+cd "$S"
 
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 pick_port() {
@@ -76,7 +99,7 @@ pick_port() {
 }
 
 t0=$(date +%s%N)
-if ((!keep)) && ! "${AS[@]}" "$PG_BINDIR/initdb" -D "$W/data" -U postgres --auth=trust \
+if ((!keep)) && ! "${AS[@]}" "$PG_BINDIR/initdb" -D "$S/data" -U postgres --auth=trust \
   --encoding=UTF8 --locale=C.UTF-8 --no-sync >"$W/initdb.log" 2>&1; then
   cat "$W/initdb.log" >&2
   die "initdb failed"
@@ -93,18 +116,20 @@ for ((attempt = 1; attempt <= attempts; attempt++)); do
   else
     PORT=$(pick_port) || die "no free port found"
   fi
-  if "${AS[@]}" "$PG_BINDIR/pg_ctl" -D "$W/data" -l "$W/server.log" -w -t "$TIMEOUT" \
-    -o "-c listen_addresses=$HOST -p $PORT -c unix_socket_directories=$W/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+  if "${AS[@]}" "$PG_BINDIR/pg_ctl" -D "$S/data" -l "$S/server.log" -w -t "$TIMEOUT" \
+    -o "-c listen_addresses=$HOST -p $PORT -c unix_socket_directories=$S/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
     start >/dev/null 2>&1 &&
     "$PG_BINDIR/pg_isready" -q -h "$HOST" -p "$PORT" -t 5; then
     echo "postgresql://postgres@$HOST:$PORT" >"$W/uri"
     ms=$((($(date +%s%N) - t0) / 1000000))
-    echo "postgres/up.sh: PostgreSQL up on $HOST:$PORT in ${ms} ms (initdb + start); URI in $W/uri" >&2
+    what="initdb + start"
+    ((keep)) && what="start of the kept cluster"
+    echo "postgres/up.sh: PostgreSQL up on $HOST:$PORT in ${ms} ms ($what); URI in $W/uri, server in $S" >&2
     exit 0
   fi
-  "${AS[@]}" "$PG_BINDIR/pg_ctl" -D "$W/data" -m immediate stop >/dev/null 2>&1 || true
+  "${AS[@]}" "$PG_BINDIR/pg_ctl" -D "$S/data" -m immediate stop >/dev/null 2>&1 || true
 done
 
-echo "postgres/up.sh: the server did not start; last lines of $W/server.log:" >&2
-tail -n 30 "$W/server.log" >&2 || true
+echo "postgres/up.sh: the server did not start; last lines of $S/server.log:" >&2
+tail -n 30 "$S/server.log" >&2 || true
 exit 1

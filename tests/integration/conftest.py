@@ -25,12 +25,10 @@ import json
 import os
 import random
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -943,9 +941,9 @@ def _next_cursor(link: str) -> str | None:
 def postgres_server(tmp_path_factory) -> Iterable[str]:
     """URI of a real PostgreSQL server (scripts/postgres/up.sh), without a
     database name; stopped at the end of the session."""
-    # Not under pytest's tmp dirs: those are 0700 root, and the server runs
-    # as the postgres user when the tests run as root (up.sh).
-    workdir = Path(tempfile.mkdtemp(prefix="tern-it-postgres-"))
+    # pytest's tmp dirs are private (0700): up.sh keeps the cluster in a
+    # directory of its own, so the server can run as `postgres` under root.
+    workdir = tmp_path_factory.mktemp("postgres")
     up, down = POSTGRES_SCRIPTS / "up.sh", POSTGRES_SCRIPTS / "down.sh"
     try:
         r = subprocess.run([str(up), str(workdir)], capture_output=True, text=True, timeout=120)
@@ -953,7 +951,6 @@ def postgres_server(tmp_path_factory) -> Iterable[str]:
         yield (workdir / "uri").read_text().strip()
     finally:
         subprocess.run([str(down), str(workdir)], capture_output=True, timeout=120)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def create_database(server_uri: str) -> str:

@@ -349,17 +349,16 @@ def test_quota_from_key_settings_is_enforced_by_the_relay(kafka_broker, relay_fa
     assert backend.stop() == 0
 
 
-def test_store_outage_pauses_ingest_and_skips_nothing(kafka_broker, relay_factory, backend_factory):
+def test_store_outage_pauses_ingest_and_skips_nothing(kafka_broker, relay_factory, backend_factory,
+                                                    tmp_path):
     """PostgreSQL goes away in the middle of a stream and comes back: the
     consumer retries the same batch with backoff and every event is stored
     once."""
-    import shutil
     import subprocess
-    import tempfile
 
     from conftest import POSTGRES_SCRIPTS
 
-    workdir = Path(tempfile.mkdtemp(prefix="tern-it-pg-outage-"))
+    workdir = tmp_path / "postgres"
     up, down = str(POSTGRES_SCRIPTS / "up.sh"), str(POSTGRES_SCRIPTS / "down.sh")
     try:
         r = subprocess.run([up, str(workdir)], capture_output=True, text=True, timeout=120)
@@ -385,7 +384,9 @@ def test_store_outage_pauses_ingest_and_skips_nothing(kafka_broker, relay_factor
 
         sent = send(40, "Before")
         wait_for_events(backend, project, 40)
-        r = subprocess.run([down, str(workdir)], capture_output=True, text=True, timeout=120)
+        # PG_KEEP_DATA=1: down.sh keeps the cluster for up.sh to start again.
+        r = subprocess.run([down, str(workdir)], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PG_KEEP_DATA": "1"})
         assert r.returncode == 0, r.stderr
         sent += send(60, "During")
         wait_until(lambda: metric_sum(backend.metrics(), "tern_backend_store_retries_total") >= 2,
@@ -402,4 +403,3 @@ def test_store_outage_pauses_ingest_and_skips_nothing(kafka_broker, relay_factor
         assert backend.stop() == 0
     finally:
         subprocess.run([down, str(workdir)], capture_output=True, timeout=120)
-        shutil.rmtree(workdir, ignore_errors=True)
