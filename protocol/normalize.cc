@@ -2,16 +2,21 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/http_status.h"
 #include "common/status.h"
 #include "protocol/json_writer.h"
@@ -115,16 +120,70 @@ enum class Field : uint8_t {
   kBreadcrumbs,
   kStacktrace,
   kFingerprint,
+  // Written at the end, after the notes of the walk are known.
+  kErrors,
+  kMeta,
+  // Relay's legacy aliases (`sentry.interfaces.*`, what raven clients sent
+  // before the short names): read as the field they stand for.
+  kAliasMessage,
+  kAliasUser,
+  kAliasHttp,
+  kAliasException,
+  kAliasStacktrace,
+  kAliasBreadcrumbs,
   kCount,
   kOther = kCount,
 };
 constexpr size_t kFieldCount = static_cast<size_t>(Field::kCount);
+static_assert(kFieldCount <= 32, "Plan::present is a 32-bit mask");
 
 constexpr std::string_view kFieldNames[kFieldCount] = {
-    "event_id", "timestamp",   "received",   "platform",
-    "level",    "type",        "sdk",        "message",
-    "logentry", "user",        "request",    "exception",
-    "threads",  "breadcrumbs", "stacktrace", "fingerprint"};
+    "event_id",
+    "timestamp",
+    "received",
+    "platform",
+    "level",
+    "type",
+    "sdk",
+    "message",
+    "logentry",
+    "user",
+    "request",
+    "exception",
+    "threads",
+    "breadcrumbs",
+    "stacktrace",
+    "fingerprint",
+    "errors",
+    "_meta",
+    "sentry.interfaces.Message",
+    "sentry.interfaces.User",
+    "sentry.interfaces.Http",
+    "sentry.interfaces.Exception",
+    "sentry.interfaces.Stacktrace",
+    "sentry.interfaces.Breadcrumbs"};
+
+bool IsAlias(Field f) { return f >= Field::kAliasMessage && f < Field::kCount; }
+
+// The field a legacy alias stands for (the field itself for the others).
+Field CanonicalOf(Field f) {
+  switch (f) {
+    case Field::kAliasMessage:
+      return Field::kLogentry;
+    case Field::kAliasUser:
+      return Field::kUser;
+    case Field::kAliasHttp:
+      return Field::kRequest;
+    case Field::kAliasException:
+      return Field::kException;
+    case Field::kAliasStacktrace:
+      return Field::kStacktrace;
+    case Field::kAliasBreadcrumbs:
+      return Field::kBreadcrumbs;
+    default:
+      return f;
+  }
+}
 
 Field Classify(std::string_view key) {
   // The length picks at most three candidates; most keys (contexts, tags,
@@ -140,6 +199,10 @@ Field Classify(std::string_view key) {
       break;
     case 5:
       if (is(Field::kLevel)) return Field::kLevel;
+      if (is(Field::kMeta)) return Field::kMeta;
+      break;
+    case 6:
+      if (is(Field::kErrors)) return Field::kErrors;
       break;
     case 7:
       if (is(Field::kMessage)) return Field::kMessage;
@@ -163,23 +226,24 @@ Field Classify(std::string_view key) {
       if (is(Field::kBreadcrumbs)) return Field::kBreadcrumbs;
       if (is(Field::kFingerprint)) return Field::kFingerprint;
       break;
+    case 22:
+      if (is(Field::kAliasUser)) return Field::kAliasUser;
+      if (is(Field::kAliasHttp)) return Field::kAliasHttp;
+      break;
+    case 25:
+      if (is(Field::kAliasMessage)) return Field::kAliasMessage;
+      break;
+    case 27:
+      if (is(Field::kAliasException)) return Field::kAliasException;
+      break;
+    case 28:
+      if (is(Field::kAliasStacktrace)) return Field::kAliasStacktrace;
+      break;
+    case 29:
+      if (is(Field::kAliasBreadcrumbs)) return Field::kAliasBreadcrumbs;
+      break;
   }
   return Field::kOther;
-}
-
-// A piece of client input quoted in an error detail: bounded, and cut on a
-// UTF-8 boundary (the input is valid UTF-8, and so must the detail be).
-std::string Quote(std::string_view s) {
-  constexpr size_t kMax = 64;
-  if (s.size() <= kMax) return std::string(s);
-  size_t n = kMax;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return absl::StrCat(ToAbsl(s.substr(0, n)), "...");
-}
-
-absl::Status SchemaError(std::string_view path, std::string_view what) {
-  return BadRequest(
-      absl::StrCat("invalid_schema: ", ToAbsl(path), ": ", ToAbsl(what)));
 }
 
 bool IsAuto(dom::element value) {
@@ -187,24 +251,267 @@ bool IsAuto(dom::element value) {
          value.get_string().value_unsafe() == "{{auto}}";
 }
 
-// A stacktrace the backend can walk: absent (null), or an object with a
-// `frames` list. Grouping and symbolication iterate frames without checking.
-constexpr std::string_view kStacktraceRule =
-    "must be an object with a frames list";
-bool IsValidStacktrace(dom::element value) {
-  const Type t = value.type();
-  if (t == Type::NULL_VALUE) return true;
-  if (t != Type::OBJECT) return false;
-  auto frames = AsObject(value).at_key("frames");
-  return !frames.error() && frames.value_unsafe().type() == Type::ARRAY;
+// ---------------------------------------------------------------------------
+// Notes: what the normalizer removed, the way Relay records it.
+//
+// Relay never drops an event for a field of the wrong type: it removes the
+// field (or coerces it) and keeps an error in the event's `_meta` tree, at
+// the field's path, and one in `errors`, so the UI can show what was lost.
+// We do the same. Notes are rare, so they may allocate.
+
+struct MetaNote {
+  // Path of the field in the output ("exception", "values", "0", ...).
+  std::vector<std::string> path;
+  // Relay's ErrorKind names: "invalid_data", "missing_attribute".
+  std::string_view kind;
+  // Relay's `reason` ("expected a string"); empty for none.
+  std::string_view reason;
+  // The removed value as JSON; empty when not kept (see MakeNote).
+  std::string value;
+};
+
+// Relay keeps an original value only when it is small (estimate_size <
+// 500), since metadata is not trimmed; so do we. The depth bound keeps
+// the `_meta` tree, where the value lands deeper than it was, inside
+// kMaxDepth.
+constexpr size_t kMaxNoteValueBytes = 500;
+constexpr int kMaxNoteValueDepth = 16;
+// A payload full of bad values must not make a `_meta` many times its
+// size; beyond this many, removals still happen but are not itemized.
+constexpr size_t kMaxNotes = 64;
+
+// Appends `value` to `w` as JSON; false when it nests deeper than
+// kMaxNoteValueDepth (the text is then unusable).
+bool AppendJson(dom::element value, int depth, JsonWriter& w) {
+  switch (value.type()) {
+    case Type::OBJECT:
+      if (depth > kMaxNoteValueDepth) return false;
+      w.BeginObject();
+      for (dom::key_value_pair m : AsObject(value)) {
+        w.Key(m.key);
+        if (!AppendJson(m.value, depth + 1, w)) return false;
+      }
+      w.EndObject();
+      return true;
+    case Type::ARRAY:
+      if (depth > kMaxNoteValueDepth) return false;
+      w.BeginArray();
+      for (dom::element item : AsArray(value)) {
+        if (!AppendJson(item, depth + 1, w)) return false;
+      }
+      w.EndArray();
+      return true;
+    case Type::STRING:
+      w.String(value.get_string().value_unsafe());
+      return true;
+    case Type::INT64:
+      w.Int(value.get_int64().value_unsafe());
+      return true;
+    case Type::UINT64:
+      w.Uint(value.get_uint64().value_unsafe());
+      return true;
+    case Type::DOUBLE:
+      w.Double(value.get_double().value_unsafe());
+      return true;
+    case Type::BOOL:
+      w.Bool(value.get_bool().value_unsafe());
+      return true;
+    case Type::NULL_VALUE:
+      w.Null();
+      return true;
+  }
+  return false;
 }
 
-// True when `exception` holds at least one value, in either container form.
+// The JSON text of `value` ("5", "[1,2]", "true"): Relay's JsonLenientString
+// for a non-string where text belongs (logentry, exception values).
+std::string JsonText(dom::element value) {
+  std::string text;
+  JsonWriter w(&text);
+  if (!AppendJson(value, 1, w)) text = "null";  // only for absurd nesting
+  return text;
+}
+
+// Notes one removal. `original` is kept as `val` unless the project scrubs
+// data: the scrubber does not walk `_meta`, so a removed value could carry
+// a secret past it.
+class Notes {
+ public:
+  explicit Notes(bool keep_values) : keep_values_(keep_values) {}
+
+  [[gnu::noinline, gnu::cold]] void Add(std::vector<std::string> path,
+                                        std::string_view kind,
+                                        std::string_view reason,
+                                        const dom::element* original) {
+    if (list_.size() >= kMaxNotes) return;
+    MetaNote note{std::move(path), kind, reason, {}};
+    if (original != nullptr && keep_values_) {
+      JsonWriter w(&note.value);
+      if (!AppendJson(*original, 1, w) ||
+          note.value.size() >= kMaxNoteValueBytes) {
+        note.value.clear();
+      }
+    }
+    list_.push_back(std::move(note));
+  }
+  // A removal whose original value is a JSON text already.
+  [[gnu::noinline, gnu::cold]] void AddText(std::vector<std::string> path,
+                                            std::string_view kind,
+                                            std::string_view reason,
+                                            std::string value) {
+    if (list_.size() >= kMaxNotes) return;
+    if (!keep_values_ || value.size() >= kMaxNoteValueBytes) value.clear();
+    list_.push_back(MetaNote{std::move(path), kind, reason, std::move(value)});
+  }
+
+  bool empty() const { return list_.empty(); }
+  std::vector<MetaNote>& list() { return list_; }
+
+ private:
+  bool keep_values_;
+  std::vector<MetaNote> list_;
+};
+
+// A path segment for an array index.
+std::string Index(size_t i) { return absl::StrCat(i); }
+
+// ---------------------------------------------------------------------------
+// Relay's LenientString: where the protocol wants text (user ids, header
+// values, fingerprint entries...), a number or a boolean is read as the
+// text Python's str() would give it. Relay inherited this from Sentry's
+// Python ingestion, so old SDKs that send `"id": 1234` keep working.
+
+struct Lenient {
+  enum Kind : uint8_t {
+    kText,     // `text` holds the string to write
+    kNull,     // null stays null ("not set")
+    kRemoved,  // not coercible; `reason` says why (Relay's wording)
+  };
+  Kind kind = kNull;
+  std::string_view text;
+  std::string_view reason;
+};
+
+// `buf` backs `text` for numbers; it must outlive the result.
+Lenient ToLenientString(dom::element value, std::array<char, 32>& buf) {
+  Lenient r;
+  switch (value.type()) {
+    case Type::STRING:
+      r.kind = Lenient::kText;
+      r.text = value.get_string().value_unsafe();
+      return r;
+    case Type::NULL_VALUE:
+      return r;
+    case Type::BOOL:
+      // "True"/"False", not JSON's spelling: Python's str(True), which is
+      // what Sentry stored before Relay and what grouping hashes saw.
+      r.kind = Lenient::kText;
+      r.text = value.get_bool().value_unsafe() ? "True" : "False";
+      return r;
+    case Type::INT64: {
+      const int n = std::snprintf(
+          buf.data(), buf.size(), "%lld",
+          static_cast<long long>(value.get_int64().value_unsafe()));
+      r.kind = Lenient::kText;
+      r.text = std::string_view(buf.data(), static_cast<size_t>(n));
+      return r;
+    }
+    case Type::UINT64: {
+      const int n = std::snprintf(
+          buf.data(), buf.size(), "%llu",
+          static_cast<unsigned long long>(value.get_uint64().value_unsafe()));
+      r.kind = Lenient::kText;
+      r.text = std::string_view(buf.data(), static_cast<size_t>(n));
+      return r;
+    }
+    case Type::DOUBLE: {
+      // Relay truncates to an integer, and refuses what a double cannot
+      // hold exactly (|x| >= 2^53): the text would be a made-up number.
+      const double d = value.get_double().value_unsafe();
+      if (!(std::fabs(d) < 9007199254740992.0)) {
+        r.kind = Lenient::kRemoved;
+        r.reason = "expected a number with JSON precision";
+        return r;
+      }
+      const double t = std::trunc(d);
+      const int n = t == 0 && std::signbit(t)
+                        ? std::snprintf(buf.data(), buf.size(), "-0")
+                        : std::snprintf(buf.data(), buf.size(), "%lld",
+                                        static_cast<long long>(t));
+      r.kind = Lenient::kText;
+      r.text = std::string_view(buf.data(), static_cast<size_t>(n));
+      return r;
+    }
+    case Type::OBJECT:
+    case Type::ARRAY:
+      break;
+  }
+  r.kind = Lenient::kRemoved;
+  r.reason = "expected a primitive value";
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Stacktraces.
+
+// What a `stacktrace` member holds. Grouping and symbolication walk frames
+// without checking, so a stacktrace they cannot walk is removed (with a
+// note) rather than passed on.
+enum class StackShape : uint8_t {
+  kOk,         // an object with a frames list
+  kNull,       // not set
+  kNotObject,  // a string, number, list...
+  kNoFrames,   // an object without frames, or with "frames": null
+  kBadFrames,  // frames is not a list
+};
+
+StackShape ShapeOf(dom::element value) {
+  const Type t = value.type();
+  if (t == Type::NULL_VALUE) return StackShape::kNull;
+  if (t != Type::OBJECT) return StackShape::kNotObject;
+  auto frames = AsObject(value).at_key("frames");
+  if (frames.error()) return StackShape::kNoFrames;
+  const Type ft = frames.value_unsafe().type();
+  if (ft == Type::ARRAY) return StackShape::kOk;
+  return ft == Type::NULL_VALUE ? StackShape::kNoFrames
+                                : StackShape::kBadFrames;
+}
+
+// Records why a stacktrace at `path` was removed. Relay's RawStacktrace
+// requires `frames`: without it Relay notes `missing_attribute` on
+// `frames`; a frames value of the wrong type is `invalid_data`.
+void NoteStacktrace(Notes& notes, std::vector<std::string> path,
+                    StackShape shape, dom::element value) {
+  switch (shape) {
+    case StackShape::kNotObject:
+      notes.Add(std::move(path), "invalid_data", "expected a stacktrace",
+                &value);
+      return;
+    case StackShape::kNoFrames:
+      path.emplace_back("frames");
+      notes.Add(std::move(path), "missing_attribute", {}, nullptr);
+      return;
+    case StackShape::kBadFrames: {
+      path.emplace_back("frames");
+      dom::element frames = AsObject(value).at_key("frames").value_unsafe();
+      notes.Add(std::move(path), "invalid_data", "expected an array", &frames);
+      return;
+    }
+    case StackShape::kOk:
+    case StackShape::kNull:
+      return;
+  }
+}
+
+// True when `exception` holds at least one value, in any container form
+// the normalizer reads (a list, `{"values": [...]}`, or one exception
+// object on its own, which Relay wraps).
 bool HasExceptionValues(dom::element exception) {
   dom::element list = exception;
   if (exception.type() == Type::OBJECT) {
-    auto values = AsObject(exception).at_key("values");
-    if (values.error()) return false;
+    dom::object obj = AsObject(exception);
+    auto values = obj.at_key("values");
+    if (values.error()) return obj.begin() != obj.end();
     list = values.value_unsafe();
   }
   if (list.type() != Type::ARRAY) return false;
@@ -221,8 +528,10 @@ bool HasExceptionValues(dom::element exception) {
 // Status per level.
 class Rewriter {
  public:
-  Rewriter(const NormalizeOptions& opts, std::string* out, size_t expected_size)
+  Rewriter(const NormalizeOptions& opts, Notes* notes, std::string* out,
+           size_t expected_size)
       : opts_(opts),
+        notes_(*notes),
         w_(out, expected_size),
         scrub_(opts.scrub != nullptr && opts.scrub->enabled ? opts.scrub
                                                             : nullptr),
@@ -267,6 +576,15 @@ class Rewriter {
   bool WriteValuesList(Field field, dom::element value, int depth);
   bool WriteStacktrace(dom::element value, int depth);
   bool WriteFingerprint(dom::element value, int depth);
+  // `logentry` from an object (its fields checked), or `{"formatted": ..}`
+  // from anything else (a bare string, or the JSON text of a number...).
+  bool WriteLogentry(dom::element value, int depth);
+  // The `_meta` member: the notes of this walk as Relay's meta tree, merged
+  // with the client's `_meta` (`existing`, may be null) at the top level.
+  bool WriteMeta(const dom::element* existing, int depth);
+  // The `errors` member: the client's list (`existing`, may be null) with
+  // one entry per note appended.
+  bool WriteErrors(const dom::element* existing, int depth);
 
   // Error paths stay out of line so the hot loops keep small frames.
   [[gnu::noinline, gnu::cold]] bool Fail(absl::Status status) {
@@ -290,8 +608,25 @@ class Rewriter {
     w_.String(opts_.client_ip);
   }
   bool WriteHeaders(dom::element value, int depth);
+  // One header value (a string, a list of parts, a number...), coerced as
+  // Relay's HeaderValue; `path` names it in notes. False only on errors.
+  bool WriteHeaderValue(std::string_view name, dom::element value,
+                        std::vector<std::string> path, bool omit_removed,
+                        int depth);
+  // A member of user (id, username) read as a LenientString.
+  bool WriteLenientMember(std::string_view key, dom::element value,
+                          std::string_view parent, int depth);
   bool WriteEnv(dom::element value, int depth);
-  bool WriteItems(Field field, bool in_values, dom::array items, int depth);
+  // The items of exception, threads or breadcrumbs; `prefix` is the path
+  // of the list in notes ("exception", "values").
+  bool WriteItems(Field field, const std::vector<std::string>& prefix,
+                  dom::array items, int depth);
+  // One of them (`item` at `depth`).
+  bool WriteItem(Field field, const std::vector<std::string>& prefix,
+                 size_t index, dom::element item, int depth);
+  // A `stacktrace` member at `path`: written, or removed with a note.
+  bool WriteStacktraceMember(std::string_view key, dom::element value,
+                             std::vector<std::string> path, int depth);
 
   // Scrubbing (only reached when scrubs()). What the key rules say about
   // one key inside a scrubbed subtree.
@@ -309,8 +644,6 @@ class Rewriter {
   bool WriteJudged(Verdict verdict, dom::element value, int depth);
   // "[Filtered]" in place of `value` (null stays null).
   bool WriteMask(dom::element value, int depth);
-  // `request.headers` (validated) with the Cookie rule on.
-  bool WriteHeadersScrubbed(dom::element value, int depth);
   // A list of [name, value] pairs, the name judged like a key.
   bool WritePairsScrubbed(dom::array pairs, int depth);
   // `request.data` and `request.query_string`: a string is read as a query
@@ -319,11 +652,9 @@ class Rewriter {
   // A stacktrace whose frames' `vars` are scrubbed.
   bool WriteStacktraceScrubbed(std::string_view key, dom::element value,
                                int depth);
-  // An exception, thread or breadcrumb object: `stacktrace` or `data` (by
-  // `field`) is scrubbed.
-  bool WriteItemScrubbed(Field field, dom::element item, int depth);
 
   const NormalizeOptions& opts_;
+  Notes& notes_;
   JsonBufferWriter w_;
   absl::Status error_;
   // The project's settings when it scrubs data, else null.
@@ -336,6 +667,8 @@ class Rewriter {
   bool in_headers_ = false;
   // Holds a rewritten query string; grows only when one needs rewriting.
   std::string scratch_;
+  // Holds a header value joined from a list of parts.
+  std::string header_scratch_;
 };
 
 bool Rewriter::WriteValue(dom::element value, int depth) {
@@ -392,18 +725,35 @@ bool Rewriter::WriteArray(dom::element value, int depth) {
   return true;
 }
 
+bool Rewriter::WriteLenientMember(std::string_view key, dom::element value,
+                                  std::string_view parent, int depth) {
+  std::array<char, 32> buf;
+  const Lenient l = ToLenientString(value, buf);
+  if (value.type() == Type::STRING || value.type() == Type::NULL_VALUE) {
+    return VisitMember(key, value, depth);  // as sent (and as scrubbed)
+  }
+  if (l.kind == Lenient::kRemoved) {
+    notes_.Add({std::string(parent), std::string(key)}, "invalid_data",
+               l.reason, &value);
+    return true;
+  }
+  w_.Key(key);
+  w_.String(l.text);
+  return true;
+}
+
 bool Rewriter::WriteUser(dom::element value, int depth) {
   w_.Key("user");
   if (value.type() != Type::OBJECT) return WriteValue(value, depth);
   w_.BeginObject();
   for (dom::key_value_pair m : AsObject(value)) {
-    if (m.key == "id") {
-      // Grouping by user and the Sentry UI key on a string id; a number
-      // here means the SDK and the backend disagree on the schema.
-      const Type t = m.value.type();
-      if (t != Type::STRING && t != Type::NULL_VALUE) {
-        return Fail(SchemaError("user.id", "must be a string"));
+    if (m.key == "id" || m.key == "username") {
+      // Relay reads both as LenientString: SDKs send numeric ids
+      // (`"id": 1234`), and the UI and search key on text.
+      if (!WriteLenientMember(m.key, m.value, "user", depth + 1)) {
+        return false;
       }
+      continue;
     } else if (m.key == "ip_address" && (scrub_ip_ || IsAuto(m.value))) {
       WriteAutoIp(m.key);  // nothing when IP addresses are scrubbed
       continue;
@@ -442,49 +792,128 @@ bool Rewriter::WriteRequest(dom::element value, int depth) {
   return true;
 }
 
+// Relay's Headers are a PairList: an object or a list of [name, value]
+// pairs, both common (sentry-php and the .NET SDK send lists; Sentry's own
+// canonical form is a list). We keep the form the client used.
 bool Rewriter::WriteHeaders(dom::element value, int depth) {
   switch (value.type()) {
     case Type::NULL_VALUE:
-      break;
-    case Type::OBJECT:
+      w_.Key("headers");
+      w_.Null();
+      return true;
+    case Type::OBJECT: {
+      if (depth > Normalizer::kMaxDepth) return TooDeep();
+      w_.Key("headers");
+      w_.BeginObject();
       for (dom::key_value_pair h : AsObject(value)) {
-        const Type t = h.value.type();
-        if (t != Type::STRING && t != Type::NULL_VALUE) {
-          return Fail(
-              SchemaError(absl::StrCat("request.headers.", Quote(h.key)),
-                          "header values must be strings"));
+        if (!WriteHeaderValue(h.key, h.value,
+                              {"request", "headers", std::string(h.key)},
+                              /*omit_removed=*/true, depth + 1)) {
+          return false;
         }
       }
-      break;
+      w_.EndObject();
+      return true;
+    }
     case Type::ARRAY: {
+      if (depth > Normalizer::kMaxDepth) return TooDeep();
+      if (depth + 1 > Normalizer::kMaxDepth) return TooDeep();
+      w_.Key("headers");
+      w_.BeginArray();
       size_t i = 0;
       for (dom::element pair : AsArray(value)) {
-        bool ok = pair.type() == Type::ARRAY;
-        if (ok) {
-          dom::array a = AsArray(pair);
-          size_t n = 0;
-          for (dom::element part : a) {
-            const Type t = part.type();
-            ok = ok && (t == Type::STRING || t == Type::NULL_VALUE);
+        dom::element name, second;
+        size_t n = 0;
+        if (pair.type() == Type::ARRAY) {
+          for (dom::element part : AsArray(pair)) {
+            if (n == 0) name = part;
+            if (n == 1) second = part;
             ++n;
           }
-          ok = ok && n == 2;
         }
-        if (!ok) {
-          return Fail(SchemaError(absl::StrCat("request.headers.", i),
-                                  "must be a [name, value] pair of strings"));
+        if (n != 2) {
+          // Relay: a pair is a 2-tuple; anything else is removed.
+          notes_.Add({"request", "headers", Index(i)}, "invalid_data",
+                     "expected a tuple", &pair);
+        } else if (name.type() != Type::STRING) {
+          notes_.Add({"request", "headers", Index(i), "0"}, "invalid_data",
+                     "expected a string", &name);
+        } else {
+          const std::string_view key = name.get_string().value_unsafe();
+          w_.BeginArray();
+          w_.String(key);
+          if (!WriteHeaderValue(key, second,
+                                {"request", "headers", Index(i), "1"},
+                                /*omit_removed=*/false, depth + 2)) {
+            return false;
+          }
+          w_.EndArray();
         }
         ++i;
       }
-      break;
+      w_.EndArray();
+      return true;
     }
     default:
-      return Fail(
-          SchemaError("request.headers",
-                      "must be an object or a list of [name, value] pairs"));
+      notes_.Add({"request", "headers"}, "invalid_data", "expected an array",
+                 &value);
+      return true;
   }
-  if (scrubs()) return WriteHeadersScrubbed(value, depth);
-  return VisitMember("headers", value, depth);
+}
+
+bool Rewriter::WriteHeaderValue(std::string_view name, dom::element value,
+                                std::vector<std::string> path,
+                                bool omit_removed, int depth) {
+  std::array<char, 32> buf;
+  std::string_view text;
+  bool is_null = false;
+  if (value.type() == Type::ARRAY) {
+    // Relay's HeaderValue joins a list of parts with ","  (the HTTP rule for
+    // repeated headers): `"Accept": ["a", "b"]` is `"a,b"`. Parts that are
+    // not text are left out, with a note.
+    header_scratch_.clear();
+    for (dom::element part : AsArray(value)) {
+      const Lenient l = ToLenientString(part, buf);
+      if (l.kind == Lenient::kRemoved) {
+        notes_.Add(path, "invalid_data", l.reason, &part);
+        continue;
+      }
+      if (l.kind == Lenient::kNull) continue;
+      if (!header_scratch_.empty()) header_scratch_.push_back(',');
+      header_scratch_.append(l.text);
+    }
+    text = header_scratch_;
+  } else {
+    const Lenient l = ToLenientString(value, buf);
+    if (l.kind == Lenient::kRemoved) {
+      notes_.Add(std::move(path), "invalid_data", l.reason, &value);
+      if (omit_removed) return true;
+      w_.Null();  // the pair stays, as in Relay, its value gone
+      return true;
+    }
+    is_null = l.kind == Lenient::kNull;
+    text = l.text;
+  }
+  if (omit_removed) w_.Key(name);
+  if (!scrubs()) {
+    is_null ? w_.Null() : w_.String(text);
+    return true;
+  }
+  // The scrubbing rules of request.headers (S5): the header name is judged
+  // like a key, with the Cookie rule on.
+  in_headers_ = true;
+  const Verdict verdict = Judge(name);
+  in_headers_ = false;
+  if (is_null) {
+    w_.Null();  // null hides nothing
+  } else if (verdict == Verdict::kFilter ||
+             (verdict == Verdict::kDescend && ContainsCardNumber(text))) {
+    w_.String(kFilteredMask);
+  } else {
+    w_.String(text);
+  }
+  (void)depth;
+  return true;
 }
 
 bool Rewriter::WriteEnv(dom::element value, int depth) {
@@ -503,120 +932,354 @@ bool Rewriter::WriteEnv(dom::element value, int depth) {
   return true;
 }
 
-// exception, threads and breadcrumbs: `{"values": [...]}` (what current SDKs
-// send) or a bare list (older SDKs, and what Relay also reads).
+// exception, threads and breadcrumbs are Relay's Values<T>:
+// `{"values": [...]}` (what current SDKs send), a bare list (older SDKs),
+// or a single item object on its own, which Relay wraps in a list. An
+// empty object means "none".
 bool Rewriter::WriteValuesList(Field field, dom::element value, int depth) {
   const std::string_view name = kFieldNames[static_cast<int>(field)];
-  w_.Key(name);
   switch (value.type()) {
     case Type::NULL_VALUE:
+      w_.Key(name);
       w_.Null();
       return true;
     case Type::ARRAY:
-      return WriteItems(field, false, AsArray(value), depth);
+      w_.Key(name);
+      return WriteItems(field, {std::string(name)}, AsArray(value), depth);
     case Type::OBJECT: {
       dom::object obj = AsObject(value);
+      if (obj.begin() == obj.end()) return true;  // {}: Relay's "none"
       auto values = obj.at_key("values");
-      if (values.error() ||
-          (values.value_unsafe().type() != Type::ARRAY &&
-           values.value_unsafe().type() != Type::NULL_VALUE)) {
-        break;
+      if (values.error()) {
+        // One item on its own: `{"exception": {"type": "E"}}`.
+        if (depth + 2 > Normalizer::kMaxDepth) return TooDeep();
+        w_.Key(name);
+        w_.BeginObject();
+        w_.Key("values");
+        w_.BeginArray();
+        if (!WriteItem(field, {std::string(name), "values"}, 0, value,
+                       depth + 2)) {
+          return false;
+        }
+        w_.EndArray();
+        w_.EndObject();
+        return true;
       }
+      if (depth > Normalizer::kMaxDepth) return TooDeep();
+      w_.Key(name);
       w_.BeginObject();
       for (dom::key_value_pair m : obj) {
-        if (m.key == "values" && m.value.type() == Type::ARRAY) {
+        if (m.key != "values") {
+          if (!VisitMember(m.key, m.value, depth + 1)) return false;
+        } else if (m.value.type() == Type::ARRAY) {
           w_.Key(m.key);
-          if (!WriteItems(field, true, AsArray(m.value), depth + 1)) {
+          if (!WriteItems(field, {std::string(name), "values"},
+                          AsArray(m.value), depth + 1)) {
             return false;
           }
-        } else if (!VisitMember(m.key, m.value, depth + 1)) {
-          return false;
+        } else if (m.value.type() == Type::NULL_VALUE) {
+          w_.Key(m.key);
+          w_.Null();
+        } else {
+          // Null in its place, not left out: an object without `values`
+          // would be read as one item on its own by the next reader.
+          notes_.Add({std::string(name), "values"}, "invalid_data",
+                     "expected an array", &m.value);
+          w_.Key(m.key);
+          w_.Null();
         }
       }
       w_.EndObject();
       return true;
     }
     default:
-      break;
+      notes_.Add({std::string(name)}, "invalid_data",
+                 "expected a list or values object", &value);
+      return true;
   }
-  return Fail(
-      SchemaError(name, "must be a list or an object with a values list"));
 }
 
-bool Rewriter::WriteItems(Field field, bool in_values, dom::array items,
-                          int depth) {
+bool Rewriter::WriteItems(Field field, const std::vector<std::string>& prefix,
+                          dom::array items, int depth) {
   if (depth > Normalizer::kMaxDepth) return TooDeep();
-  // Only exceptions and threads carry stacktraces; breadcrumbs are copied.
-  const bool has_stacktraces =
-      field == Field::kException || field == Field::kThreads;
   w_.BeginArray();
   size_t index = 0;
   for (dom::element item : items) {
-    if (scrubs() && item.type() == Type::OBJECT) [[unlikely]] {
-      // Checks the stacktraces as below, before it writes them.
-      if (has_stacktraces) {
-        for (dom::key_value_pair m : AsObject(item)) {
-          if (m.key == "stacktrace" && !IsValidStacktrace(m.value)) {
-            return Fail(SchemaError(
-                absl::StrCat(ToAbsl(kFieldNames[static_cast<int>(field)]),
-                             in_values ? ".values." : ".", index,
-                             ".stacktrace"),
-                kStacktraceRule));
-          }
-        }
-      }
-      if (!WriteItemScrubbed(field, item, depth + 1)) return false;
-    } else if (!has_stacktraces || item.type() != Type::OBJECT) {
-      if (!WriteValue(item, depth + 1)) return false;
-    } else {
-      if (depth + 1 > Normalizer::kMaxDepth) return TooDeep();
-      w_.BeginObject();
-      for (dom::key_value_pair m : AsObject(item)) {
-        if (m.key == "stacktrace" && !IsValidStacktrace(m.value)) {
-          return Fail(SchemaError(
-              absl::StrCat(ToAbsl(kFieldNames[static_cast<int>(field)]),
-                           in_values ? ".values." : ".", index, ".stacktrace"),
-              kStacktraceRule));
-        }
-        if (!VisitMember(m.key, m.value, depth + 2)) {
-          return false;
-        }
-      }
-      w_.EndObject();
-    }
+    if (!WriteItem(field, prefix, index, item, depth + 1)) return false;
     ++index;
   }
   w_.EndArray();
   return true;
 }
 
-bool Rewriter::WriteStacktrace(dom::element value, int depth) {
-  if (!IsValidStacktrace(value)) {
-    return Fail(SchemaError("stacktrace", kStacktraceRule));
+bool Rewriter::WriteItem(Field field, const std::vector<std::string>& prefix,
+                         size_t index, dom::element item, int depth) {
+  // Only exceptions and threads carry stacktraces, and only breadcrumbs'
+  // data is scrubbed: breadcrumbs of an unscrubbed event are copied.
+  const bool has_stacktraces =
+      field == Field::kException || field == Field::kThreads;
+  if (item.type() != Type::OBJECT || (!has_stacktraces && !scrubs())) {
+    return WriteValue(item, depth);
   }
-  if (scrubs()) return WriteStacktraceScrubbed("stacktrace", value, depth);
-  return VisitMember("stacktrace", value, depth);
+  if (depth > Normalizer::kMaxDepth) return TooDeep();
+  auto path = [&](std::string_view key) {
+    std::vector<std::string> p = prefix;
+    p.push_back(Index(index));
+    p.emplace_back(key);
+    return p;
+  };
+  w_.BeginObject();
+  for (dom::key_value_pair m : AsObject(item)) {
+    bool ok = true;
+    if (has_stacktraces && m.key == "stacktrace") {
+      ok = WriteStacktraceMember(m.key, m.value, path(m.key), depth + 1);
+    } else if (field == Field::kException && m.key == "value" &&
+               m.value.type() != Type::STRING &&
+               m.value.type() != Type::NULL_VALUE) {
+      // Relay's Exception.value is a JsonLenientString: `"value": 42` is
+      // the text "42", so the title and grouping still see it.
+      w_.Key(m.key);
+      w_.String(JsonText(m.value));
+    } else if (field == Field::kException && m.key == "type" &&
+               m.value.type() != Type::STRING &&
+               m.value.type() != Type::NULL_VALUE) {
+      notes_.Add(path(m.key), "invalid_data", "expected a string", &m.value);
+    } else if (field == Field::kBreadcrumbs && m.key == "data") {
+      ok = VisitScrubbed(m.key, m.value, depth + 1);  // only when scrubs()
+    } else {
+      ok = VisitMember(m.key, m.value, depth + 1);
+    }
+    if (!ok) return false;
+  }
+  w_.EndObject();
+  return true;
 }
 
+bool Rewriter::WriteStacktraceMember(std::string_view key, dom::element value,
+                                     std::vector<std::string> path, int depth) {
+  const StackShape shape = ShapeOf(value);
+  if (shape != StackShape::kOk && shape != StackShape::kNull) {
+    // Relay keeps the exception (its type and value still group it) and
+    // drops what it cannot read of the stacktrace; without frames nothing
+    // is left that grouping or the UI use, so the member goes.
+    NoteStacktrace(notes_, std::move(path), shape, value);
+    return true;
+  }
+  if (scrubs()) return WriteStacktraceScrubbed(key, value, depth);
+  return VisitMember(key, value, depth);
+}
+
+bool Rewriter::WriteStacktrace(dom::element value, int depth) {
+  return WriteStacktraceMember("stacktrace", value, {"stacktrace"}, depth);
+}
+
+// Relay's Fingerprint: a list of LenientStrings. Numbers and booleans
+// become text (so `["celery", 123]` groups by "celery" + "123"), nulls are
+// skipped, and entries that are not text (objects, lists) are removed with
+// one note listing them. Nothing left but removed entries: the fingerprint
+// goes, and the default grouping applies.
 bool Rewriter::WriteFingerprint(dom::element value, int depth) {
   switch (value.type()) {
     case Type::NULL_VALUE:
+      return VisitMember("fingerprint", value, depth);
+    case Type::ARRAY:
       break;
-    case Type::ARRAY: {
-      size_t i = 0;
-      for (dom::element part : AsArray(value)) {
-        if (part.type() != Type::STRING) {
-          return Fail(
-              SchemaError(absl::StrCat("fingerprint.", i), "must be a string"));
-        }
-        ++i;
-      }
-      break;
-    }
     default:
-      return Fail(SchemaError("fingerprint", "must be a list of strings"));
+      notes_.Add({"fingerprint"}, "invalid_data", "expected an array", &value);
+      return true;
   }
-  return VisitMember("fingerprint", value, depth);
+  if (depth > Normalizer::kMaxDepth) return TooDeep();
+  std::array<char, 32> buf;
+  size_t kept = 0, removed = 0;
+  for (dom::element part : AsArray(value)) {
+    const Lenient l = ToLenientString(part, buf);
+    kept += l.kind == Lenient::kText;
+    removed += l.kind == Lenient::kRemoved;
+  }
+  if (removed > 0) {
+    std::string bad;
+    JsonWriter bw(&bad);
+    bw.BeginArray();
+    bool usable = true;
+    for (dom::element part : AsArray(value)) {
+      if (ToLenientString(part, buf).kind == Lenient::kRemoved) {
+        usable = usable && AppendJson(part, 2, bw);
+      }
+    }
+    bw.EndArray();
+    if (!usable) bad.clear();
+    notes_.AddText({"fingerprint"}, "invalid_data",
+                   "expected a primitive value", std::move(bad));
+    if (kept == 0) return true;
+  }
+  w_.Key("fingerprint");
+  w_.BeginArray();
+  for (dom::element part : AsArray(value)) {
+    const Lenient l = ToLenientString(part, buf);
+    if (l.kind == Lenient::kText) w_.String(l.text);
+  }
+  w_.EndArray();
+  return true;
+}
+
+// Relay's LogEntry: from an object, `message` and `formatted` must be
+// strings and `params` a list or an object (else each is removed with a
+// note); any other value is the legacy form and becomes `formatted`:
+// a string as is, anything else as its JSON text (Relay's
+// JsonLenientString).
+bool Rewriter::WriteLogentry(dom::element value, int depth) {
+  w_.Key("logentry");
+  if (value.type() != Type::OBJECT) {
+    w_.BeginObject();
+    w_.Key("formatted");
+    if (value.type() == Type::STRING) {
+      w_.String(value.get_string().value_unsafe());
+    } else {
+      w_.String(JsonText(value));
+    }
+    w_.EndObject();
+    return true;
+  }
+  if (depth > Normalizer::kMaxDepth) return TooDeep();
+  w_.BeginObject();
+  for (dom::key_value_pair m : AsObject(value)) {
+    const Type t = m.value.type();
+    if ((m.key == "message" || m.key == "formatted") && t != Type::STRING &&
+        t != Type::NULL_VALUE) {
+      notes_.Add({"logentry", std::string(m.key)}, "invalid_data",
+                 "expected a string", &m.value);
+    } else if (m.key == "params" && t != Type::OBJECT && t != Type::ARRAY &&
+               t != Type::NULL_VALUE) {
+      notes_.Add({"logentry", "params"}, "invalid_data",
+                 "expected message parameters", &m.value);
+    } else if (!VisitMember(m.key, m.value, depth + 1)) {
+      return false;
+    }
+  }
+  w_.EndObject();
+  return true;
+}
+
+void WriteErr(JsonBufferWriter& w, const MetaNote& n) {
+  if (n.reason.empty()) {
+    w.String(n.kind);
+    return;
+  }
+  w.BeginArray();
+  w.String(n.kind);
+  w.BeginObject();
+  w.Key("reason");
+  w.String(n.reason);
+  w.EndObject();
+  w.EndArray();
+}
+
+// The meta tree of notes [begin, end), which share their first `level`
+// path segments and are sorted by path: Relay's layout, where the node of
+// a field holds its children by key and its own meta under "".
+void WriteMetaNode(JsonBufferWriter& w, const MetaNote* begin,
+                   const MetaNote* end, size_t level) {
+  w.BeginObject();
+  const MetaNote* it = begin;
+  if (it != end && it->path.size() == level) {
+    w.Key("");
+    w.BeginObject();
+    w.Key("err");
+    w.BeginArray();
+    const MetaNote* value = nullptr;
+    for (; it != end && it->path.size() == level; ++it) {
+      WriteErr(w, *it);
+      if (value == nullptr && !it->value.empty()) value = it;
+    }
+    w.EndArray();
+    if (value != nullptr) {
+      w.Key("val");
+      w.Raw(value->value);
+    }
+    w.EndObject();
+  }
+  while (it != end) {
+    const std::string& key = it->path[level];
+    const MetaNote* group_end = it;
+    while (group_end != end && group_end->path[level] == key) ++group_end;
+    w.Key(key);
+    WriteMetaNode(w, it, group_end, level + 1);
+    it = group_end;
+  }
+  w.EndObject();
+}
+
+bool Rewriter::WriteMeta(const dom::element* existing, int depth) {
+  std::vector<MetaNote>& notes = notes_.list();
+  if (notes.empty()) {
+    return existing == nullptr || VisitMember("_meta", *existing, depth);
+  }
+  std::stable_sort(
+      notes.begin(), notes.end(),
+      [](const MetaNote& a, const MetaNote& b) { return a.path < b.path; });
+  w_.Key("_meta");
+  // The client's top-level entries we have nothing to say about are kept
+  // as sent (sentry-python sends `_meta` for what it trimmed, usually
+  // breadcrumbs); for the others ours replace theirs: a deeper merge is not
+  // worth its code for a field that rarely has both.
+  if (existing != nullptr && existing->type() == Type::OBJECT) {
+    if (depth > Normalizer::kMaxDepth) return TooDeep();
+    w_.BeginObject();
+    for (dom::key_value_pair m : AsObject(*existing)) {
+      bool ours = false;
+      for (const MetaNote& n : notes) ours = ours || n.path[0] == m.key;
+      if (!ours && !VisitMember(m.key, m.value, depth + 1)) return false;
+    }
+    // Our nodes, as members of the same object.
+    std::string ours;
+    {
+      JsonBufferWriter tmp(&ours, 256);
+      WriteMetaNode(tmp, notes.data(), notes.data() + notes.size(), 0);
+    }
+    // Strip the braces of the nested object and splice its members in
+    // (Raw writes the comma before them).
+    if (ours.size() > 2) {
+      w_.Raw(std::string_view(ours).substr(1, ours.size() - 2));
+    }
+    w_.EndObject();
+    return true;
+  }
+  WriteMetaNode(w_, notes.data(), notes.data() + notes.size(), 0);
+  return true;
+}
+
+bool Rewriter::WriteErrors(const dom::element* existing, int depth) {
+  const std::vector<MetaNote>& notes = notes_.list();
+  if (notes.empty()) {
+    return existing == nullptr || VisitMember("errors", *existing, depth);
+  }
+  if (depth > Normalizer::kMaxDepth) return TooDeep();
+  w_.Key("errors");
+  w_.BeginArray();
+  if (existing != nullptr && existing->type() == Type::ARRAY) {
+    for (dom::element e : AsArray(*existing)) {
+      if (!WriteValue(e, depth + 1)) return false;
+    }
+  }
+  // Relay's EventProcessingError: type, name (the dotted path), value.
+  for (const MetaNote& n : notes) {
+    w_.BeginObject();
+    w_.Key("type");
+    w_.String(n.kind);
+    w_.Key("name");
+    w_.String(absl::StrJoin(n.path, "."));
+    if (!n.reason.empty()) {
+      w_.Key("reason");
+      w_.String(n.reason);
+    }
+    if (!n.value.empty()) {
+      w_.Key("value");
+      w_.Raw(n.value);
+    }
+    w_.EndObject();
+  }
+  w_.EndArray();
+  return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -740,18 +1403,6 @@ bool Rewriter::WritePairsScrubbed(dom::array pairs, int depth) {
   return true;
 }
 
-bool Rewriter::WriteHeadersScrubbed(dom::element value, int depth) {
-  w_.Key("headers");
-  scrubbing_ = true;
-  in_headers_ = true;
-  const bool ok = value.type() == Type::ARRAY
-                      ? WritePairsScrubbed(AsArray(value), depth)
-                      : WriteValue(value, depth);
-  scrubbing_ = false;
-  in_headers_ = false;
-  return ok;
-}
-
 // Calls fn(pair, is_last) for each `&`-separated piece of a query string,
 // empty pieces included, so that joining them with `&` gives it back.
 template <typename Fn>
@@ -840,45 +1491,24 @@ bool Rewriter::WriteStacktraceScrubbed(std::string_view key, dom::element value,
   return true;
 }
 
-bool Rewriter::WriteItemScrubbed(Field field, dom::element item, int depth) {
-  if (depth > Normalizer::kMaxDepth) return TooDeep();
-  w_.BeginObject();
-  for (dom::key_value_pair m : AsObject(item)) {
-    bool ok;
-    if (field == Field::kBreadcrumbs) {
-      ok = m.key == "data" ? VisitScrubbed(m.key, m.value, depth + 1)
-                           : VisitMember(m.key, m.value, depth + 1);
-    } else {
-      ok = m.key == "stacktrace"
-               ? WriteStacktraceScrubbed(m.key, m.value, depth + 1)
-               : VisitMember(m.key, m.value, depth + 1);
-    }
-    if (!ok) return false;
-  }
-  w_.EndObject();
-  return true;
-}
-
 // ---------------------------------------------------------------------------
 // Pass 1: the top-level fields, decided before anything is written.
 
-// How the legacy `message` field is carried over (rule 10 in the doc).
-enum class MessageAction : uint8_t {
-  kNone,              // no message
-  kDrop,              // logentry wins, or message is null
-  kFromString,        // "message": "text" -> "logentry": {"formatted": "text"}
-  kRenameToLogentry,  // "message": {...} -> "logentry": {...}
-};
+// Where the event's `logentry` comes from (rule 10 in the doc): `logentry`
+// wins over the legacy `message`; a null or `false` one is "none".
+enum class LogentrySource : uint8_t { kNone, kLogentry, kMessage };
 
 // Everything the rules decide from the top-level members. Nested rules
 // (user, request, stacktraces...) are applied by the Rewriter as it writes.
 struct Plan {
   std::array<dom::element, kFieldCount> fields;
   uint32_t present = 0;  // bit per Field with a member, null or not
+  // Legacy aliases whose field is also present under its own name: the
+  // alias is dropped (the current name is what current SDKs send).
+  uint32_t dropped_aliases = 0;
 
-  bool Has(Field f) const {
-    return (present & (1u << static_cast<int>(f))) != 0;
-  }
+  static uint32_t Bit(Field f) { return 1u << static_cast<int>(f); }
+  bool Has(Field f) const { return (present & Bit(f)) != 0; }
   // The member unless it is absent or null (the protocol's "not set").
   const dom::element* Get(Field f) const {
     if (!Has(f)) return nullptr;
@@ -892,7 +1522,7 @@ struct Plan {
   Level level = Level::kError;
   std::string_view platform;
   EventType type = EventType::kDefault;
-  MessageAction message = MessageAction::kNone;
+  LogentrySource logentry = LogentrySource::kNone;
   bool add_sdk = false;
 };
 
@@ -907,8 +1537,21 @@ absl::Status FindFields(dom::object top, Plan* plan) {
       return BadRequest(
           absl::StrCat("invalid_schema: duplicate key ", ToAbsl(m.key)));
     }
-    plan->present |= 1u << static_cast<int>(f);
+    plan->present |= Plan::Bit(f);
     plan->fields[static_cast<int>(f)] = m.value;
+  }
+  // A legacy alias stands in for its field unless the field is there too.
+  for (size_t i = static_cast<size_t>(Field::kAliasMessage); i < kFieldCount;
+       ++i) {
+    const Field alias = static_cast<Field>(i);
+    if (!plan->Has(alias)) continue;
+    const Field canonical = CanonicalOf(alias);
+    if (plan->Has(canonical)) {
+      plan->dropped_aliases |= Plan::Bit(alias);
+    } else {
+      plan->present |= Plan::Bit(canonical);
+      plan->fields[static_cast<int>(canonical)] = plan->fields[i];
+    }
   }
   return absl::OkStatus();
 }
@@ -934,60 +1577,99 @@ absl::Status DecideEventId(const Plan& plan, const NormalizeOptions& opts,
   return absl::OkStatus();
 }
 
-absl::Status DecideTimestamp(const dom::element* e, double received,
-                             double* timestamp) {
+// Relay reads a timestamp it cannot parse as "not set", with a note, and
+// then uses the time it received the event; so do we.
+void DecideTimestamp(const dom::element* e, double received, Notes& notes,
+                     double* timestamp) {
   *timestamp = received;
-  if (e == nullptr) return absl::OkStatus();
+  if (e == nullptr) return;
+  double t = 0;
   switch (e->type()) {
     case Type::INT64:
-      *timestamp = static_cast<double>(e->get_int64().value_unsafe());
+      t = static_cast<double>(e->get_int64().value_unsafe());
       break;
     case Type::UINT64:
-      *timestamp = static_cast<double>(e->get_uint64().value_unsafe());
+      t = static_cast<double>(e->get_uint64().value_unsafe());
       break;
     case Type::DOUBLE:
-      *timestamp = e->get_double().value_unsafe();
+      t = e->get_double().value_unsafe();
       break;
     case Type::STRING: {
-      const std::optional<double> t =
+      const std::optional<double> parsed =
           ParseRfc3339(e->get_string().value_unsafe());
-      if (!t) {
-        return BadRequest(
-            "invalid_timestamp: timestamp must be RFC 3339 or epoch seconds");
+      if (!parsed) {
+        notes.Add({"timestamp"}, "invalid_data", "invalid timestamp", e);
+        return;
       }
-      *timestamp = *t;
+      t = *parsed;
       break;
     }
     default:
-      return BadRequest(
-          "invalid_timestamp: timestamp must be a string or a number");
+      notes.Add({"timestamp"}, "invalid_data", "expected a timestamp", e);
+      return;
   }
-  if (*timestamp < kMinTimestamp) {
-    return BadRequest("invalid_timestamp: timestamp is before year 1");
+  // Relay's range: years 1 to 9999 (Python's datetime cannot hold more).
+  constexpr double kMaxTimestamp = 253402300800.0;  // 10000-01-01T00:00:00Z
+  if (!(t >= kMinTimestamp && t < kMaxTimestamp)) {
+    notes.Add({"timestamp"}, "invalid_data", "timestamp out of range", e);
+    return;
   }
   // A clock running ahead would sort the event into the future, where
   // retention and "last seen" go wrong.
-  if (*timestamp - received > kMaxFutureSeconds) *timestamp = received;
-  return absl::OkStatus();
+  *timestamp = t - received > kMaxFutureSeconds ? received : t;
 }
 
 // Errors default to "error"; transactions to "info", as Relay does, so a
-// transaction never shows up as an error-level event.
-absl::Status DecideLevel(const dom::element* e, bool is_transaction,
-                         Level* level) {
+// transaction never shows up as an error-level event. Relay also reads
+// Python's logging levels (10 debug, 20 info, 30 warning, 40 error,
+// 50 fatal), which raven-python and logging handlers send; a level it
+// cannot read is removed with a note, and the default applies.
+void DecideLevel(const dom::element* e, bool is_transaction, Notes& notes,
+                 Level* level) {
   *level = is_transaction ? Level::kInfo : Level::kError;
-  if (e == nullptr) return absl::OkStatus();
-  if (e->type() != Type::STRING) {
-    return BadRequest("invalid_level: level must be a string");
+  if (e == nullptr) return;
+  std::optional<Level> l;
+  switch (e->type()) {
+    case Type::STRING:
+      l = ParseLevel(e->get_string().value_unsafe());
+      if (!l) notes.Add({"level"}, "invalid_data", "invalid level", e);
+      break;
+    case Type::INT64:
+    case Type::UINT64: {
+      const bool neg =
+          e->type() == Type::INT64 && e->get_int64().value_unsafe() < 0;
+      const uint64_t n =
+          neg ? 0
+              : (e->type() == Type::INT64
+                     ? static_cast<uint64_t>(e->get_int64().value_unsafe())
+                     : e->get_uint64().value_unsafe());
+      switch (n) {
+        case 10:
+          l = Level::kDebug;
+          break;
+        case 20:
+          l = Level::kInfo;
+          break;
+        case 30:
+          l = Level::kWarning;
+          break;
+        case 40:
+          l = Level::kError;
+          break;
+        case 50:
+          l = Level::kFatal;
+          break;
+        default:
+          notes.Add({"level"}, "invalid_data", {}, e);
+          break;
+      }
+      break;
+    }
+    default:
+      notes.Add({"level"}, "invalid_data", "expected a level", e);
+      break;
   }
-  const std::optional<Level> l = ParseLevel(e->get_string().value_unsafe());
-  if (!l) {
-    return BadRequest(
-        "invalid_level: level must be one of fatal, error, warning, info, "
-        "debug");
-  }
-  *level = *l;
-  return absl::OkStatus();
+  if (l) *level = *l;
 }
 
 EventType DecideType(const Plan& plan, bool is_transaction) {
@@ -1004,42 +1686,39 @@ EventType DecideType(const Plan& plan, bool is_transaction) {
                                                      : EventType::kDefault;
 }
 
-absl::Status DecideMessage(const Plan& plan, MessageAction* action) {
-  const dom::element* logentry = plan.Get(Field::kLogentry);
-  if (logentry && logentry->type() != Type::OBJECT) {
-    return SchemaError("logentry", "must be an object");
+// `false` is Relay's other "none" for a logentry (old SDKs sent
+// `"message": false`).
+bool IsNoLogentry(const dom::element* e) {
+  return e == nullptr ||
+         (e->type() == Type::BOOL && !e->get_bool().value_unsafe());
+}
+
+LogentrySource DecideLogentry(const Plan& plan) {
+  if (!IsNoLogentry(plan.Get(Field::kLogentry))) {
+    return LogentrySource::kLogentry;
   }
-  *action = MessageAction::kNone;
-  if (!plan.Has(Field::kMessage)) return absl::OkStatus();
-  const Type t = plan.fields[static_cast<int>(Field::kMessage)].type();
-  if (t != Type::STRING && t != Type::OBJECT && t != Type::NULL_VALUE) {
-    return SchemaError("message", "must be a string or an object");
+  if (!IsNoLogentry(plan.Get(Field::kMessage))) {
+    return LogentrySource::kMessage;
   }
-  if (logentry || t == Type::NULL_VALUE) {
-    *action = MessageAction::kDrop;
-  } else {
-    *action = t == Type::STRING ? MessageAction::kFromString
-                                : MessageAction::kRenameToLogentry;
-  }
-  return absl::OkStatus();
+  return LogentrySource::kNone;
 }
 
 absl::Status MakePlan(dom::object top, const NormalizeOptions& opts,
-                      Plan* plan) {
+                      Notes& notes, Plan* plan) {
   TERN_RETURN_IF_ERROR(FindFields(top, plan));
   TERN_RETURN_IF_ERROR(DecideEventId(*plan, opts, &plan->payload_id));
   // ToUnixMicros saturates, so even absl::InfiniteFuture stays finite.
   plan->received = static_cast<double>(absl::ToUnixMicros(opts.received)) / 1e6;
-  TERN_RETURN_IF_ERROR(DecideTimestamp(plan->Get(Field::kTimestamp),
-                                       plan->received, &plan->timestamp));
-  TERN_RETURN_IF_ERROR(
-      DecideLevel(plan->Get(Field::kLevel), opts.is_transaction, &plan->level));
+  DecideTimestamp(plan->Get(Field::kTimestamp), plan->received, notes,
+                  &plan->timestamp);
+  DecideLevel(plan->Get(Field::kLevel), opts.is_transaction, notes,
+              &plan->level);
   plan->platform =
       plan->Has(Field::kPlatform)
           ? CanonicalPlatform(plan->fields[static_cast<int>(Field::kPlatform)])
           : std::string_view("other");
   plan->type = DecideType(*plan, opts.is_transaction);
-  TERN_RETURN_IF_ERROR(DecideMessage(*plan, &plan->message));
+  plan->logentry = DecideLogentry(*plan);
   plan->add_sdk =
       !opts.sentry_client.empty() && plan->Get(Field::kSdk) == nullptr;
   return absl::OkStatus();
@@ -1066,16 +1745,17 @@ bool WriteTopLevel(dom::object top, const Plan& plan, const EventId& id,
   char id_hex[32];
   id.WriteHex(id_hex);
   const std::string_view id_text(id_hex, sizeof(id_hex));
-  const bool logentry_from_message =
-      plan.message == MessageAction::kFromString ||
-      plan.message == MessageAction::kRenameToLogentry;
   constexpr int kDepth = 2;  // of the members' values
 
   JsonBufferWriter& w = rw.writer();
   w.BeginObject();
   for (dom::key_value_pair m : top) {
     bool ok = true;
-    const Field f = Classify(m.key);
+    Field f = Classify(m.key);
+    if (IsAlias(f)) {
+      if ((plan.dropped_aliases & Plan::Bit(f)) != 0) continue;
+      f = CanonicalOf(f);  // written under the current name
+    }
     switch (f) {
       case Field::kEventId:
         w.Key(m.key);
@@ -1109,21 +1789,20 @@ bool WriteTopLevel(dom::object top, const Plan& plan, const EventId& id,
         }
         break;
       case Field::kMessage:
-        if (plan.message == MessageAction::kFromString) {
-          w.Key("logentry");
-          w.BeginObject();
-          w.Key("formatted");
-          w.String(m.value.get_string().value_unsafe());
-          w.EndObject();
-        } else if (plan.message == MessageAction::kRenameToLogentry) {
-          ok = rw.VisitMember("logentry", m.value, kDepth);
+        // Becomes the logentry, in its place; else dropped (a logentry
+        // wins, or it is null or false).
+        if (plan.logentry == LogentrySource::kMessage) {
+          ok = rw.WriteLogentry(m.value, kDepth);
         }
         break;
       case Field::kLogentry:
-        // A null logentry gives way to the one made from `message`.
-        if (!logentry_from_message) {
-          ok = rw.VisitMember(m.key, m.value, kDepth);
+        if (plan.logentry == LogentrySource::kLogentry) {
+          ok = rw.WriteLogentry(m.value, kDepth);
+        } else if (plan.logentry == LogentrySource::kNone &&
+                   m.value.type() == Type::NULL_VALUE) {
+          ok = rw.VisitMember("logentry", m.value, kDepth);
         }
+        // Else `false`, or a null one giving way to the message's.
         break;
       case Field::kUser:
         ok = rw.WriteUser(m.value, kDepth);
@@ -1142,7 +1821,11 @@ bool WriteTopLevel(dom::object top, const Plan& plan, const EventId& id,
       case Field::kFingerprint:
         ok = rw.WriteFingerprint(m.value, kDepth);
         break;
+      case Field::kErrors:
+      case Field::kMeta:
+        break;  // at the end, once the notes are known
       case Field::kOther:
+      default:
         if (rw.scrubs() && (m.key == "extra" || m.key == "contexts"))
             [[unlikely]] {
           ok = rw.VisitScrubbed(m.key, m.value, kDepth);
@@ -1179,6 +1862,13 @@ bool WriteTopLevel(dom::object top, const Plan& plan, const EventId& id,
     w.String(EventTypeName(plan.type));
   }
   if (plan.add_sdk && !plan.Has(Field::kSdk)) WriteSdk(w, opts.sentry_client);
+  // Always last, so that a second pass (which has nothing to note) leaves
+  // them where the first put them.
+  auto member = [&](Field f) -> const dom::element* {
+    return plan.Has(f) ? &plan.fields[static_cast<int>(f)] : nullptr;
+  };
+  if (!rw.WriteErrors(member(Field::kErrors), kDepth)) return false;
+  if (!rw.WriteMeta(member(Field::kMeta), kDepth)) return false;
   w.EndObject();
   return true;
 }
@@ -1301,8 +1991,10 @@ absl::Status Normalizer::Normalize(std::string_view json,
   }
   const dom::object top = AsObject(root);
 
+  // Notes keep removed values unless the project scrubs data.
+  Notes notes(/*keep_values=*/opts.scrub == nullptr || !opts.scrub->enabled);
   Plan plan;
-  TERN_RETURN_IF_ERROR(MakePlan(top, opts, &plan));
+  TERN_RETURN_IF_ERROR(MakePlan(top, opts, notes, &plan));
   EventId id;
   if (plan.payload_id) {
     id = *plan.payload_id;
@@ -1316,7 +2008,7 @@ absl::Status Normalizer::Normalize(std::string_view json,
   {
     // The output is about the input's size (plus the fields we add); sizing
     // the buffer for that up front means it rarely grows mid-event.
-    Rewriter rw(opts, &out->json, json.size() + 256);
+    Rewriter rw(opts, &notes, &out->json, json.size() + 256);
     if (!WriteTopLevel(top, plan, id, opts, rw)) return rw.TakeError();
   }  // The writer trims out->json to what it wrote.
 

@@ -5,10 +5,14 @@
 // without hyphens, timestamps as RFC 3339 strings or epoch numbers, `warn`
 // for `warning`, the legacy `message` field, `{{auto}}` for "use my address".
 // Downstream (grouping, storage, a real Sentry consumer) wants one shape, so
-// the relay settles these once here: it validates what it must rely on,
-// fills in what is missing, and rejects payloads whose shape would break the
-// backend, with a 400 that names the field. docs/event-normalization.md
-// holds the rules and why each one is the way it is.
+// the relay settles these once here: it fills in what is missing, coerces
+// what Sentry's Relay coerces (numbers where text belongs, a bare string
+// for a logentry, a list where `{"values": [...]}` is expected...), and
+// removes what it cannot read, recording each removal in the event's
+// `_meta` and `errors` as Relay does. Only what Relay refuses (not JSON,
+// not an object, a bad event id...) is refused, with a 400 that says why.
+// docs/event-normalization.md holds the rules and the Relay behaviour each
+// one follows.
 //
 // The input is parsed once with simdjson into its DOM and written once, by a
 // recursive serializer over that DOM, into the caller's output buffer.
@@ -128,8 +132,10 @@ class Normalizer {
   // routes on. Errors (out->json is then unspecified):
   //   InvalidArgument (400) with a detail starting with the reason:
   //     "invalid_json: ...", "invalid_utf8", "not_an_object",
-  //     "invalid_event_id", "event_id_mismatch", "invalid_timestamp",
-  //     "invalid_level", "invalid_schema: <field path>: ...";
+  //     "invalid_event_id", "event_id_mismatch",
+  //     "invalid_schema: duplicate key <key>";
+  //   a field of the wrong type is never an error: it is coerced, or
+  //     removed with a note in the output's `_meta` and `errors`;
   //   OutOfRange (413) "event_too_large" when `json` is longer than the
   //     max_event_bytes this normalizer was built for;
   //   Internal (500) when the parser cannot get memory.

@@ -790,7 +790,8 @@ std::optional<std::string_view> GroupingMessage(const JsonValue& event) {
       if (!m.empty()) return m;
       if (auto f = Str(v, "formatted")) return f;
       if (Str(v, "message")) return m;
-    } else if (v.is_string() && key == "message") {
+    } else if (v.is_string()) {
+      // A bare string is the legacy form; the relay makes it `formatted`.
       return v.string();
     }
   }
@@ -878,7 +879,11 @@ void SortSystemLast(GroupingHashes* h) {
 }
 
 // Fingerprint entries as strings; non-string entries as the relay
-// stringifies them (numbers by their text, booleans as true/false).
+// stringifies them (Relay's LenientString: integers by their text, other
+// numbers truncated, booleans as Python's True/False; a number a double
+// cannot hold exactly and anything else is dropped). The relay has done
+// this already for events that came through it; raw files (`hash FILE`)
+// get the same result.
 std::optional<std::vector<std::string>> Fingerprint(const JsonValue& event) {
   const JsonValue& fp = event["fingerprint"];
   if (!fp.is_array()) return std::nullopt;
@@ -887,7 +892,15 @@ std::optional<std::vector<std::string>> Fingerprint(const JsonValue& event) {
     if (v.is_string()) {
       out.emplace_back(v.string());
     } else if (v.is_number()) {
-      out.emplace_back(v.raw_number());
+      const std::string_view raw = v.raw_number();
+      if (raw.find_first_of(".eE") == std::string_view::npos) {
+        out.emplace_back(raw);
+      } else if (std::fabs(v.number()) < 9007199254740992.0) {
+        const double t = std::trunc(v.number());
+        out.emplace_back(t == 0 && std::signbit(t)
+                             ? std::string("-0")
+                             : absl::StrCat(static_cast<int64_t>(t)));
+      }
     } else if (v.is_bool()) {
       out.emplace_back(v.boolean() ? "True" : "False");
     }
