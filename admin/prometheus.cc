@@ -121,9 +121,8 @@ void PrometheusWriter::Histogram(std::string_view name, std::string_view help,
   absl::StrAppend(&out_, base, "_sum ");
   AppendValue(out_, sum);
   absl::StrAppend(&out_, "\n", base, "_count ");
-  AppendValue(out_, cumulative.empty()
-                        ? 0.0
-                        : static_cast<double>(cumulative.back()));
+  AppendValue(
+      out_, cumulative.empty() ? 0.0 : static_cast<double>(cumulative.back()));
   out_ += '\n';
   family_.clear();
 }

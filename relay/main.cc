@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -71,8 +70,7 @@ int CheckConfig(const std::string& path) {
     std::fprintf(stderr,
                  "%s: warning: spool.dir %s: %s (the relay will not start "
                  "until it exists and is writable)\n",
-                 path.c_str(), config->spool.dir.c_str(),
-                 std::strerror(errno));
+                 path.c_str(), config->spool.dir.c_str(), std::strerror(errno));
   }
   return 0;
 }

@@ -193,8 +193,7 @@ std::string RenderMetrics(const Relay::Impl& r) {
     w.Gauge("spool_segments", "spool segment files on disk",
             static_cast<double>(s.segments));
     w.Gauge("spool_oldest_record_age_seconds",
-            "age of the oldest record on disk (0: none)",
-            s.oldest_age_seconds);
+            "age of the oldest record on disk (0: none)", s.oldest_age_seconds);
     w.Gauge("spool_accepting", "1 while the spool takes new records",
             s.accepting ? 1 : 0);
     w.Gauge("spool_backlog_replayed",
@@ -215,8 +214,9 @@ std::string RenderMetrics(const Relay::Impl& r) {
              "reason",
              kCounter);
     for (int i = 0; i < spool::kSpoolDropCount; ++i) {
-      w.Sample({{"reason", spool::SpoolDropName(static_cast<spool::SpoolDrop>(i))}},
-               static_cast<double>(s.dropped[i]));
+      w.Sample(
+          {{"reason", spool::SpoolDropName(static_cast<spool::SpoolDrop>(i))}},
+          static_cast<double>(s.dropped[i]));
     }
     std::array<double, spool::kFsyncBucketsMs.size()> bounds_s{};
     for (size_t i = 0; i < bounds_s.size(); ++i) {

@@ -182,15 +182,15 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
     w->worker = std::make_unique<net::Worker>(absl::StrCat("tern-worker-", i));
     if (r.spool) {
       w->spool_writer = r.spool->NewWriter();
-      w->pipeline = std::make_unique<pipeline::Pipeline>(
-          PipelineOptionsFrom(c), w->spool_writer.get());
+      w->pipeline = std::make_unique<pipeline::Pipeline>(PipelineOptionsFrom(c),
+                                                         w->spool_writer.get());
       w->spool_timer = std::make_unique<net::Timer>(w->worker.get());
       spool::Writer* writer = w->spool_writer.get();
       w->spool_timer->Start(kSpoolTickMs, kSpoolTickMs,
                             [writer] { writer->Tick(); });
     } else {
-      w->pipeline = std::make_unique<pipeline::Pipeline>(
-          PipelineOptionsFrom(c), r.producer.get());
+      w->pipeline = std::make_unique<pipeline::Pipeline>(PipelineOptionsFrom(c),
+                                                         r.producer.get());
     }
     w->slot = std::make_unique<project::TableSlot>(*table);
     w->handler = std::make_unique<server::RelayHandler>(

@@ -5,8 +5,8 @@
 // under backpressure).
 #include <zlib.h>
 
-#include <memory>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -650,14 +650,15 @@ TEST(RelaySpoolTest, AnOutageIsAbsorbedAndReplayed) {
   EXPECT_GE(MetricValue(m->body, "tern_spool_spooled_only_total"), 80);
   EXPECT_GE(MetricValue(m->body, "tern_spool_appended_total"), 100);
   EXPECT_GE(MetricValue(m->body, "tern_spool_records"), 100);
-  EXPECT_THAT(m->body, HasSubstr("tern_spool_fsync_seconds_bucket{le=\"+Inf\"}"));
+  EXPECT_THAT(m->body,
+              HasSubstr("tern_spool_fsync_seconds_bucket{le=\"+Inf\"}"));
 
   ASSERT_TRUE(relay.cluster().SetBrokerUp(1).ok());
   // Outcomes go through the spool too, so wait for both topics' records.
   ASSERT_TRUE(WaitFor(
       [&] {
-        std::optional<HttpReply> mm = RoundTrip(
-            relay.port(), "GET /metrics HTTP/1.1\r\nHost: r\r\n\r\n");
+        std::optional<HttpReply> mm =
+            RoundTrip(relay.port(), "GET /metrics HTTP/1.1\r\nHost: r\r\n\r\n");
         return mm && MetricValue(mm->body, "tern_spool_replayed_total") >= 80;
       },
       absl::Seconds(30)));
@@ -685,9 +686,9 @@ TEST(RelaySpoolTest, AFullSpoolAnswers503) {
   std::optional<HttpReply> rejected;
   int ok = 0;
   for (int i = 0; i < 500 && !rejected; ++i) {
-    std::optional<HttpReply> r = RoundTrip(
-        relay.port(),
-        Post("/api/1/store/", AuthHeader() + "\r\n", EventJson(HexId(5000 + i))));
+    std::optional<HttpReply> r =
+        RoundTrip(relay.port(), Post("/api/1/store/", AuthHeader() + "\r\n",
+                                     EventJson(HexId(5000 + i))));
     ASSERT_TRUE(r.has_value());
     if (r->status == 200) {
       ++ok;
@@ -721,13 +722,15 @@ TEST(RelaySpoolTest, TheNextRelayReplaysWhatTheLastOneLeft) {
     for (int i = 0; i < 30; ++i) {
       const std::string id = HexId(7000 + i);
       std::optional<HttpReply> r = RoundTrip(
-          (*h)->port(), Post("/api/1/store/", AuthHeader() + "\r\n", EventJson(id)));
+          (*h)->port(),
+          Post("/api/1/store/", AuthHeader() + "\r\n", EventJson(id)));
       ASSERT_TRUE(r.has_value());
       ASSERT_EQ(r->status, 200) << r->body;
       accepted.push_back(id);
     }
   }  // relay and cluster gone, nothing delivered
-  auto h = RelayHarness::Start([&](config::RelayConfig& c) { c.spool.dir = dir; });
+  auto h =
+      RelayHarness::Start([&](config::RelayConfig& c) { c.spool.dir = dir; });
   ASSERT_TRUE(h.ok()) << h.status();  // Start waits for Ready: replayed
   ASSERT_TRUE((*h)->relay().Shutdown().ok());
   auto events = kafka::testing::ReadPartition(

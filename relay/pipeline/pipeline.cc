@@ -703,10 +703,9 @@ absl::Status Pipeline::ProduceStandaloneAttachment(Ctx& ctx,
   m.attachment.size = item.payload.size();
   value_scratch_.clear();
   protocol::EncodeAttachmentMessage(m, &value_scratch_);
-  TERN_RETURN_IF_ERROR(ProduceItem(ctx, DataCategory::kAttachment, 0,
-                                   options_.topics.attachments,
-                                   event_id.HexDigits().view(),
-                                   value_scratch_));
+  TERN_RETURN_IF_ERROR(ProduceItem(
+      ctx, DataCategory::kAttachment, 0, options_.topics.attachments,
+      event_id.HexDigits().view(), value_scratch_));
   std::move(release).Cancel();
   EmitOutcome(ctx, Outcome::kAccepted, std::nullopt, event_id,
               DataCategory::kAttachment, Quantity(item.payload.size()));
@@ -714,17 +713,24 @@ absl::Status Pipeline::ProduceStandaloneAttachment(Ctx& ctx,
   return absl::OkStatus();
 }
 
-absl::Status Pipeline::ProduceItem(const Ctx& ctx, DataCategory category,
-                                   uint32_t quantity, std::string_view topic,
-                                   std::string_view key,
-                                   std::string_view value) {
+// What the spool keeps with a message for its outcome.
+MessageMeta Pipeline::MetaFor(const Ctx& ctx, DataCategory category,
+                              uint32_t quantity) {
   MessageMeta meta;
   meta.project_id = ctx.project_id;
   meta.key_id = ctx.key_id.value_or(0);
   meta.category = static_cast<uint8_t>(category);
   meta.quantity = quantity;
   meta.received = ctx.received;
-  absl::Status s = sink_->Send(topic, key, value, meta);
+  return meta;
+}
+
+absl::Status Pipeline::ProduceItem(const Ctx& ctx, DataCategory category,
+                                   uint32_t quantity, std::string_view topic,
+                                   std::string_view key,
+                                   std::string_view value) {
+  absl::Status s =
+      sink_->Send(topic, key, value, MetaFor(ctx, category, quantity));
   if (!s.ok()) counters_.produce_errors.fetch_add(1, std::memory_order_relaxed);
   return s;
 }
@@ -756,16 +762,9 @@ void Pipeline::EmitOutcome(Ctx& ctx, Outcome outcome,
   // also counted in counters_), so a full queue here fails nothing.
   EventId::Hex key{};
   if (event_id) key = event_id->HexDigits();
-  MessageMeta meta;
-  meta.project_id = ctx.project_id;
-  meta.key_id = ctx.key_id.value_or(0);
-  meta.category = static_cast<uint8_t>(category);
-  meta.quantity = quantity;
-  meta.received = ctx.received;
-  absl::Status s =
-      sink_->Send(options_.topics.outcomes,
-                  event_id ? key.view() : std::string_view(), outcome_scratch_,
-                  meta);
+  absl::Status s = sink_->Send(
+      options_.topics.outcomes, event_id ? key.view() : std::string_view(),
+      outcome_scratch_, MetaFor(ctx, category, quantity));
   if (!s.ok()) {
     counters_.outcome_produce_errors.fetch_add(1, std::memory_order_relaxed);
   }

@@ -244,6 +244,8 @@ class Pipeline {
                    std::optional<std::string_view> reason,
                    std::optional<protocol::EventId> event_id,
                    protocol::DataCategory category, uint32_t quantity);
+  static MessageMeta MetaFor(const Ctx& ctx, protocol::DataCategory category,
+                             uint32_t quantity);
   absl::Status ProduceItem(const Ctx& ctx, protocol::DataCategory category,
                            uint32_t quantity, std::string_view topic,
                            std::string_view key, std::string_view value);

@@ -107,8 +107,8 @@ bool AppendRecord(const Record& r, std::string* out) {
     out->append(h.name);
     out->append(h.value);
   }
-  const uint32_t crc = protocol::Crc32(
-      0, std::string_view(*out).substr(start + 8, 4 + body));
+  const uint32_t crc =
+      protocol::Crc32(0, std::string_view(*out).substr(start + 8, 4 + body));
   char b[4];
   for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(crc >> (8 * i));
   std::memcpy(out->data() + start + 4, b, 4);
@@ -139,7 +139,8 @@ ScanStats ScanSegment(
     const size_t left = data.size() - at;
     bool good = false;
     size_t len = 0;
-    if (left >= kFrameBytes && Get<uint32_t>(data.data() + at) == kRecordMagic) {
+    if (left >= kFrameBytes &&
+        Get<uint32_t>(data.data() + at) == kRecordMagic) {
       len = Get<uint32_t>(data.data() + at + 8);
       if (len <= kMaxRecordBody && len <= left - kFrameBytes) {
         const uint32_t crc = Get<uint32_t>(data.data() + at + 4);

@@ -77,11 +77,11 @@ bool AppendRecord(const Record& r, std::string* out);
 
 // What a scan of one segment's bytes found.
 struct ScanStats {
-  uint64_t records = 0;       // good records handed to the callback
-  uint64_t bad_regions = 0;   // runs of damaged bytes skipped (each loses >=1
-                              // record, unless it is a torn tail)
-  uint64_t bad_bytes = 0;     // bytes in those runs
-  bool bad_header = false;    // the file header was missing or wrong
+  uint64_t records = 0;      // good records handed to the callback
+  uint64_t bad_regions = 0;  // runs of damaged bytes skipped (each loses >=1
+                             // record, unless it is a torn tail)
+  uint64_t bad_bytes = 0;    // bytes in those runs
+  bool bad_header = false;   // the file header was missing or wrong
   // Offset just past the last good record (or the file header when there is
   // none): where a writer may truncate a file whose damage runs to its end.
   size_t good_end = 0;
@@ -98,10 +98,9 @@ struct ScanStats {
 // file. Never reads outside `data`, never allocates per record, always
 // terminates (each byte offset is tried as a record start at most once).
 // `on_record` returns false to stop.
-ScanStats ScanSegment(
-    std::string_view data,
-    const std::function<bool(uint64_t index, size_t offset, const Record&)>&
-        on_record);
+ScanStats ScanSegment(std::string_view data,
+                      const std::function<bool(uint64_t index, size_t offset,
+                                               const Record&)>& on_record);
 
 }  // namespace tern::relay::spool
 

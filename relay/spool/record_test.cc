@@ -33,8 +33,13 @@ struct Seen {
 std::vector<Seen> ScanAll(std::string_view data, ScanStats* stats) {
   std::vector<Seen> out;
   *stats = ScanSegment(data, [&](uint64_t i, size_t off, const Record& r) {
-    Seen s{i, off, std::string(r.topic), std::string(r.key),
-           std::string(r.value), r.meta, {}};
+    Seen s{i,
+           off,
+           std::string(r.topic),
+           std::string(r.key),
+           std::string(r.value),
+           r.meta,
+           {}};
     for (const RecordHeader& h : r.headers) {
       s.headers.emplace_back(std::string(h.name), std::string(h.value));
     }
@@ -47,8 +52,8 @@ std::vector<Seen> ScanAll(std::string_view data, ScanStats* stats) {
 std::string Segment3() {
   std::string data(kFileHeader);
   EXPECT_TRUE(AppendRecord(Make("events", "k1", "first"), &data));
-  EXPECT_TRUE(AppendRecord(Make("events", "k2", std::string(1000, 'x')),
-                           &data));
+  EXPECT_TRUE(
+      AppendRecord(Make("events", "k2", std::string(1000, 'x')), &data));
   EXPECT_TRUE(AppendRecord(Make("outcomes", "", "third"), &data));
   return data;
 }
@@ -79,7 +84,8 @@ TEST(SpoolRecordTest, RoundTripKeepsEveryField) {
   EXPECT_EQ(seen[0].meta.quantity, 3u);
   EXPECT_EQ(seen[0].meta.category, 1);
   ASSERT_EQ(seen[0].headers.size(), 2u);
-  EXPECT_EQ(seen[0].headers[0], (std::pair<std::string, std::string>{"h1", "v1"}));
+  EXPECT_EQ(seen[0].headers[0],
+            (std::pair<std::string, std::string>{"h1", "v1"}));
   EXPECT_EQ(seen[0].headers[1].second, std::string(300, 'z'));
 }
 

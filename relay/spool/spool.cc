@@ -25,7 +25,7 @@ enum RecordState : uint8_t {
   kUnproduced = 0,  // on disk only: the replayer produces it
   kPending = 1,     // handed to the producer, no report yet
   kAcked = 2,
-  kFailed = 3,  // the producer gave up (timeout, purge): replayed
+  kFailed = 3,   // the producer gave up (timeout, purge): replayed
   kDropped = 4,  // refused for good: counted, never retried
 };
 
@@ -113,8 +113,8 @@ absl::Status ReadFile(const std::string& path, std::string* out) {
   out->resize(static_cast<size_t>(st.st_size));
   size_t at = 0;
   while (at < out->size()) {
-    const ssize_t n = ::pread(fd, out->data() + at, out->size() - at,
-                              static_cast<off_t>(at));
+    const ssize_t n =
+        ::pread(fd, out->data() + at, out->size() - at, static_cast<off_t>(at));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const int e = n < 0 ? errno : 0;
@@ -190,18 +190,17 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(SpoolOptions options) {
         "spool: cannot create ", lock_path, ": ", std::strerror(errno)));
   }
   if (::flock(spool->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("spool: ", spool->options_.dir,
-                     " is in use by another tern-relay (", lock_path,
-                     " is locked); give each relay its own spool.dir"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "spool: ", spool->options_.dir, " is in use by another tern-relay (",
+        lock_path, " is locked); give each relay its own spool.dir"));
   }
   bool ok = false;
   const uint64_t free_bytes = FreeBytes(spool->options_.dir, &ok);
   if (!ok || free_bytes < spool->options_.min_free_bytes) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "spool: ", spool->options_.dir, " has ", free_bytes,
-        " bytes free, below spool.min_free_bytes (",
-        spool->options_.min_free_bytes, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("spool: ", spool->options_.dir, " has ", free_bytes,
+                     " bytes free, below spool.min_free_bytes (",
+                     spool->options_.min_free_bytes, ")"));
   }
   if (absl::Status s = spool->Recover(); !s.ok()) return s;
   return spool;
@@ -372,9 +371,8 @@ void Spool::Push(Segment* seg) {
   Segment* head = new_head_.load(std::memory_order_relaxed);
   do {
     seg->next_new = head;
-  } while (!new_head_.compare_exchange_weak(head, seg,
-                                            std::memory_order_release,
-                                            std::memory_order_relaxed));
+  } while (!new_head_.compare_exchange_weak(
+      head, seg, std::memory_order_release, std::memory_order_relaxed));
 }
 
 void Spool::NoteDiskError(std::string_view what, int err) {
@@ -390,9 +388,19 @@ void Spool::NoteDiskError(std::string_view what, int err) {
   }
 }
 
+void Spool::NoteFsync(absl::Duration took) {
+  const double ms = absl::ToDoubleMilliseconds(took);
+  size_t b = 0;
+  while (b < kFsyncBucketsMs.size() && ms > kFsyncBucketsMs[b]) ++b;
+  fsync_hist_[b].fetch_add(1, std::memory_order_relaxed);
+  fsync_count_.fetch_add(1, std::memory_order_relaxed);
+  fsync_ns_sum_.fetch_add(static_cast<uint64_t>(absl::ToInt64Nanoseconds(took)),
+                          std::memory_order_relaxed);
+}
+
 void Spool::Run() {
-  const absl::Duration tick = std::min(absl::Milliseconds(10),
-                                       options_.fsync_interval);
+  const absl::Duration tick =
+      std::min(absl::Milliseconds(10), options_.fsync_interval);
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
     l.unlock();
@@ -444,13 +452,7 @@ void Spool::SyncDirty(bool final_only) {
       } else {
         seg->synced = written;
       }
-      const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
-      size_t b = 0;
-      while (b < kFsyncBucketsMs.size() && ms > kFsyncBucketsMs[b]) ++b;
-      fsync_hist_[b].fetch_add(1, std::memory_order_relaxed);
-      fsync_count_.fetch_add(1, std::memory_order_relaxed);
-      fsync_ns_sum_.fetch_add(static_cast<uint64_t>(ms * 1e6),
-                              std::memory_order_relaxed);
+      NoteFsync(absl::Now() - t0);
     }
     if (sealed) {
       // The writer is done with it: no more appends, so no more syncs.
@@ -554,8 +556,7 @@ void Spool::Replay() {
       if (replay_seg_ == nullptr) return;
       replay_index_.clear();
       replay_pos_ = 0;
-      if (absl::Status s = ReadFile(replay_seg_->path, &replay_buf_);
-          !s.ok()) {
+      if (absl::Status s = ReadFile(replay_seg_->path, &replay_buf_); !s.ok()) {
         NoteDiskError("read", EIO);
         replay_seg_->needs_replay.store(true);
         replay_seg_ = nullptr;
@@ -638,8 +639,7 @@ SpoolStats Spool::Stats() const {
   }
   s.fsync_count = fsync_count_.load(std::memory_order_relaxed);
   s.fsync_seconds_sum =
-      static_cast<double>(fsync_ns_sum_.load(std::memory_order_relaxed)) /
-      1e9;
+      static_cast<double>(fsync_ns_sum_.load(std::memory_order_relaxed)) / 1e9;
   return s;
 }
 
@@ -678,15 +678,15 @@ absl::Status Writer::Send(std::string_view topic, std::string_view key,
 
 absl::Status Writer::WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
-    const ssize_t n = spool_->options_.write_fn
-                          ? spool_->options_.write_fn(fd, data.data(),
-                                                      data.size())
-                          : ::write(fd, data.data(), data.size());
+    const ssize_t n =
+        spool_->options_.write_fn
+            ? spool_->options_.write_fn(fd, data.data(), data.size())
+            : ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const int e = n < 0 ? errno : ENOSPC;
-      return absl::UnavailableError(absl::StrCat(
-          "the relay cannot write its spool: ", std::strerror(e)));
+      return absl::UnavailableError(
+          absl::StrCat("the relay cannot write its spool: ", std::strerror(e)));
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
@@ -740,9 +740,8 @@ absl::Status Writer::Commit() {
           o.max_bytes ||
       !spool_->disk_ok_.load(std::memory_order_relaxed)) {
     spool_->dropped_[static_cast<int>(SpoolDrop::kFull)].fetch_add(n);
-    spool_->full_at_bytes_.store(
-        spool_->bytes_.load(std::memory_order_relaxed),
-        std::memory_order_relaxed);
+    spool_->full_at_bytes_.store(spool_->bytes_.load(std::memory_order_relaxed),
+                                 std::memory_order_relaxed);
     spool_->full_.store(true, std::memory_order_relaxed);
     return absl::UnavailableError("the relay's spool is full");
   }
@@ -774,13 +773,7 @@ absl::Status Writer::Commit() {
       s = absl::UnavailableError(absl::StrCat(
           "the relay cannot sync its spool: ", std::strerror(err)));
     } else {
-      const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
-      size_t b = 0;
-      while (b < kFsyncBucketsMs.size() && ms > kFsyncBucketsMs[b]) ++b;
-      spool_->fsync_hist_[b].fetch_add(1, std::memory_order_relaxed);
-      spool_->fsync_count_.fetch_add(1, std::memory_order_relaxed);
-      spool_->fsync_ns_sum_.fetch_add(static_cast<uint64_t>(ms * 1e6),
-                                      std::memory_order_relaxed);
+      spool_->NoteFsync(absl::Now() - t0);
     }
   } else if (!s.ok()) {
     err = errno != 0 ? errno : EIO;
@@ -832,8 +825,9 @@ absl::Status Writer::Commit() {
 
 void Writer::Tick() {
   if (seg_ == nullptr) return;
-  const bool old = seg_->count.load(std::memory_order_relaxed) > 0 &&
-                   absl::Now() - seg_->opened >= spool_->options_.max_segment_age;
+  const bool old =
+      seg_->count.load(std::memory_order_relaxed) > 0 &&
+      absl::Now() - seg_->opened >= spool_->options_.max_segment_age;
   bool resume = false;
   if (seg_has_unproduced_) {
     kafka::Producer* p = spool_->producer_.load(std::memory_order_acquire);

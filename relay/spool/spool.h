@@ -96,11 +96,11 @@ inline constexpr std::array<double, 11> kFsyncBucketsMs = {
     0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000};
 
 struct SpoolStats {
-  uint64_t bytes = 0;     // segment bytes on disk
-  uint64_t records = 0;   // records in segments on disk
-  uint64_t segments = 0;  // segment files on disk
-  uint64_t appended = 0;  // records written since start
-  uint64_t replayed = 0;  // records handed to the producer by the replayer
+  uint64_t bytes = 0;         // segment bytes on disk
+  uint64_t records = 0;       // records in segments on disk
+  uint64_t segments = 0;      // segment files on disk
+  uint64_t appended = 0;      // records written since start
+  uint64_t replayed = 0;      // records handed to the producer by the replayer
   uint64_t spooled_only = 0;  // records written while Kafka could not take them
   uint64_t recovered = 0;     // good records found at start
   uint64_t corrupt_regions = 0;
@@ -176,6 +176,8 @@ class Spool {
   void Replay();
   void Push(Segment* seg);
   void NoteDiskError(std::string_view what, int err);
+  // One fdatasync's latency into the histogram (any thread).
+  void NoteFsync(absl::Duration took);
   bool ProduceRecord(Segment* seg, uint32_t index, const Record& r);
 
   const SpoolOptions options_;

@@ -123,8 +123,8 @@ class SpoolTest : public ::testing::Test {
     meta.project_id = 1;
     meta.received = absl::Now();
     for (int i = 0; i < n; ++i) {
-      ASSERT_TRUE(w.Send(kTopic, absl::StrCat(i), absl::StrCat(std::string(prefix), "-", i),
-                         meta)
+      ASSERT_TRUE(w.Send(kTopic, absl::StrCat(i),
+                         absl::StrCat(std::string(prefix), "-", i), meta)
                       .ok());
       EXPECT_TRUE(w.HasUncommitted());
       if ((i + 1) % per_turn == 0 || i + 1 == n) {
@@ -312,9 +312,8 @@ TEST_F(SpoolTest, RecoversAroundATornTailAndAFlippedBit) {
   ASSERT_TRUE(spool_->WaitDrained(absl::Seconds(30)).ok());
   const auto got = Consumed();
   EXPECT_EQ(got.size(), 38u);
-  EXPECT_EQ(std::count(got.begin(), got.end(),
-                       absl::StrCat("r-", per_file - 1)),
-            0);
+  EXPECT_EQ(
+      std::count(got.begin(), got.end(), absl::StrCat("r-", per_file - 1)), 0);
   EXPECT_EQ(std::count(got.begin(), got.end(), absl::StrCat("r-", per_file)),
             0);
   EXPECT_EQ(got.front(), "r-0");
@@ -416,10 +415,12 @@ TEST_F(SpoolTest, SpoolsOnlyWhileTheProducerIsFullThenReplays) {
   ASSERT_TRUE(cluster_->SetBrokerUp(1).ok());
   // Tick seals the segment with unproduced records once the producer takes
   // messages again, and the replayer feeds them.
-  ASSERT_TRUE(WaitFor([&] {
-    w->Tick();
-    return spool_->Stats().records == 0;
-  }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        w->Tick();
+        return spool_->Stats().records == 0;
+      },
+      absl::Seconds(30)));
   const auto got = Consumed();
   ASSERT_EQ(got.size(), 300u);
   std::vector<std::string> sorted = got;
