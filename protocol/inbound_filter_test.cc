@@ -764,6 +764,9 @@ TEST_F(InboundFilterCorpus, ExpectedHitsWithEveryFilterOn) {
       // request.url http://localhost:5000/ (an ASP.NET dev server).
       {"glitchtip/dotnet_divide_zero.json", kFilterLocalhost},
       {"glitchtip/dotnet_error.json", kFilterLocalhost},
+      // The same, with odd headers the normalizer coerces.
+      {"bugsink/weird_ua.json", kFilterLocalhost},
+      {"bugsink/headers_as_lists.json", kFilterLocalhost},
   };
   const auto samples = Normalized();
   InboundFilter f;

@@ -156,7 +156,8 @@ absl::Status BatchBuilder::AddEvent(const protocol::EventMessage& event,
     record.issue.metadata_filename = std::move(facts->metadata_filename);
     record.issue.metadata_function = std::move(facts->metadata_function);
   }
-  record.received_ms = static_cast<int64_t>(event.start_time) * 1000;
+  record.received_ms = facts->received_ms.value_or(
+      static_cast<int64_t>(event.start_time) * 1000);
   record.timestamp_ms = facts->timestamp_ms.value_or(record.received_ms);
   record.level = std::move(facts->level);
   record.release = std::move(facts->release);

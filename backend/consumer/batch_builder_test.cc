@@ -122,6 +122,18 @@ TEST_F(BatchBuilderTest, ErrorEventBecomesARecordWithHashesAndIssueFields) {
   EXPECT_EQ(batch_.offsets[0].next_offset, 11);
 }
 
+TEST_F(BatchBuilderTest, ReceivedKeepsTheRelaysMillisecondsOverStartTime) {
+  // start_time is whole seconds; two events of one second would otherwise
+  // tie, and "latest" would fall back to the event id.
+  Messages m;
+  m.Event(kEvents, 1, 'd',
+          R"({"received":1700000001.375,"timestamp":1700000000.5,)"
+          R"("exception":{"values":[{"type":"E","value":"v"}]}})");
+  Build(m);
+  ASSERT_THAT(batch_.events, SizeIs(1));
+  EXPECT_EQ(batch_.events[0].received_ms, 1700000001375);
+}
+
 TEST_F(BatchBuilderTest, TransactionsOpenNoIssue) {
   Messages m;
   m.Event(kTransactions, 1, 'b',

@@ -131,6 +131,21 @@ std::string GenerateCulprit(const JsonValue& event, std::string_view platform) {
   return TruncateChars(culprit, 200);
 }
 
+// A point in time as events carry it (seconds since the epoch, or an RFC 3339
+// string), in milliseconds; nullopt when absent or out of range.
+std::optional<int64_t> TimeMs(const JsonValue& v) {
+  std::optional<double> seconds;
+  if (v.is_number()) {
+    seconds = v.number();
+  } else if (v.is_string()) {
+    seconds = protocol::ParseRfc3339(v.string());
+  }
+  if (!seconds || !std::isfinite(*seconds) || std::fabs(*seconds) >= 1e14) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(std::llround(*seconds * 1000));
+}
+
 std::string TagsJson(const JsonValue& tags) {
   std::string out;
   protocol::JsonWriter w(&out);
@@ -196,16 +211,8 @@ absl::StatusOr<EventFacts> Analyze(std::string_view event_json) {
   facts.platform = std::string(StrOr(event, "platform", "other"));
   facts.release = std::string(StrOr(event, "release"));
   facts.environment = std::string(StrOr(event, "environment"));
-  const JsonValue& ts = event["timestamp"];
-  std::optional<double> seconds;
-  if (ts.is_number()) {
-    seconds = ts.number();
-  } else if (ts.is_string()) {
-    seconds = protocol::ParseRfc3339(ts.string());
-  }
-  if (seconds && std::isfinite(*seconds) && std::fabs(*seconds) < 1e14) {
-    facts.timestamp_ms = static_cast<int64_t>(std::llround(*seconds * 1000));
-  }
+  facts.timestamp_ms = TimeMs(event["timestamp"]);
+  facts.received_ms = TimeMs(event["received"]);
   facts.tags_json = TagsJson(event["tags"]);
 
   std::string_view transaction = StrOr(event, "transaction");

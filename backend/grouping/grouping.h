@@ -43,6 +43,10 @@ struct EventFacts {
   std::string level = "error";
   std::string platform, release, environment;
   std::optional<int64_t> timestamp_ms;
+  // When the relay received it ("received", seconds with a fraction): finer
+  // than the Kafka wrapper's whole-second start_time, so events of one second
+  // keep their arrival order.
+  std::optional<int64_t> received_ms;
   std::string tags_json = "[]";  // [["k","v"],..] compact
   // Issue fields, Sentry's rules: title "Type: first line of value" (or the
   // message / transaction / "<unlabeled event>"), culprit from the crashing

@@ -460,7 +460,8 @@ TEST(AnalyzeTest, IssueFields) {
   auto facts = Analyze(
       R"({"event_id":"9EC79C33-EC99-42AB-8353-589FCB2E04DC","platform":"python",)"
       R"("level":"warning","release":"1.0","environment":"prod",)"
-      R"("timestamp":1700000000.5,"tags":{"a":"b","n":1},)"
+      R"("timestamp":1700000000.5,"received":1700000001.25,)"
+      R"("tags":{"a":"b","n":1},)"
       R"("exception":{"values":[{"type":"ValueError","value":"bad\nmore",)"
       R"("stacktrace":{"frames":[{"module":"app.views","function":"index",)"
       R"("filename":"app/views.py","in_app":true},{"module":"lib","function":"x"}]}}]}})");
@@ -471,6 +472,7 @@ TEST(AnalyzeTest, IssueFields) {
   EXPECT_EQ(facts->release, "1.0");
   EXPECT_EQ(facts->environment, "prod");
   EXPECT_EQ(facts->timestamp_ms, 1700000000500);
+  EXPECT_EQ(facts->received_ms, 1700000001250);
   EXPECT_EQ(facts->tags_json, R"([["a","b"],["n","1"]])");
   EXPECT_EQ(facts->title, "ValueError: bad");
   EXPECT_EQ(facts->culprit, "app.views in index");
@@ -496,6 +498,7 @@ TEST(AnalyzeTest, MessageAndTransactionTitles) {
   EXPECT_EQ(tx->title, "/api/x");
   EXPECT_TRUE(tx->hashes.variants.empty());
   EXPECT_EQ(tx->timestamp_ms, 1704067200000);
+  EXPECT_EQ(tx->received_ms, std::nullopt);
 }
 
 TEST(AnalyzeTest, RejectsNonObjects) {
