@@ -13,6 +13,9 @@
 #                    fetches them from Maven Central; later runs reuse them.
 #   KAFKA_START_TIMEOUT  seconds to wait for the broker to answer (default 60)
 #   KAFKA_JAVA_OPTS      extra JVM options for the format step and the broker
+#   KAFKA_KEEP_DATA=1    restart on the data a previous run left in WORKDIR
+#                        (no wipe, no format): its topics and messages stay.
+#                        Without it every start is a fresh, empty cluster.
 #
 # Needs java 17+, mvn (first run only) and kcat on PATH: scripts/deps.sh
 # installs Debian's. Non-interactive. Exits 1, with the tail of the server log,
@@ -95,7 +98,13 @@ port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 for p in "$PORT" "$CPORT"; do
   port_busy "$p" && die "port $p on $HOST is already in use"
 done
-rm -rf "$W/data" "$W/logs" "$W/kafka.pid" "$W/bootstrap" "$W/server.properties"
+keep=0
+[[ ${KAFKA_KEEP_DATA:-0} == 1 && -f $W/data/meta.properties ]] && keep=1
+if ((keep)); then
+  rm -rf "$W/logs" "$W/kafka.pid" "$W/bootstrap" "$W/server.properties"
+else
+  rm -rf "$W/data" "$W/logs" "$W/kafka.pid" "$W/bootstrap" "$W/server.properties"
+fi
 mkdir -p "$W/data" "$W/logs"
 sed -e "s#@DATA@#$W/data#g" -e "s#@PORT@#$PORT#g" -e "s#@CONTROLLER_PORT@#$CPORT#g" \
   "$HERE/server.properties" >"$W/server.properties"
@@ -110,16 +119,19 @@ JOPTS+=(${KAFKA_JAVA_OPTS:-})
 # Cluster id: 16 random bytes, base64url without padding (what
 # `kafka-storage.sh random-uuid` prints). Skip ids starting with '-', which
 # an argument parser could take for an option.
-cid=-
-while [[ $cid == -* ]]; do
-  cid=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-done
-
 t0=$SECONDS
-if ! java "${JOPTS[@]}" -cp "$LIBS/*" kafka.tools.StorageTool format \
-  --cluster-id="$cid" --config "$W/server.properties" >"$W/logs/format.log" 2>&1; then
-  cat "$W/logs/format.log" >&2
-  die "formatting KRaft storage failed"
+if ((keep)); then
+  echo "kafka/up.sh: restarting on the data in $W/data" >&2
+else
+  cid=-
+  while [[ $cid == -* ]]; do
+    cid=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  done
+  if ! java "${JOPTS[@]}" -cp "$LIBS/*" kafka.tools.StorageTool format \
+    --cluster-id="$cid" --config "$W/server.properties" >"$W/logs/format.log" 2>&1; then
+    cat "$W/logs/format.log" >&2
+    die "formatting KRaft storage failed"
+  fi
 fi
 
 # stdin/stdout/stderr all redirected, so a caller reading this script's output

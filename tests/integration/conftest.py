@@ -456,11 +456,15 @@ def project() -> Project:
 class Relay:
     """One tern-relay process with a config and projects file of its own."""
 
-    def __init__(self, workdir: Path, bootstrap: str, projects: list[Project], **overrides):
+    def __init__(self, workdir: Path, bootstrap: str, projects: list[Project],
+                 launcher: list[str] | None = None, **overrides):
+        """`launcher`, when given, is a command the relay's argv is appended
+        to (e.g. one that mounts a file system for it first)."""
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.projects = projects
         self.bootstrap = bootstrap
+        self.launcher = list(launcher or [])
         self.overrides = overrides
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -503,7 +507,7 @@ class Relay:
         config = self._write_config()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(binary), "run", "--config", str(config)],
+            [*self.launcher, str(binary), "run", "--config", str(config)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
