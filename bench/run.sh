@@ -26,6 +26,11 @@
 # `latency-at: F` then runs again open loop at F x the closed-loop rate
 # and takes p50/p99 from that run (latency from the scheduled send time);
 # a UDP scenario with `drops-at: F` does the same for kernel drops.
+# A scenario with `peer: STATUS` then runs the same tern-bench load against
+# the peer baseline: Debian's nginx, one unprivileged process pinned to the
+# relay's core, answering every request with STATUS (bench_start_nginx in
+# bench/stack.sh); the row's "x nginx" is relay events (or answers) per
+# relay CPU-second over nginx answers per nginx CPU-second.
 # The e2e scenario instead runs a real Kafka broker (scripts/kafka/up.sh),
 # tern-backend on SQLite and the relay, and measures events stored per
 # second and the latency until the API shows an event (see run_e2e).
@@ -102,6 +107,8 @@ done
 # shellcheck source=bench/stack.sh
 . "$here/stack.sh"
 work=$(mktemp -d)
+# The nginx peer runs as nobody when we are root: it must reach $work/nginx.
+chmod 711 "$work"
 mock_pid=
 relay_pid=
 cleanup() {
@@ -378,12 +385,35 @@ PY
   relay_log_warnings=$(grep -c -iE 'error|warn' "$work/relay-$name.log" || true)
   bench_stop_stack
 
+  # The peer, minutes apart from the relay in the same run, on the same
+  # core, with the same load and payload pool; the relay is down by now.
+  peer_json=
+  if [[ -n ${sc[peer]:-} && -z $smoke ]]; then
+    echo "--- $name: peer baseline, nginx answering ${sc[peer]}"
+    peer_port=$(bench_free_port)
+    if bench_start_nginx "$relay_cpu" "$work" "$peer_port" "${sc[peer]}"; then
+      mapfile -t flags < <(bench_flags)
+      if taskset -c "$load_cpu" "$bin/tern-bench" --port "$peer_port" \
+          --target-pid "$nginx_pid" --name "$name-nginx" --json "$work/$name-nginx.json" \
+          --duration "$duration" --warmup "$warmup" "${flags[@]}"; then
+        peer_json=$work/$name-nginx.json
+      else
+        echo "run.sh: $name: peer run failed" >&2
+        failures=$((failures + 1))
+      fi
+    else
+      failures=$((failures + 1))
+    fi
+    bench_stop_stack
+  fi
+
   python3 - "$name" "$main_json" "${second_json:-}" "${accepted:-}" \
     "${sc[target]:-}" "${sc[target-metric]:-ok}" "${sc[soak]:-}" \
     "${sc[latency-at]:-}" "${sc[drops-at]:-}" "$relay_log_warnings" \
-    "${sc[p99-target-ms]:-}" >>"$rows" <<'PY'
+    "${sc[p99-target-ms]:-}" "${peer_json:-}" "${sc[peer-target]:-}" >>"$rows" <<'PY'
 import json, sys
-name, main, second, accepted, target, metric, soak, lat_at, drops_at, warns, p99_target = sys.argv[1:12]
+(name, main, second, accepted, target, metric, soak, lat_at, drops_at, warns,
+ p99_target, peer, peer_target) = sys.argv[1:14]
 r = json.load(open(main))
 o = json.load(open(second)) if second else None
 t = r["target"]
@@ -430,6 +460,17 @@ if soak:
 row["relay_log_warnings"] = int(warns)
 if p99_target:
     row["p99_target_ms"] = float(p99_target)
+if peer:
+    # nginx answers every request with the scenario's status: all of its
+    # answers count, per nginx CPU-second.
+    p = json.load(open(peer))
+    pcpu = p["target"]["cpu_s"]
+    row["peer_status"] = sorted(p["by_status"])
+    row["peer_per_cpu_s"] = p["answered"] / pcpu if pcpu else None
+    if row["per_cpu_s"] and row["peer_per_cpu_s"]:
+        row["x_nginx"] = row["per_cpu_s"] / row["peer_per_cpu_s"]
+    if peer_target:
+        row["x_nginx_target"] = float(peer_target)
 print(json.dumps(row))
 PY
 done
@@ -483,6 +524,12 @@ def verdict(r):
     if t and r.get("per_cpu_s"):
         share = r["per_cpu_s"] / t
         notes.append(f"target {t:,.0f}: " + ("met" if share >= 1 else f"**missed** ({share:.1%})"))
+    if r.get("peer_per_cpu_s"):
+        notes.append(f"nginx {r['peer_per_cpu_s']:,.0f} answers per nginx CPU-s"
+                     + (f" ({', '.join(r['peer_status'])})" if r.get("peer_status") else ""))
+    if r.get("x_nginx_target") and r.get("x_nginx"):
+        t = r["x_nginx_target"]
+        notes.append(f"x nginx target {t:g}: " + ("met" if r["x_nginx"] >= t else "**missed**"))
     if r.get("latency_from"):
         notes.append("latency: " + r["latency_from"])
     if (r.get("p99_target_ms") and r.get("p99") is not None and
@@ -508,14 +555,16 @@ def verdict(r):
 lines = []
 for r in rows:
     rss = r.get("peak_rss_kb")
-    lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+    xn = r.get("x_nginx")
+    lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
         r["scenario"], fmt_rate(r.get("per_s")), fmt_rate(r.get("per_cpu_s")),
+        "—" if xn is None else f"{xn:.2f}x",
         fmt_ms(r.get("p50")), fmt_ms(r.get("p99")),
         "—" if not rss else f"{rss/1024:.1f} MiB", verdict(r), commit, today))
 
 print()
-print("| scenario | events/s | per relay CPU-s | p50 | p99 | peak RSS | notes | commit | date |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| scenario | events/s | per relay CPU-s | x nginx | p50 | p99 | peak RSS | notes | commit | date |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for l in lines:
     print(l)
 
@@ -547,7 +596,10 @@ if BEGIN in old and END in old:
             old_wrk = l
         m = re.match(r"\| ([a-z0-9-]+) \|", l)
         if m and m.group(1) not in ("scenario",):
-            kept[m.group(1)] = l
+            cells = l.split(" | ")
+            if len(cells) == 9:  # a row from before the "x nginx" column
+                cells.insert(3, "—")
+            kept[m.group(1)] = " | ".join(cells)
 for r, l in zip(rows, lines):
     kept[r["scenario"]] = l
 order = sorted(f[:-4] for f in os.listdir(os.path.join(root, "bench", "scenarios")) if f.endswith(".yml"))
@@ -561,10 +613,12 @@ body = [BEGIN, "",
         "- events/s: 2xx answers per second (reject scenarios: answers of any status; UDP: datagrams "
         "the relay produced to Kafka). Per relay CPU-s: the same count over the relay's utime+stime "
         "(all threads) in the measured interval. p50/p99 from tern-bench's histogram; open-loop "
-        "latency is measured from the scheduled send time.",
+        "latency is measured from the scheduled send time. x nginx: per relay CPU-s over the "
+        "answers per nginx CPU-second of the peer baseline (Debian's nginx, one process on the "
+        "relay's core, answering the scenario's status to the same load) in the same run.",
         "",
-        "| scenario | events/s | per relay CPU-s | p50 | p99 | peak RSS | notes | commit | date |",
-        "|---|---|---|---|---|---|---|---|---|"]
+        "| scenario | events/s | per relay CPU-s | x nginx | p50 | p99 | peak RSS | notes | commit | date |",
+        "|---|---|---|---|---|---|---|---|---|---|"]
 body += [kept[s] for s in order if s in kept] + [kept[s] for s in kept if s not in order]
 if wrk_line or old_wrk:
     body += ["", wrk_line or old_wrk]

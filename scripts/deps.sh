@@ -26,6 +26,9 @@ PACKAGES=(
   # the web UI's headless browser test (tests/browser/): playwright-core from
   # npm drives Debian's chromium, so no browser is downloaded at test time
   chromium
+  # bench/run.sh's peer baseline (bench/stack.sh runs it from a config of its
+  # own, unprivileged; the package's service is not started, see below)
+  nginx
 )
 
 missing=()
@@ -51,4 +54,18 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Installing nginx would start its service on port 80; the bench never uses
+# it. While apt-get runs, a policy-rc.d that forbids starting services keeps
+# it (and any other package's service) down, unless the machine already has
+# a policy of its own (containers usually do), which is left as it is.
+guard=
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\n# tern scripts/deps.sh: no service starts during its apt-get\nexit 101\n' |
+    $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod 755 /usr/sbin/policy-rc.d
+  guard=1
+fi
+status=0
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+if [[ -n $guard ]]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+exit "$status"
