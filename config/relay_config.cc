@@ -332,6 +332,19 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, RelayConfig* out) {
         }));
     return sm.Finish();
   }));
+  TERN_RETURN_IF_ERROR(m.Field("outcomes", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields om, MapFields::Open(&d, n, p));
+    TERN_RETURN_IF_ERROR(
+        om.Field("flush_interval", [&](const YamlNode& on, auto op) {
+          TERN_RETURN_IF_ERROR(d.Duration(on, op, absl::ZeroDuration(),
+                                          &out->outcomes.flush_interval));
+          if (out->outcomes.flush_interval > absl::Minutes(10)) {
+            return d.Error(on, op, "must be at most 10m");
+          }
+          return absl::OkStatus();
+        }));
+    return om.Finish();
+  }));
   TERN_RETURN_IF_ERROR(m.Field("metrics", [&](const YamlNode& n, auto p) {
     TERN_ASSIGN_OR_RETURN(MapFields mm, MapFields::Open(&d, n, p));
     TERN_RETURN_IF_ERROR(mm.Field("enabled", [&](const YamlNode& mn, auto mp) {

@@ -161,6 +161,16 @@ struct MetricsConfig {
   bool enabled = true;
 };
 
+// Outcomes (docs/config.md, "outcomes").
+struct OutcomesConfig {
+  // Outcomes that carry no event id (other than `accepted`) are summed per
+  // worker over windows of this length, per (project, key, outcome, reason,
+  // category), and produced as one message with `quantity` when the window
+  // ends. 0 produces each outcome at once. Outcomes with an event id, and
+  // `accepted` ones, are always produced at once.
+  absl::Duration flush_interval = absl::Seconds(1);
+};
+
 struct RelayConfig {
   ListenConfig listen;
   // Worker threads, each with its own loop and sockets; 0 = one per core.
@@ -174,6 +184,7 @@ struct RelayConfig {
   ProjectsSourceConfig projects;
   UdpConfig udp;
   SpoolConfig spool;
+  OutcomesConfig outcomes;
   MetricsConfig metrics;
   LoggingConfig logging;
 };

@@ -63,6 +63,7 @@ void ExpectDocumentedDefaults(const RelayConfig& c) {
   EXPECT_EQ(c.spool.fsync, SpoolFsync::kInterval);
   EXPECT_EQ(c.spool.fsync_interval, absl::Milliseconds(100));
   EXPECT_EQ(c.spool.segment_bytes, 64ull * 1024 * 1024);
+  EXPECT_EQ(c.outcomes.flush_interval, absl::Seconds(1));
   EXPECT_TRUE(c.metrics.enabled);
   EXPECT_EQ(c.logging.level, "info");
   EXPECT_EQ(c.logging.format, LogFormat::kText);
@@ -239,6 +240,14 @@ TEST(RelayConfig, EveryKeyCanBeSet) {
                 s.fsync_interval == absl::Seconds(1) &&
                 s.segment_bytes == 1024 * 1024;
        }},
+      {"outcomes: {flush_interval: 0s}",
+       [](const RelayConfig& c) {
+         return c.outcomes.flush_interval == absl::ZeroDuration();
+       }},
+      {"outcomes: {flush_interval: 250ms}",
+       [](const RelayConfig& c) {
+         return c.outcomes.flush_interval == absl::Milliseconds(250);
+       }},
       {"spool: {fsync: never}",
        [](const RelayConfig& c) {
          return c.spool.fsync == SpoolFsync::kNever;
@@ -346,6 +355,11 @@ TEST(RelayConfig, ValidationErrorsNameFileLineAndKey) {
        "spool.segment_bytes: segment_bytes (20971520) must not exceed "
        "max_bytes (10485760)"},
       {"spool: {size: 1}\n", "spool: unknown key \"size\""},
+      {"outcomes: {flush_interval: 11m}\n",
+       "outcomes.flush_interval: must be at most 10m"},
+      {"outcomes: {flush_interval: soon}\n",
+       "outcomes.flush_interval: expected a duration"},
+      {"outcomes: {mode: lossy}\n", "outcomes: unknown key \"mode\""},
       // Addresses.
       {"listen:\n  http: \"127.0.0.1\"\n",
        "t.yml:2:9: listen.http: missing port (expected host:port), got "

@@ -92,6 +92,12 @@ std::string RenderMetrics(const Relay::Impl& r) {
             sum(&PC::produce_errors));
   w.Counter("outcome_produce_errors", "outcome messages that failed to queue",
             sum(&PC::outcome_produce_errors));
+  w.Counter("outcomes_aggregated",
+            "outcomes summed into a bucket (outcomes.flush_interval)",
+            sum(&PC::outcomes_aggregated));
+  w.Counter("outcome_buckets_flushed",
+            "outcome messages produced from the summed buckets",
+            sum(&PC::outcome_buckets_flushed));
   w.Family("items", "envelope items and events by outcome", kCounter);
   w.Sample({{"outcome", "accepted"}},
            static_cast<double>(sum(&PC::items_accepted)));

@@ -49,6 +49,8 @@ struct WorkerParts {
   std::unique_ptr<server::RelayHandler> handler;
   std::unique_ptr<net::HttpServer> http;
   std::unique_ptr<net::UdpReceiver> udp;
+  // Flushes the pipeline's outcome buckets (outcomes.flush_interval > 0).
+  std::unique_ptr<net::Timer> outcome_timer;
 };
 
 class ControlPlane;

@@ -80,6 +80,7 @@ pipeline::PipelineOptions PipelineOptionsFrom(const config::RelayConfig& c) {
   o.topics.other = c.kafka.topics.other;
   o.forward_unknown_items = c.unknown_items == config::UnknownItems::kForward;
   o.retry_after = kRetryAfter;
+  o.outcome_flush_interval = c.outcomes.flush_interval;
   return o;
 }
 
@@ -238,6 +239,15 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
     }
     net::Worker* worker = w->worker.get();
     server::RelayHandler* handler = w->handler.get();
+    if (c.outcomes.flush_interval > absl::ZeroDuration()) {
+      // Checked a few times per window, so a bucket goes out within a
+      // quarter window of its end.
+      const uint64_t tick = static_cast<uint64_t>(std::max<int64_t>(
+          1, absl::ToInt64Milliseconds(c.outcomes.flush_interval) / 4));
+      w->outcome_timer = std::make_unique<net::Timer>(worker);
+      w->outcome_timer->Start(tick, tick,
+                              [handler] { handler->FlushOutcomes(false); });
+    }
     targets.push_back(project::Publisher::Target{
         w->slot.get(), [worker, handler](absl::AnyInvocable<void() &&> fn) {
           worker->Post([fn = std::move(fn), handler]() mutable {
@@ -307,6 +317,15 @@ absl::Status Relay::Impl::Shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const uint64_t left_open = open();
+  // The outcomes still summed in buckets go to the sink now (each worker's
+  // turn hook commits them), so the flush below covers them too.
+  for (auto& w : workers) {
+    server::RelayHandler* h = w->handler.get();
+    (void)w->worker->RunSync([h] {
+      h->FlushOutcomes(true);
+      return absl::OkStatus();
+    });
+  }
   // No worker may produce after this point, so the flush below covers
   // everything that was answered 200. (Each worker's turn hook commits its
   // last turn as the worker stops.)

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <limits>
 #include <random>
+#include <tuple>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/http_status.h"
@@ -746,6 +748,33 @@ void Pipeline::EmitOutcome(Ctx& ctx, Outcome outcome,
     while (i + 1 < kInvalidReasonCount && kInvalidReasons[i] != reason) ++i;
     counters_.invalid_by_reason[i].fetch_add(1, std::memory_order_relaxed);
   }
+  // Without an event id an outcome is a count: add it to its window's
+  // bucket (Relay's outcome aggregator does the same; the client address is
+  // not kept, as in its lossy mode). Not `accepted`: that one travels with
+  // its item's records, so a turn whose commit fails takes both back.
+  const absl::Duration interval = options_.outcome_flush_interval;
+  if (interval > absl::ZeroDuration() && !event_id &&
+      outcome != Outcome::kAccepted) {
+    OutcomeKeyView k;
+    k.window = absl::ToInt64Milliseconds(ctx.received - absl::UnixEpoch()) /
+               absl::ToInt64Milliseconds(interval);
+    k.project_id = ctx.project_id;
+    k.key_id = ctx.key_id;
+    k.outcome = outcome;
+    k.category = category;
+    k.reason = reason;
+    auto it = outcome_buckets_.find(k);
+    if (it != outcome_buckets_.end()) {
+      it->second += quantity;
+      counters_.outcomes_aggregated.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (outcome_buckets_.size() < kMaxOutcomeBuckets) {
+      outcome_buckets_.emplace(OutcomeKey(k), quantity);
+      counters_.outcomes_aggregated.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
   protocol::OutcomeMessage m;
   m.timestamp = ctx.received;
   m.project_id = ctx.project_id;
@@ -756,18 +785,83 @@ void Pipeline::EmitOutcome(Ctx& ctx, Outcome outcome,
   if (!ctx.request.client_ip.empty()) m.remote_addr = ctx.request.client_ip;
   m.category = category;
   m.quantity = quantity;
+  EventId::Hex key{};
+  if (event_id) key = event_id->HexDigits();
+  ProduceOutcome(m, event_id ? key.view() : std::string_view(),
+                 MetaFor(ctx, category, quantity));
+}
+
+void Pipeline::ProduceOutcome(const protocol::OutcomeMessage& m,
+                              std::string_view key, const MessageMeta& meta) {
   outcome_scratch_.clear();
   protocol::EncodeOutcome(m, &outcome_scratch_);
   // An outcome is accounting for an item whose fate is already decided (and
   // also counted in counters_), so a full queue here fails nothing.
-  EventId::Hex key{};
-  if (event_id) key = event_id->HexDigits();
-  absl::Status s = sink_->Send(
-      options_.topics.outcomes, event_id ? key.view() : std::string_view(),
-      outcome_scratch_, MetaFor(ctx, category, quantity));
+  absl::Status s =
+      sink_->Send(options_.topics.outcomes, key, outcome_scratch_, meta);
   if (!s.ok()) {
     counters_.outcome_produce_errors.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+Pipeline::OutcomeKey::OutcomeKey(const OutcomeKeyView& v) : view(v) {
+  if (v.reason) {
+    reason = std::string(*v.reason);
+    view.reason = reason;
+  }
+}
+
+size_t Pipeline::OutcomeKeyHash::operator()(const OutcomeKeyView& k) const {
+  return absl::Hash<
+      std::tuple<int64_t, uint64_t, std::optional<uint64_t>, Outcome,
+                 DataCategory, std::optional<std::string_view>>>{}(
+      std::make_tuple(k.window, k.project_id, k.key_id, k.outcome, k.category,
+                      k.reason));
+}
+
+size_t Pipeline::FlushOutcomes(absl::Time now, bool all) {
+  const absl::Duration interval = options_.outcome_flush_interval;
+  if (interval <= absl::ZeroDuration() || outcome_buckets_.empty()) return 0;
+  const int64_t interval_ms = absl::ToInt64Milliseconds(interval);
+  // Windows up to this one (exclusive) have ended.
+  const int64_t current =
+      absl::ToInt64Milliseconds(now - absl::UnixEpoch()) / interval_ms;
+  size_t produced = 0;
+  for (auto it = outcome_buckets_.begin(); it != outcome_buckets_.end();) {
+    const OutcomeKeyView& k = it->first.view;
+    if (!all && k.window >= current) {
+      ++it;
+      continue;
+    }
+    protocol::OutcomeMessage m;
+    m.timestamp =
+        absl::UnixEpoch() + absl::Milliseconds(k.window * interval_ms);
+    m.project_id = k.project_id;
+    m.key_id = k.key_id;
+    m.outcome = k.outcome;
+    m.reason = k.reason;
+    m.category = k.category;
+    // `quantity` is 32 bits on the wire; a larger sum takes several.
+    uint64_t left = it->second;
+    while (left > 0) {
+      const uint32_t q = static_cast<uint32_t>(
+          std::min<uint64_t>(left, std::numeric_limits<uint32_t>::max()));
+      m.quantity = q;
+      MessageMeta meta;
+      meta.project_id = k.project_id;
+      meta.key_id = k.key_id.value_or(0);
+      meta.category = static_cast<uint8_t>(k.category);
+      meta.quantity = q;
+      meta.received = m.timestamp;
+      ProduceOutcome(m, std::string_view(), meta);
+      ++produced;
+      left -= q;
+    }
+    outcome_buckets_.erase(it++);
+  }
+  counters_.outcome_buckets_flushed.fetch_add(produced,
+                                              std::memory_order_relaxed);
+  return produced;
 }
 
 }  // namespace tern::relay::pipeline

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "protocol/client_report.h"
@@ -117,6 +118,10 @@ struct PipelineOptions {
   // Seed for attachment ids and for the ids of events sent without one; 0
   // means std::random_device (tests fix it for reproducible ids).
   uint64_t seed = 0;
+  // outcomes.flush_interval: outcomes without an event id (other than
+  // `accepted`) are summed over windows of this length and produced by
+  // FlushOutcomes(); zero produces every outcome at once.
+  absl::Duration outcome_flush_interval = absl::ZeroDuration();
 };
 
 // The reasons of `invalid` outcomes, for /metrics (the outcome messages carry
@@ -144,6 +149,10 @@ struct PipelineCounters {
   std::atomic<uint64_t> backpressure{0};    // 503 before parsing
   std::atomic<uint64_t> produce_errors{0};  // item Produce() failed
   std::atomic<uint64_t> outcome_produce_errors{0};
+  // Outcomes summed into a bucket instead of produced at once, and the
+  // messages the buckets became.
+  std::atomic<uint64_t> outcomes_aggregated{0};
+  std::atomic<uint64_t> outcome_buckets_flushed{0};
   // Items by outcome (counted also when the outcome message failed).
   std::atomic<uint64_t> items_accepted{0};
   std::atomic<uint64_t> items_invalid{0};
@@ -203,7 +212,21 @@ class Pipeline {
   absl::Status CheckAuthInHead(const Request& request,
                                const project::ProjectTable& table);
 
+  // Produces the summed outcomes of every window that ended by `now` (all
+  // of them when `all`, for shutdown) as one message per bucket with its
+  // quantity and the window's start as timestamp. Returns the messages
+  // handed to the sink; with a spooling sink they wait for its Commit()
+  // like any other. A no-op without outcome_flush_interval.
+  size_t FlushOutcomes(absl::Time now, bool all);
+
+  // Buckets waiting for FlushOutcomes.
+  size_t pending_outcome_buckets() const { return outcome_buckets_.size(); }
+
   const PipelineCounters& counters() const { return counters_; }
+
+  // At most this many buckets wait per worker: beyond it an outcome is
+  // produced at once, so a flood of distinct keys cannot grow memory.
+  static constexpr size_t kMaxOutcomeBuckets = 4096;
 
  private:
   struct Ctx;  // per-request state, lives on Handle's stack
@@ -244,6 +267,45 @@ class Pipeline {
                    std::optional<std::string_view> reason,
                    std::optional<protocol::EventId> event_id,
                    protocol::DataCategory category, uint32_t quantity);
+  // What an aggregated outcome is summed by. The map owns its reasons;
+  // lookups go by a view of the caller's (transparent hash and equality), so
+  // adding to an existing bucket allocates nothing.
+  struct OutcomeKeyView {
+    int64_t window = 0;  // received / outcome_flush_interval, rounded down
+    uint64_t project_id = 0;
+    std::optional<uint64_t> key_id;
+    protocol::Outcome outcome = protocol::Outcome::kAccepted;
+    protocol::DataCategory category = protocol::DataCategory::kDefault;
+    std::optional<std::string_view> reason;
+    friend bool operator==(const OutcomeKeyView&,
+                           const OutcomeKeyView&) = default;
+  };
+  struct OutcomeKey {
+    OutcomeKeyView view;  // its `reason` views `reason` below
+    std::string reason;
+    explicit OutcomeKey(const OutcomeKeyView& v);
+    OutcomeKey(const OutcomeKey& other) : OutcomeKey(other.view) {}
+    OutcomeKey& operator=(const OutcomeKey&) = delete;
+  };
+  struct OutcomeKeyHash {
+    using is_transparent = void;
+    size_t operator()(const OutcomeKeyView& k) const;
+    size_t operator()(const OutcomeKey& k) const { return (*this)(k.view); }
+  };
+  struct OutcomeKeyEq {
+    using is_transparent = void;
+    static const OutcomeKeyView& V(const OutcomeKeyView& k) { return k; }
+    static const OutcomeKeyView& V(const OutcomeKey& k) { return k.view; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return V(a) == V(b);
+    }
+  };
+  // Node map: a key's view of its own string must not move with rehashing.
+  using OutcomeMap =
+      absl::node_hash_map<OutcomeKey, uint64_t, OutcomeKeyHash, OutcomeKeyEq>;
+  void ProduceOutcome(const protocol::OutcomeMessage& m, std::string_view key,
+                      const MessageMeta& meta);
   static MessageMeta MetaFor(const Ctx& ctx, protocol::DataCategory category,
                              uint32_t quantity);
   absl::Status ProduceItem(const Ctx& ctx, protocol::DataCategory category,
@@ -275,6 +337,7 @@ class Pipeline {
   std::vector<std::string> attachment_ids_;
   std::vector<protocol::ChunkedAttachment> chunked_;
   std::vector<const protocol::EnvelopeItem*> attachment_items_;
+  OutcomeMap outcome_buckets_;
   uint64_t rng_state_;
   PipelineCounters counters_;
 };

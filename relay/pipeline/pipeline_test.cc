@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -798,6 +799,148 @@ TEST_F(PipelineQuotaTest, FilteredEventsAre200WithAFilteredOutcomeAndNoQuota) {
     EXPECT_EQ(Reason(i), "release-version");
   }
   EXPECT_EQ(pipeline_->counters().items_filtered.load(), 5u);
+}
+
+// outcomes.flush_interval: outcomes without an event id are summed per
+// window and key, and produced when their window has ended.
+class PipelineAggregationTest : public PipelineQuotaTest {
+ protected:
+  void SetUp() override {
+    PipelineQuotaTest::SetUp();
+    PipelineOptions o;
+    o.seed = 42;
+    o.outcome_flush_interval = absl::Seconds(1);
+    pipeline_ = std::make_unique<Pipeline>(std::move(o), producer_.get());
+    UseQuotas({TestQuota("all", 0, {}, "blocked")});
+    // The first refusal is of a parsed event (its outcome has the event id
+    // and goes at once); it marks the quota full, so the later requests are
+    // refused unread, without an event id.
+    Request first = Store(body_);
+    first.received = t0_ - absl::Seconds(10);
+    EXPECT_EQ(Handle(first).status, 429);
+    EXPECT_EQ(pipeline_->pending_outcome_buckets(), 0u);
+  }
+  Response RefusedAt(absl::Time t) {
+    Request r = Store(body_);
+    r.received = t;
+    return Handle(r);
+  }
+  const absl::Time t0_ = absl::FromUnixSeconds(1700000000);
+  const std::string body_ = ErrorEvent(1);  // Request views it
+};
+
+TEST_F(PipelineAggregationTest,
+       RefusalsAreSummedPerWindowAndFlushedOnceItEnds) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(RefusedAt(t0_ + absl::Milliseconds(200)).status, 429);
+  }
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(RefusedAt(t0_ + absl::Milliseconds(999)).status, 429);
+  }
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(RefusedAt(t0_ + absl::Milliseconds(1300)).status, 429);
+  }
+  EXPECT_EQ(pipeline_->counters().outcomes_aggregated.load(), 10u);
+  EXPECT_EQ(pipeline_->pending_outcome_buckets(), 2u);
+  // Nothing is produced before a window ends.
+  EXPECT_EQ(pipeline_->FlushOutcomes(t0_ + absl::Milliseconds(999), false), 0u);
+  EXPECT_EQ(pipeline_->FlushOutcomes(t0_ + absl::Seconds(1), false), 1u);
+  EXPECT_EQ(pipeline_->FlushOutcomes(t0_ + absl::Milliseconds(1999), false),
+            0u);
+  EXPECT_EQ(pipeline_->pending_outcome_buckets(), 1u);
+  // Shutdown: every bucket, ended or not.
+  EXPECT_EQ(pipeline_->FlushOutcomes(t0_ + absl::Milliseconds(1500), true), 1u);
+  EXPECT_EQ(pipeline_->pending_outcome_buckets(), 0u);
+  EXPECT_EQ(pipeline_->FlushOutcomes(t0_ + absl::Seconds(10), true), 0u);
+
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_TRUE(outcomes[0].event_id.has_value());  // the first refusal
+  EXPECT_EQ(outcomes[0].quantity, 1u);
+  outcomes.erase(outcomes.begin());
+  outcome_values_.erase(outcome_values_.begin());
+  EXPECT_EQ(outcomes[0].quantity, 8u);
+  EXPECT_EQ(outcomes[0].timestamp, t0_);
+  EXPECT_EQ(outcomes[1].quantity, 2u);
+  EXPECT_EQ(outcomes[1].timestamp, t0_ + absl::Seconds(1));
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    EXPECT_EQ(outcomes[i].outcome, Outcome::kRateLimited);
+    EXPECT_EQ(outcomes[i].project_id, 1u);
+    EXPECT_EQ(outcomes[i].key_id, 7u);
+    EXPECT_EQ(outcomes[i].category, DataCategory::kError);
+    EXPECT_FALSE(outcomes[i].event_id.has_value());
+    EXPECT_FALSE(outcomes[i].remote_addr.has_value());
+    EXPECT_EQ(Reason(i), "blocked");
+  }
+  EXPECT_EQ(pipeline_->counters().outcome_buckets_flushed.load(), 2u);
+}
+
+TEST_F(PipelineAggregationTest, DistinctReasonsAndOutcomesKeepTheirOwnBuckets) {
+  ASSERT_EQ(RefusedAt(t0_).status, 429);
+  UseQuotas({TestQuota("all", 0, {}, "other_reason")});
+  ASSERT_EQ(RefusedAt(t0_).status, 429);
+  ASSERT_EQ(RefusedAt(t0_).status, 429);
+  UseQuotas({});
+  Request bad = Store("not json");
+  bad.received = t0_;
+  ASSERT_EQ(Handle(bad).status, 400);
+  ASSERT_EQ(Handle(bad).status, 400);
+  EXPECT_EQ(pipeline_->pending_outcome_buckets(), 3u);
+  EXPECT_EQ(pipeline_->FlushOutcomes(t0_ + absl::Seconds(1), false), 3u);
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 4u);  // the first refusal, then three buckets
+  std::map<std::pair<Outcome, std::string>, uint32_t> got;
+  for (size_t i = 1; i < outcomes.size(); ++i) {
+    EXPECT_FALSE(outcomes[i].event_id.has_value());
+    got[{outcomes[i].outcome,
+         outcomes[i].outcome == Outcome::kInvalid ? "" : Reason(i)}] =
+        outcomes[i].quantity;
+  }
+  const std::map<std::pair<Outcome, std::string>, uint32_t> want = {
+      {{Outcome::kRateLimited, "blocked"}, 1},
+      {{Outcome::kRateLimited, "other_reason"}, 2},
+      {{Outcome::kInvalid, ""}, 2}};
+  EXPECT_EQ(got, want);
+}
+
+TEST_F(PipelineAggregationTest, OutcomesWithAnEventIdAndAcceptedOnesGoAtOnce) {
+  UseQuotas({});
+  const std::string body = ErrorEvent(5);
+  Request r = Store(body);
+  r.received = t0_;
+  ASSERT_EQ(Handle(r).status, 200);
+  EXPECT_EQ(pipeline_->pending_outcome_buckets(), 0u);
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 2u);  // the first refusal, then the event's
+  outcomes.erase(outcomes.begin());
+  EXPECT_EQ(outcomes[0].outcome, Outcome::kAccepted);
+  EXPECT_TRUE(outcomes[0].event_id.has_value());
+  EXPECT_EQ(outcomes[0].remote_addr, "10.0.0.1");
+  EXPECT_EQ(outcomes[0].quantity, 1u);
+}
+
+TEST_F(PipelineAggregationTest, PastTheBucketCapOutcomesGoAtOnce) {
+  // Windows of 100 ms, one refusal in each: every refusal needs a bucket of
+  // its own (and all of them stay within the quota's hour).
+  PipelineOptions o;
+  o.seed = 42;
+  o.outcome_flush_interval = absl::Milliseconds(100);
+  pipeline_ = std::make_unique<Pipeline>(std::move(o), producer_.get());
+  for (size_t i = 0; i < Pipeline::kMaxOutcomeBuckets + 3; ++i) {
+    ASSERT_EQ(RefusedAt(t0_ + absl::Milliseconds(100 * static_cast<int64_t>(i)))
+                  .status,
+              429);
+  }
+  EXPECT_EQ(pipeline_->pending_outcome_buckets(), Pipeline::kMaxOutcomeBuckets);
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 4u);  // the first refusal, then 3 past the cap
+  outcomes.erase(outcomes.begin());
+  for (const auto& o : outcomes) {
+    EXPECT_FALSE(o.event_id.has_value());
+    EXPECT_EQ(o.quantity, 1u);
+    EXPECT_EQ(o.remote_addr, "10.0.0.1");  // produced as it came
+  }
+  EXPECT_EQ(pipeline_->FlushOutcomes(t0_, true), Pipeline::kMaxOutcomeBuckets);
 }
 
 }  // namespace

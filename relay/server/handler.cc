@@ -192,6 +192,15 @@ RelayHandler::RelayHandler(net::Worker* worker, const ServerShared* shared,
 
 RelayHandler::~RelayHandler() = default;
 
+void RelayHandler::FlushOutcomes(bool all) {
+  if (pipeline_->FlushOutcomes(absl::Now(), all) == 0) return;
+  // Nobody waits for these records; the hook writes them with the turn's
+  // other records (or alone when the worker is idle).
+  if (commit_sink_ != nullptr && commit_sink_->HasUncommitted()) {
+    commit_hook_->Arm();
+  }
+}
+
 net::HeadVerdict RelayHandler::OnHeaders(const net::HttpRequest& head,
                                          size_t /*default_max_body_bytes*/) {
   net::HeadVerdict verdict;

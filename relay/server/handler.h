@@ -129,6 +129,11 @@ class RelayHandler final : public net::HttpHandler {
   // Answers every held request with its 503 now (shutdown). Worker thread.
   void ReleaseHeld();
 
+  // Produces the pipeline's summed outcomes of ended windows (all of them
+  // when `all`) and, with a spool, commits them at the end of this turn.
+  // Worker thread.
+  void FlushOutcomes(bool all);
+
   const HandlerCounters& counters() const { return counters_; }
 
  private:
