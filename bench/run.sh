@@ -166,15 +166,18 @@ bench_flags() {
   printf '%s\n' "${flags[@]}"
 }
 
-# Runs tern-bench once: $1 name, $2 json file, $3 duration, $4 warmup,
-# rest: extra flags.
-run_bench() {
-  local name=$1 json=$2 duration=$3 warmup=$4
-  shift 4
+# Runs tern-bench once against the relay: $1 name, $2 json file, $3
+# duration, $4 warmup, rest: extra flags.
+run_bench() { run_bench_at "$http_port" "$relay_pid" "$@"; }
+
+# The same against any target: $1 port, $2 pid to measure, then as above.
+run_bench_at() {
+  local port=$1 pid=$2 name=$3 json=$4 duration=$5 warmup=$6
+  shift 6
   local -a flags
   mapfile -t flags < <(bench_flags)
-  taskset -c "$load_cpu" "$bin/tern-bench" --port "$http_port" \
-    --target-pid "$relay_pid" --name "$name" --json "$json" \
+  taskset -c "$load_cpu" "$bin/tern-bench" --port "$port" \
+    --target-pid "$pid" --name "$name" --json "$json" \
     --duration "$duration" --warmup "$warmup" "${flags[@]}" "$@"
 }
 
@@ -392,10 +395,8 @@ PY
     echo "--- $name: peer baseline, nginx answering ${sc[peer]}"
     peer_port=$(bench_free_port)
     if bench_start_nginx "$relay_cpu" "$work" "$peer_port" "${sc[peer]}"; then
-      mapfile -t flags < <(bench_flags)
-      if taskset -c "$load_cpu" "$bin/tern-bench" --port "$peer_port" \
-          --target-pid "$nginx_pid" --name "$name-nginx" --json "$work/$name-nginx.json" \
-          --duration "$duration" --warmup "$warmup" "${flags[@]}"; then
+      if run_bench_at "$peer_port" "$nginx_pid" "$name-nginx" \
+          "$work/$name-nginx.json" "$duration" "$warmup"; then
         peer_json=$work/$name-nginx.json
       else
         echo "run.sh: $name: peer run failed" >&2

@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <limits>
 #include <random>
-#include <tuple>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/http_status.h"
@@ -125,7 +123,13 @@ Pipeline::Pipeline(PipelineOptions options, MessageSink* sink)
                             std::random_device{}()),
       rng_state_(options_.seed != 0 ? options_.seed * 0x9e3779b97f4a7c15u
                                     : (uint64_t{std::random_device{}()} << 32) ^
-                                          std::random_device{}()) {}
+                                          std::random_device{}()),
+      // Whole milliseconds, at least one when aggregating at all.
+      outcome_window_ms_(
+          options_.outcome_flush_interval > absl::ZeroDuration()
+              ? std::max<int64_t>(1, absl::ToInt64Milliseconds(
+                                         options_.outcome_flush_interval))
+              : 0) {}
 
 uint64_t Pipeline::NextRandom() {
   // splitmix64: attachment ids only need to be unique, not secret.
@@ -716,15 +720,21 @@ absl::Status Pipeline::ProduceStandaloneAttachment(Ctx& ctx,
 }
 
 // What the spool keeps with a message for its outcome.
-MessageMeta Pipeline::MetaFor(const Ctx& ctx, DataCategory category,
-                              uint32_t quantity) {
+MessageMeta Pipeline::Meta(uint64_t project_id, std::optional<uint64_t> key_id,
+                           DataCategory category, uint32_t quantity,
+                           absl::Time received) {
   MessageMeta meta;
-  meta.project_id = ctx.project_id;
-  meta.key_id = ctx.key_id.value_or(0);
+  meta.project_id = project_id;
+  meta.key_id = key_id.value_or(0);
   meta.category = static_cast<uint8_t>(category);
   meta.quantity = quantity;
-  meta.received = ctx.received;
+  meta.received = received;
   return meta;
+}
+
+MessageMeta Pipeline::MetaFor(const Ctx& ctx, DataCategory category,
+                              uint32_t quantity) {
+  return Meta(ctx.project_id, ctx.key_id, category, quantity, ctx.received);
 }
 
 absl::Status Pipeline::ProduceItem(const Ctx& ctx, DataCategory category,
@@ -752,25 +762,22 @@ void Pipeline::EmitOutcome(Ctx& ctx, Outcome outcome,
   // bucket (Relay's outcome aggregator does the same; the client address is
   // not kept, as in its lossy mode). Not `accepted`: that one travels with
   // its item's records, so a turn whose commit fails takes both back.
-  const absl::Duration interval = options_.outcome_flush_interval;
-  if (interval > absl::ZeroDuration() && !event_id &&
-      outcome != Outcome::kAccepted) {
+  if (outcome_window_ms_ > 0 && !event_id && outcome != Outcome::kAccepted) {
     OutcomeKeyView k;
     k.window = absl::ToInt64Milliseconds(ctx.received - absl::UnixEpoch()) /
-               absl::ToInt64Milliseconds(interval);
+               outcome_window_ms_;
     k.project_id = ctx.project_id;
     k.key_id = ctx.key_id;
     k.outcome = outcome;
     k.category = category;
     k.reason = reason;
     auto it = outcome_buckets_.find(k);
+    if (it == outcome_buckets_.end() &&
+        outcome_buckets_.size() < kMaxOutcomeBuckets) {
+      it = outcome_buckets_.emplace(OutcomeKey(k), 0).first;
+    }
     if (it != outcome_buckets_.end()) {
       it->second += quantity;
-      counters_.outcomes_aggregated.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    if (outcome_buckets_.size() < kMaxOutcomeBuckets) {
-      outcome_buckets_.emplace(OutcomeKey(k), quantity);
       counters_.outcomes_aggregated.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -811,18 +818,9 @@ Pipeline::OutcomeKey::OutcomeKey(const OutcomeKeyView& v) : view(v) {
   }
 }
 
-size_t Pipeline::OutcomeKeyHash::operator()(const OutcomeKeyView& k) const {
-  return absl::Hash<
-      std::tuple<int64_t, uint64_t, std::optional<uint64_t>, Outcome,
-                 DataCategory, std::optional<std::string_view>>>{}(
-      std::make_tuple(k.window, k.project_id, k.key_id, k.outcome, k.category,
-                      k.reason));
-}
-
 size_t Pipeline::FlushOutcomes(absl::Time now, bool all) {
-  const absl::Duration interval = options_.outcome_flush_interval;
-  if (interval <= absl::ZeroDuration() || outcome_buckets_.empty()) return 0;
-  const int64_t interval_ms = absl::ToInt64Milliseconds(interval);
+  if (outcome_buckets_.empty()) return 0;
+  const int64_t interval_ms = outcome_window_ms_;
   // Windows up to this one (exclusive) have ended.
   const int64_t current =
       absl::ToInt64Milliseconds(now - absl::UnixEpoch()) / interval_ms;
@@ -847,13 +845,8 @@ size_t Pipeline::FlushOutcomes(absl::Time now, bool all) {
       const uint32_t q = static_cast<uint32_t>(
           std::min<uint64_t>(left, std::numeric_limits<uint32_t>::max()));
       m.quantity = q;
-      MessageMeta meta;
-      meta.project_id = k.project_id;
-      meta.key_id = k.key_id.value_or(0);
-      meta.category = static_cast<uint8_t>(k.category);
-      meta.quantity = q;
-      meta.received = m.timestamp;
-      ProduceOutcome(m, std::string_view(), meta);
+      ProduceOutcome(m, std::string_view(),
+                     Meta(k.project_id, k.key_id, k.category, q, m.timestamp));
       ++produced;
       left -= q;
     }

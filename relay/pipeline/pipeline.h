@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/container/node_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "protocol/client_report.h"
@@ -279,6 +280,11 @@ class Pipeline {
     std::optional<std::string_view> reason;
     friend bool operator==(const OutcomeKeyView&,
                            const OutcomeKeyView&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const OutcomeKeyView& k) {
+      return H::combine(std::move(h), k.window, k.project_id, k.key_id,
+                        k.outcome, k.category, k.reason);
+    }
   };
   struct OutcomeKey {
     OutcomeKeyView view;  // its `reason` views `reason` below
@@ -289,7 +295,9 @@ class Pipeline {
   };
   struct OutcomeKeyHash {
     using is_transparent = void;
-    size_t operator()(const OutcomeKeyView& k) const;
+    size_t operator()(const OutcomeKeyView& k) const {
+      return absl::Hash<OutcomeKeyView>{}(k);
+    }
     size_t operator()(const OutcomeKey& k) const { return (*this)(k.view); }
   };
   struct OutcomeKeyEq {
@@ -306,6 +314,9 @@ class Pipeline {
       absl::node_hash_map<OutcomeKey, uint64_t, OutcomeKeyHash, OutcomeKeyEq>;
   void ProduceOutcome(const protocol::OutcomeMessage& m, std::string_view key,
                       const MessageMeta& meta);
+  static MessageMeta Meta(uint64_t project_id, std::optional<uint64_t> key_id,
+                          protocol::DataCategory category, uint32_t quantity,
+                          absl::Time received);
   static MessageMeta MetaFor(const Ctx& ctx, protocol::DataCategory category,
                              uint32_t quantity);
   absl::Status ProduceItem(const Ctx& ctx, protocol::DataCategory category,
@@ -339,6 +350,8 @@ class Pipeline {
   std::vector<const protocol::EnvelopeItem*> attachment_items_;
   OutcomeMap outcome_buckets_;
   uint64_t rng_state_;
+  // outcome_flush_interval in whole milliseconds (at least 1); 0: off.
+  const int64_t outcome_window_ms_;
   PipelineCounters counters_;
 };
 
