@@ -131,8 +131,12 @@ ScanStats ScanSegment(
   size_t bad_from = st.bad_header && !data.empty() ? 0 : std::string_view::npos;
   auto end_bad_run = [&](size_t until) {
     if (bad_from == std::string_view::npos) return;
-    ++st.bad_regions;
-    st.bad_bytes += until - bad_from;
+    // A file without its header may start right at a good record: an empty
+    // run is no damage.
+    if (until > bad_from) {
+      ++st.bad_regions;
+      st.bad_bytes += until - bad_from;
+    }
     bad_from = std::string_view::npos;
   };
   while (at < data.size()) {

@@ -158,6 +158,21 @@ TEST(SpoolRecordTest, ABadFileHeaderStillYieldsTheRecords) {
   EXPECT_EQ(st.bad_bytes, kFileHeader.size());
 }
 
+TEST(SpoolRecordTest, AFileWithoutHeaderMayStartAtARecord) {
+  // Found by the fuzzer: no header, a good record at offset 0. That is a bad
+  // header but no damaged run, and every byte is a record's.
+  const std::string data = Segment3().substr(kFileHeader.size());
+  ScanStats st;
+  const auto seen = ScanAll(data, &st);
+  EXPECT_TRUE(st.bad_header);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].offset, 0u);
+  EXPECT_EQ(st.bad_regions, 0u);
+  EXPECT_EQ(st.bad_bytes, 0u);
+  EXPECT_FALSE(st.damage_at_end);
+  EXPECT_EQ(st.good_end, data.size());
+}
+
 TEST(SpoolRecordTest, GarbageAndEmptyInputsTerminate) {
   ScanStats st;
   EXPECT_TRUE(ScanAll("", &st).empty());
