@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -345,6 +346,48 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, RelayConfig* out) {
         }));
     return om.Finish();
   }));
+  TERN_RETURN_IF_ERROR(m.Field("quotas", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields qm, MapFields::Open(&d, n, p));
+    TERN_RETURN_IF_ERROR(qm.Field("redis", [&](const YamlNode& rn, auto rp) {
+      if (rn.kind == YamlNode::Kind::kNull) return absl::OkStatus();
+      TERN_ASSIGN_OR_RETURN(MapFields rm, MapFields::Open(&d, rn, rp));
+      RedisQuotaConfig rc;
+      bool has_url = false;
+      TERN_RETURN_IF_ERROR(rm.Field("url", [&](const YamlNode& un, auto up) {
+        TERN_RETURN_IF_ERROR(d.String(un, up, &rc.url));
+        absl::StatusOr<RedisAddress> a = ParseRedisUrl(rc.url);
+        if (!a.ok()) return d.Error(un, up, std::string(a.status().message()));
+        rc.address = *std::move(a);
+        has_url = true;
+        return absl::OkStatus();
+      }));
+      TERN_RETURN_IF_ERROR(
+          rm.Field("fallback", [&](const YamlNode& fn, auto fp) {
+            int index = 0;
+            TERN_RETURN_IF_ERROR(
+                d.OneOf(fn, fp, {"local_share", "allow", "deny"}, &index));
+            rc.fallback = static_cast<QuotaFallback>(index);
+            return absl::OkStatus();
+          }));
+      TERN_RETURN_IF_ERROR(
+          rm.Field("expected_relays", [&](const YamlNode& en, auto ep) {
+            return d.Uint(en, ep, 1, 100000, &rc.expected_relays);
+          }));
+      TERN_RETURN_IF_ERROR(
+          rm.Field("timeout", [&](const YamlNode& tn, auto tp) {
+            TERN_RETURN_IF_ERROR(d.Duration(tn, tp, kPositive, &rc.timeout));
+            if (rc.timeout > absl::Seconds(60)) {
+              return d.Error(tn, tp, "must be at most 60s");
+            }
+            return absl::OkStatus();
+          }));
+      TERN_RETURN_IF_ERROR(rm.Finish());
+      if (!has_url) return d.Error(rn, rp, "url is required");
+      out->quotas.redis = std::move(rc);
+      return absl::OkStatus();
+    }));
+    return qm.Finish();
+  }));
   TERN_RETURN_IF_ERROR(m.Field("metrics", [&](const YamlNode& n, auto p) {
     TERN_ASSIGN_OR_RETURN(MapFields mm, MapFields::Open(&d, n, p));
     TERN_RETURN_IF_ERROR(mm.Field("enabled", [&](const YamlNode& mn, auto mp) {
@@ -383,6 +426,139 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, RelayConfig* out) {
 }
 
 }  // namespace
+
+namespace {
+
+// %XX escapes in URL user info (a password may hold ':' or '@').
+bool PercentDecode(absl::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size() || !absl::ascii_isxdigit(in[i + 1]) ||
+        !absl::ascii_isxdigit(in[i + 2])) {
+      return false;
+    }
+    auto hex = [](char c) {
+      return absl::ascii_isdigit(c) ? c - '0'
+                                    : absl::ascii_tolower(c) - 'a' + 10;
+    };
+    out->push_back(static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2])));
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<RedisAddress> ParseRedisUrl(std::string_view url_in) {
+  const absl::string_view url(url_in.data(), url_in.size());
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected redis://[:password@]host[:port][/db] or "
+                     "unix://[:password@]/path.sock[?db=N] (",
+                     why, "), got \"", url, "\""));
+  };
+  RedisAddress a;
+  absl::string_view rest = url;
+  const bool unix_socket = absl::ConsumePrefix(&rest, "unix://");
+  if (!unix_socket && !absl::ConsumePrefix(&rest, "redis://")) {
+    if (absl::StartsWith(url, "rediss://")) {
+      return bad("TLS is not supported: use a loopback address or a socket");
+    }
+    return bad("scheme must be redis or unix");
+  }
+  if (rest.find_first_of(" \t#") != absl::string_view::npos) {
+    return bad("no spaces or fragment");
+  }
+  // User info: everything before the last '@' (a password may hold '@' only
+  // escaped, but be lenient).
+  if (const size_t at = rest.rfind('@'); at != absl::string_view::npos) {
+    const absl::string_view info = rest.substr(0, at);
+    rest.remove_prefix(at + 1);
+    const size_t colon = info.find(':');
+    const absl::string_view user = colon == absl::string_view::npos
+                                       ? absl::string_view()
+                                       : info.substr(0, colon);
+    const absl::string_view pass =
+        colon == absl::string_view::npos ? info : info.substr(colon + 1);
+    if (!PercentDecode(user, &a.user) || !PercentDecode(pass, &a.password)) {
+      return bad("bad %-escape in the user info");
+    }
+  }
+  absl::string_view query;
+  if (const size_t q = rest.find('?'); q != absl::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  auto parse_db = [&](absl::string_view text) -> absl::Status {
+    if (text.empty() || !absl::SimpleAtoi(text, &a.db) || a.db > 1000000) {
+      return bad("db must be a number");
+    }
+    return absl::OkStatus();
+  };
+  for (absl::string_view kv : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    if (absl::ConsumePrefix(&kv, "db=")) {
+      if (absl::Status s = parse_db(kv); !s.ok()) return s;
+    } else if (absl::ConsumePrefix(&kv, "password=")) {
+      if (!PercentDecode(kv, &a.password)) return bad("bad %-escape");
+    } else {
+      return bad(absl::StrCat("unknown parameter \"", kv, "\""));
+    }
+  }
+  if (unix_socket) {
+    if (rest.empty() || rest[0] != '/') {
+      return bad("the socket path must be absolute");
+    }
+    a.unix_path = std::string(rest);
+    return a;
+  }
+  const size_t slash = rest.find('/');
+  if (slash != absl::string_view::npos) {
+    const absl::string_view db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      if (absl::Status s = parse_db(db); !s.ok()) return s;
+    }
+    rest = rest.substr(0, slash);
+  }
+  absl::string_view host = rest;
+  if (absl::StartsWith(host, "[")) {  // [::1]:6379
+    const size_t close = host.find(']');
+    if (close == absl::string_view::npos) return bad("unclosed [");
+    rest = host.substr(close + 1);
+    host = host.substr(1, close - 1);
+  } else {
+    const size_t colon = host.find(':');
+    rest = colon == absl::string_view::npos ? absl::string_view()
+                                            : host.substr(colon);
+    host = host.substr(0, colon);
+  }
+  if (host.empty()) return bad("no host");
+  if (!rest.empty()) {
+    uint32_t port = 0;
+    if (rest[0] != ':' || !absl::SimpleAtoi(rest.substr(1), &port) ||
+        port == 0 || port > 65535) {
+      return bad("port must be 1-65535");
+    }
+    a.port = static_cast<uint16_t>(port);
+  }
+  a.host = std::string(host);
+  return a;
+}
+
+std::string_view QuotaFallbackName(QuotaFallback value) {
+  switch (value) {
+    case QuotaFallback::kLocalShare:
+      return "local_share";
+    case QuotaFallback::kAllow:
+      return "allow";
+    case QuotaFallback::kDeny:
+      return "deny";
+  }
+  return "?";
+}
 
 std::string_view SpoolFsyncName(SpoolFsync value) {
   switch (value) {

@@ -171,6 +171,45 @@ struct OutcomesConfig {
   absl::Duration flush_interval = absl::Seconds(1);
 };
 
+// Where a Redis server is: redis://[[user]:password@]host[:port][/db] or
+// unix://[[user]:password@]/path/to.sock[?db=N].
+struct RedisAddress {
+  std::string host;  // empty for a unix socket
+  uint16_t port = 6379;
+  std::string unix_path;  // empty for TCP
+  std::string user;       // AUTH user (Redis 6 ACL); empty: default user
+  std::string password;   // empty: no AUTH
+  uint64_t db = 0;
+};
+
+// Parses a Redis URL as above. InvalidArgument says what is wrong.
+absl::StatusOr<RedisAddress> ParseRedisUrl(std::string_view url);
+
+// What a relay does while Redis cannot answer (docs/quotas.md).
+enum class QuotaFallback {
+  kLocalShare,  // admit limit / expected_relays (rounded up) per relay
+  kAllow,       // admit up to the whole limit per relay, as without Redis
+  kDeny,        // admit nothing beyond what was already leased
+};
+
+// Quotas shared across relays (docs/quotas.md, "Across relays").
+struct RedisQuotaConfig {
+  std::string url;  // as written, for logs
+  RedisAddress address;
+  QuotaFallback fallback = QuotaFallback::kLocalShare;
+  // How many relays share the Redis: sizes slices (at most 1% of a limit
+  // over all relays) and the local share of the fallback.
+  uint64_t expected_relays = 1;
+  // A lease that takes longer counts as Redis being away for the rest of
+  // its window.
+  absl::Duration timeout = absl::Milliseconds(250);
+};
+
+struct QuotasConfig {
+  // Unset: every relay counts alone.
+  std::optional<RedisQuotaConfig> redis;
+};
+
 struct RelayConfig {
   ListenConfig listen;
   // Worker threads, each with its own loop and sockets; 0 = one per core.
@@ -185,6 +224,7 @@ struct RelayConfig {
   UdpConfig udp;
   SpoolConfig spool;
   OutcomesConfig outcomes;
+  QuotasConfig quotas;
   MetricsConfig metrics;
   LoggingConfig logging;
 };
@@ -210,6 +250,8 @@ absl::StatusOr<RelayConfig> LoadRelayConfig(const std::string& path);
 std::string_view UnknownItemsName(UnknownItems value);
 // "never" / "interval" / "always".
 std::string_view SpoolFsyncName(SpoolFsync value);
+// "local_share" / "allow" / "deny".
+std::string_view QuotaFallbackName(QuotaFallback value);
 
 }  // namespace tern::config
 

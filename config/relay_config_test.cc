@@ -248,6 +248,30 @@ TEST(RelayConfig, EveryKeyCanBeSet) {
        [](const RelayConfig& c) {
          return c.outcomes.flush_interval == absl::Milliseconds(250);
        }},
+      {"quotas: {redis: {url: \"redis://u:p%40ss@10.0.0.5:6380/3\", "
+       "fallback: deny, expected_relays: 12, timeout: 50ms}}",
+       [](const RelayConfig& c) {
+         if (!c.quotas.redis.has_value()) return false;
+         const RedisQuotaConfig& r = *c.quotas.redis;
+         return r.address.host == "10.0.0.5" && r.address.port == 6380 &&
+                r.address.db == 3 && r.address.user == "u" &&
+                r.address.password == "p@ss" &&
+                r.fallback == QuotaFallback::kDeny && r.expected_relays == 12 &&
+                r.timeout == absl::Milliseconds(50);
+       }},
+      {"quotas: {redis: {url: \"unix:///run/r.sock?db=2&password=x\"}}",
+       [](const RelayConfig& c) {
+         const RedisQuotaConfig& r = *c.quotas.redis;
+         return r.address.unix_path == "/run/r.sock" && r.address.db == 2 &&
+                r.address.password == "x" && r.address.host.empty() &&
+                r.fallback == QuotaFallback::kLocalShare &&
+                r.expected_relays == 1 && r.timeout == absl::Milliseconds(250);
+       }},
+      {"quotas: {redis: {url: \"redis://[::1]\"}}",
+       [](const RelayConfig& c) {
+         return c.quotas.redis->address.host == "::1" &&
+                c.quotas.redis->address.port == 6379;
+       }},
       {"spool: {fsync: never}",
        [](const RelayConfig& c) {
          return c.spool.fsync == SpoolFsync::kNever;
@@ -290,6 +314,19 @@ TEST(RelayConfig, ValidationErrorsNameFileLineAndKey) {
       {"metrics: {enable: true}\n", "t.yml:1:11: metrics: unknown key"},
       {"logging: {lvl: info}\n", "t.yml:1:11: logging: unknown key"},
       {"timeouts:\n  read: 1s\n", "t.yml:2:3: timeouts: unknown key"},
+      {"quotas: {redis: {url: \"rediss://h\"}}\n",
+       "t.yml:1:23: quotas.redis.url: expected redis://"},
+      {"quotas: {redis: {url: \"redis://h:0\"}}\n",
+       "t.yml:1:23: quotas.redis.url: expected redis://"},
+      {"quotas: {redis: {url: \"unix://rel.sock\"}}\n",
+       "t.yml:1:23: quotas.redis.url: expected redis://"},
+      {"quotas: {redis: {fallback: local_share}}\n",
+       "t.yml:1:17: quotas.redis: url is required"},
+      {"quotas: {redis: {url: \"redis://h\", fallback: open}}\n",
+       "t.yml:1:46: quotas.redis.fallback:"},
+      {"quotas: {redis: {url: \"redis://h\", expected_relays: 0}}\n",
+       "t.yml:1:53: quotas.redis.expected_relays:"},
+      {"quotas: {reds: {}}\n", "t.yml:1:10: quotas: unknown key"},
       // Wrong types.
       {"- a\n- b\n", "t.yml:1:1: expected a map of keys, got a list"},
       {"listen: \"127.0.0.1:3000\"\n",

@@ -11,10 +11,13 @@ PACKAGES=(
   libuv1-dev node-llhttp libsimdjson-dev libzstd-dev librdkafka-dev libabsl-dev
   libbenchmark-dev libgtest-dev libgmock-dev zlib1g-dev libdeflate-dev
   libbrotli-dev libmsgpack-dev libyaml-cpp-dev libspdlog-dev libpcre2-dev
-  libsqlite3-dev libpq-dev
+  libsqlite3-dev libpq-dev libhiredis-dev
   # storage contract tests and the PostgreSQL integration tests run a real
   # server (initdb and pg_ctl in a temp dir; scripts/postgres/)
   postgresql
+  # shared quotas' integration tests run a real Redis (tests/integration/
+  # test_redis_quotas.py starts its own; the package's service is not used)
+  redis-server
   # build cache, so repeated CI runs on one machine rebuild only what changed
   ccache
   # bench/micro.sh formats results; integration tests run sentry-python from a

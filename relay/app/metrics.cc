@@ -232,6 +232,59 @@ std::string RenderMetrics(const Relay::Impl& r) {
                 bounds_s, s.fsync_buckets, s.fsync_seconds_sum);
   }
 
+  // Shared quotas (quotas.redis, docs/quotas.md).
+  if (r.leaser) {
+    const quota_redis::LeaserCounters& q = r.leaser->counters();
+    w.Counter("quota_leases_requested", "quota leases asked of Redis",
+              Load(q.leases_requested));
+    w.Counter("quota_leases_granted", "quota leases that granted some units",
+              Load(q.leases_granted));
+    w.Counter("quota_leases_denied",
+              "quota leases granted less than asked: the window is full "
+              "across relays",
+              Load(q.leases_denied));
+    w.Counter("quota_units_granted", "quota units leased from Redis",
+              Load(q.units_granted));
+    w.Family("quota_redis_errors", "shared quota errors, by reason", kCounter);
+    w.Sample({{"reason", "connect"}},
+             static_cast<double>(Load(q.connect_errors)));
+    w.Sample({{"reason", "disconnected"}},
+             static_cast<double>(Load(q.disconnects)));
+    w.Sample({{"reason", "auth_or_select"}},
+             static_cast<double>(Load(q.setup_errors)));
+    w.Sample({{"reason", "timeout"}}, static_cast<double>(Load(q.timeouts)));
+    for (int i = 1; i < quota_redis::kReplyProblems; ++i) {
+      w.Sample({{"reason", quota_redis::ReplyProblemName(
+                               static_cast<quota_redis::ReplyProblem>(i))}},
+               static_cast<double>(Load(q.reply_problems[i])));
+    }
+    std::array<double, quota_redis::kLatencyBucketsMs.size()> bounds_s{};
+    std::array<uint64_t, quota_redis::kLatencyBucketsMs.size() + 1> cum{};
+    uint64_t running = 0;
+    for (size_t i = 0; i < cum.size(); ++i) {
+      if (i < bounds_s.size()) {
+        bounds_s[i] = quota_redis::kLatencyBucketsMs[i] / 1000.0;
+      }
+      running += Load(q.reply_buckets[i]);
+      cum[i] = running;
+    }
+    w.Histogram("quota_redis_latency_seconds",
+                "round trip of quota leases to Redis", bounds_s, cum,
+                static_cast<double>(Load(q.reply_micros)) / 1e6);
+    w.Counter("quota_redis_connects", "connections made to Redis",
+              Load(q.connects));
+    w.Gauge("quota_redis_connected", "1 while connected to Redis",
+            static_cast<double>(Load(q.connected)));
+    w.Counter("quota_fallback_windows",
+              "quota windows a counter spent in the fallback (Redis away)",
+              Load(q.fallback_windows));
+    w.Gauge("quota_fallback_active",
+            "shared quota counters in the fallback in their current window",
+            static_cast<double>(Load(q.fallback_active)));
+    w.Gauge("quota_shared_counters", "quota counters shared through Redis",
+            static_cast<double>(Load(q.tracked)));
+  }
+
   // Project table: reloads of the file, upstream fetches.
   r.ForEachControlCounter(
       [&](std::string_view name, std::string_view help, uint64_t value) {

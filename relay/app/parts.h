@@ -25,6 +25,7 @@
 #include "relay/project/project_table.h"
 #include "relay/project/table_slot.h"
 #include "relay/quota/quota.h"
+#include "relay/quota_redis/leaser.h"
 #include "relay/server/handler.h"
 #include "relay/spool/spool.h"
 
@@ -80,6 +81,9 @@ class Relay::Impl {
   void StopAll();
 
   config::RelayConfig config;
+  // Leases shared quotas from Redis (quotas.redis; null without). Declared
+  // before the registry, whose counters point at it.
+  std::unique_ptr<quota_redis::RedisLeaser> leaser;
   // Quota counters shared by every project table the relay builds.
   std::unique_ptr<quota::QuotaRegistry> quotas =
       std::make_unique<quota::QuotaRegistry>();

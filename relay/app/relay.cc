@@ -133,6 +133,13 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
   const config::RelayConfig& c = r.config;
 
   r.control = std::make_unique<net::Worker>("tern-control");
+  if (c.quotas.redis.has_value()) {
+    // Before the first table: its counters are made shared.
+    r.leaser = std::make_unique<quota_redis::RedisLeaser>(*c.quotas.redis,
+                                                          r.control.get());
+    if (absl::Status s = r.leaser->Start(); !s.ok()) return s;
+    r.quotas = std::make_unique<quota::QuotaRegistry>(r.leaser.get());
+  }
   auto table = r.LoadInitialTable();
   if (!table.ok()) return table.status();
 

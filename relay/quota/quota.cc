@@ -21,28 +21,135 @@ bool FitsOn(uint64_t count, uint64_t n, uint64_t limit) {
 
 bool WindowCounter::TryAdd(uint64_t window, uint64_t n, uint64_t limit) {
   limit = std::min(limit, kMaxCount);
+  // What this relay may admit: the limit, or less when shared. `hard`: a
+  // refusal at `cap` means the window is full (locally or across relays),
+  // not that the next lease has yet to arrive.
+  uint64_t cap = limit;
+  bool hard = true;
+  if (owner_ != nullptr) {
+    if (n > largest_.load(std::memory_order_relaxed)) {
+      largest_.store(n, std::memory_order_relaxed);
+    }
+    cap = std::min(cap, Budget(window));
+    const uint64_t leased = Leased(window);
+    hard = FullShared(window) || InFallback(window) || leased >= limit;
+    // The window's first item: ask for its first lease at once.
+    if (!hard && leased == 0) Want();
+  }
   const uint64_t tag = window & kWindowMask;
   uint64_t old = state_.load(std::memory_order_relaxed);
   while (true) {
     const uint64_t count =
         (old >> kCountBits) == tag ? old & kMaxCount : uint64_t{0};
-    if (!FitsOn(count, n, limit)) {
+    if (!FitsOn(count, n, cap)) {
       // Full for this item. Remember the window as limited only when no
       // further unit fits: a large attachment refused by a byte quota that
       // still has room must not shut out small ones.
-      if (count >= limit) {
+      if (count >= cap && hard) {
         limited_.store(window + 1, std::memory_order_relaxed);
       }
+      if (!hard) Want();
       return false;
     }
     const uint64_t next = (tag << kCountBits) | (count + n);
     if (state_.compare_exchange_weak(old, next, std::memory_order_relaxed)) {
-      if (count + n >= limit) {
+      if (count + n >= cap && hard) {
         limited_.store(window + 1, std::memory_order_relaxed);
+      }
+      // Less than half a slice of the lease left: lease the next slice
+      // before the lease and the slice of credit beyond it run out.
+      if (!hard) {
+        const uint64_t leased = Leased(window);
+        if (2 * (leased - std::min(leased, count + n)) < slice()) Want();
       }
       return true;
     }
   }
+}
+
+void WindowCounter::Want() {
+  if (!wanted_.load(std::memory_order_relaxed) &&
+      !wanted_.exchange(true, std::memory_order_acq_rel)) {
+    owner_->Wake();
+  }
+}
+
+bool WindowCounter::TakeWanted() {
+  return wanted_.load(std::memory_order_relaxed) &&
+         wanted_.exchange(false, std::memory_order_acq_rel);
+}
+
+void WindowCounter::Share(SharedQuotas* owner, uint64_t slice) {
+  owner_ = owner;
+  SetSlice(slice);
+}
+
+void WindowCounter::SetSlice(uint64_t slice) {
+  slice_.store(std::clamp<uint64_t>(slice, 1, kMaxCount),
+               std::memory_order_relaxed);
+}
+
+uint64_t WindowCounter::PackBudget(uint64_t window, uint64_t units) {
+  return kValid | ((window & kBudgetTagMask) << kCountBits) |
+         std::min(units, kMaxCount);
+}
+
+bool WindowCounter::BudgetFor(uint64_t packed, uint64_t window,
+                              uint64_t* units) {
+  if ((packed & kValid) == 0 ||
+      ((packed >> kCountBits) & kBudgetTagMask) != (window & kBudgetTagMask)) {
+    return false;
+  }
+  *units = packed & kMaxCount;
+  return true;
+}
+
+uint64_t WindowCounter::Budget(uint64_t window) const {
+  uint64_t units = 0;
+  if (BudgetFor(fallback_.load(std::memory_order_relaxed), window, &units)) {
+    return units;
+  }
+  const uint64_t leased = Leased(window);
+  if (FullShared(window)) return leased;
+  // One slice of credit beyond the leases: a lease that is late (or the
+  // window's first, on its way) refuses nothing; the next lease asks for
+  // what the credit admitted on top of its slice.
+  return std::min(leased + slice(), kMaxCount);
+}
+
+uint64_t WindowCounter::Leased(uint64_t window) const {
+  uint64_t units = 0;
+  BudgetFor(granted_.load(std::memory_order_relaxed), window, &units);
+  return units;
+}
+
+void WindowCounter::Grant(uint64_t window, uint64_t units, bool full) {
+  uint64_t old = granted_.load(std::memory_order_relaxed);
+  while (true) {
+    uint64_t have = 0;
+    BudgetFor(old, window, &have);
+    const uint64_t next = PackBudget(window, have + std::min(units, kMaxCount));
+    if (granted_.compare_exchange_weak(old, next, std::memory_order_relaxed)) {
+      break;
+    }
+  }
+  if (full) full_.store(window + 1, std::memory_order_relaxed);
+  // A refusal while the lease was on its way marked nothing (not hard), so
+  // there is no limited flag to clear; a full window will be marked by the
+  // next item that does not fit.
+}
+
+void WindowCounter::Fallback(uint64_t window, uint64_t budget) {
+  fallback_.store(PackBudget(window, budget), std::memory_order_relaxed);
+}
+
+bool WindowCounter::InFallback(uint64_t window) const {
+  uint64_t units = 0;
+  return BudgetFor(fallback_.load(std::memory_order_relaxed), window, &units);
+}
+
+bool WindowCounter::FullShared(uint64_t window) const {
+  return full_.load(std::memory_order_relaxed) == window + 1;
 }
 
 void WindowCounter::GiveBack(uint64_t window, uint64_t n) {
@@ -111,8 +218,22 @@ std::shared_ptr<WindowCounter> QuotaRegistry::Counter(
   std::shared_ptr<WindowCounter> counter = slot.lock();
   if (counter == nullptr) {
     counter = std::make_shared<WindowCounter>();
+    counter->set_limit(quota.limit);
+    if (shared_ != nullptr) {
+      counter->Share(shared_, shared_->InitialSlice(quota.limit));
+      CounterIdentity identity;
+      identity.project_id = project_id;
+      if (quota.scope == config::QuotaScope::kKey) {
+        identity.public_key = std::string(public_key);
+      }
+      identity.quota_id = quota.id;
+      identity.window_seconds = std::max<uint64_t>(quota.window_seconds, 1);
+      identity.categories = quota.categories;
+      shared_->Track(counter, identity);
+    }
     slot = counter;
   }
+  counter->set_limit(quota.limit);
   return counter;
 }
 

@@ -20,6 +20,15 @@
 // id, window, categories), so a table built after a reload shares the
 // counters of every quota that kept its identity; a changed limit applies
 // to the next item with the count so far.
+//
+// Shared quotas (quotas.redis, docs/quotas.md): a registry given a
+// SharedQuotas makes every counter shared. A shared counter admits, in each
+// window, only the units its relay leased for that window from Redis (and,
+// before the window's first lease arrives, a credit of one slice), on the
+// same lock-free compare-and-swap; when it runs low it raises a flag and
+// wakes the lease client, which fetches the next slice off the request path
+// (relay/quota_redis). While Redis cannot answer, the lease client sets a
+// fallback budget for the rest of the window.
 #ifndef TERN_RELAY_QUOTA_QUOTA_H_
 #define TERN_RELAY_QUOTA_QUOTA_H_
 
@@ -44,6 +53,33 @@ namespace tern::relay::quota {
 // larger limits are treated as this.
 inline constexpr uint64_t kMaxCount = (uint64_t{1} << 40) - 1;
 
+class WindowCounter;
+
+// What a shared counter's lease client needs to name its Redis key.
+struct CounterIdentity {
+  uint64_t project_id = 0;
+  std::string public_key;  // empty for project-scoped quotas
+  std::string quota_id;
+  uint64_t window_seconds = 1;
+  std::vector<protocol::DataCategory> categories;
+};
+
+// The lease client's side of shared counting, implemented by
+// relay/quota_redis.
+class SharedQuotas {
+ public:
+  virtual ~SharedQuotas() = default;
+  // A new counter to lease for. Called by the registry under its mutex, off
+  // the request path; must not call back into the registry.
+  virtual void Track(const std::shared_ptr<WindowCounter>& counter,
+                     const CounterIdentity& identity) = 0;
+  // Some counter raised its want flag. Any thread; lock-free and cheap (the
+  // request path calls it at most once per slice and counter).
+  virtual void Wake() = 0;
+  // The slice a new counter starts with (its first credit).
+  virtual uint64_t InitialSlice(uint64_t limit) const = 0;
+};
+
 // One quota's count in the current window. Thread-safe and lock-free.
 class WindowCounter {
  public:
@@ -63,12 +99,63 @@ class WindowCounter {
   // later requests in that window may be refused before they are parsed.
   bool Limited(uint64_t window) const;
 
+  // --- Shared mode. Share() is called once, before the counter is used.
+  void Share(SharedQuotas* owner, uint64_t slice);
+  bool shared() const { return owner_ != nullptr; }
+  // What this relay may admit in `window`: the fallback budget when one is
+  // set for it; the units leased for it when Redis found it full; else the
+  // units leased plus a credit of one slice.
+  uint64_t Budget(uint64_t window) const;
+  // Units leased for `window` so far (0 when none).
+  uint64_t Leased(uint64_t window) const;
+  // Lease client: adds `units` leased for `window` (replacing what an older
+  // window had). `full`: Redis had less than was asked, so the window is
+  // full across relays and this relay admits no more than it holds.
+  void Grant(uint64_t window, uint64_t units, bool full);
+  // Lease client: Redis cannot answer; admit up to `budget` units locally
+  // until `window` ends.
+  void Fallback(uint64_t window, uint64_t budget);
+  bool InFallback(uint64_t window) const;
+  bool FullShared(uint64_t window) const;
+  // Lease client: clears the want flag; true when it was set.
+  bool TakeWanted();
+  // The current slice (the credit beyond the leases, and the low-water mark:
+  // a lease is wanted when less than half a slice of the leases is left).
+  void SetSlice(uint64_t slice);
+  uint64_t slice() const { return slice_.load(std::memory_order_relaxed); }
+  // The largest single item seen (attachment bytes can exceed a slice).
+  uint64_t largest_item() const {
+    return largest_.load(std::memory_order_relaxed);
+  }
+  // The quota's current limit (set by every table build that uses it).
+  void set_limit(uint64_t limit) {
+    limit_.store(limit, std::memory_order_relaxed);
+  }
+  uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
+
  private:
   static constexpr int kCountBits = 40;
   static constexpr uint64_t kWindowMask = (uint64_t{1} << 24) - 1;
+  // Budgets: bit 63 set when valid, the window's low 23 bits above the
+  // units (40 bits).
+  static constexpr uint64_t kValid = uint64_t{1} << 63;
+  static constexpr uint64_t kBudgetTagMask = (uint64_t{1} << 23) - 1;
+  static uint64_t PackBudget(uint64_t window, uint64_t units);
+  static bool BudgetFor(uint64_t packed, uint64_t window, uint64_t* units);
+  void Want();
+
   std::atomic<uint64_t> state_{0};
   // window + 1 of the last window found full (0: none).
   std::atomic<uint64_t> limited_{0};
+
+  SharedQuotas* owner_ = nullptr;
+  std::atomic<uint64_t> granted_{0};   // packed budget
+  std::atomic<uint64_t> fallback_{0};  // packed budget
+  std::atomic<uint64_t> full_{0};      // window + 1 found full in Redis
+  std::atomic<uint64_t> slice_{1};
+  std::atomic<uint64_t> largest_{0};
+  std::atomic<uint64_t> limit_{0};
+  std::atomic<bool> wanted_{false};
 };
 
 // A quota ready for the request path: its config, a category mask, and the
@@ -95,6 +182,11 @@ struct CompiledQuota {
 // request path (one mutex); counters live as long as some table uses them.
 class QuotaRegistry {
  public:
+  QuotaRegistry() = default;
+  // Shared counting: every counter handed out from now on is shared through
+  // `shared` (which must outlive the registry's counters).
+  explicit QuotaRegistry(SharedQuotas* shared) : shared_(shared) {}
+
   // The counter for `quota` of `project_id` (and `public_key` when the
   // quota is key-scoped; ignored otherwise): the one already in use by a
   // live table if its identity is unchanged, else a new one.
@@ -105,6 +197,7 @@ class QuotaRegistry {
   size_t live_counters() const;
 
  private:
+  SharedQuotas* const shared_ = nullptr;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::weak_ptr<WindowCounter>> counters_
       ABSL_GUARDED_BY(mu_);
