@@ -7,7 +7,7 @@
 # 1. git clone of HEAD (committed work only) into the work directory
 # 2. packaging/debian becomes debian/; debian/changelog gets the version
 # 3. dpkg-buildpackage -b (debhelper, CMake, Ninja; packaging/debian/rules)
-# 4. the .deb, .ddeb, .buildinfo and .changes files are copied to --out
+# 4. the .deb (-dbgsym too), .buildinfo and .changes files are copied to --out
 #    (default build/deb) and their names printed
 #
 # Version: from `git describe --tags --match 'v[0-9]*'`: tag v1.2.3 -> 1.2.3,

@@ -190,8 +190,8 @@ echo "   built $OLD_V in $((SECONDS - t)) s"
 commit=$(git rev-parse --short=12 HEAD)
 check "$OLD_V sorts before $V" dpkg --compare-versions "$OLD_V" lt "$V"
 for p in tern-relay tern-backend tern-bench; do
-  check "$p: .deb and -dbgsym .ddeb of $V" \
-    test -s "$tmp/new/${p}_${V}_amd64.deb" -a -s "$tmp/new/${p}-dbgsym_${V}_amd64.ddeb"
+  check "$p: .deb and -dbgsym .deb of $V" \
+    test -s "$tmp/new/${p}_${V}_amd64.deb" -a -s "$tmp/new/${p}-dbgsym_${V}_amd64.deb"
 done
 if git describe --tags --match 'v[0-9]*' >/dev/null 2>&1; then
   check "version $V comes from the v* tag" grep -qE '^[0-9]' <<<"$V"
@@ -226,7 +226,7 @@ check "tern-backend conffiles: /etc/tern/backend.yml" \
 mkdir -p "$tmp/x"
 for p in tern-relay tern-backend tern-bench; do
   dpkg-deb -x "$(deb "$p")" "$tmp/x/$p"
-  dpkg-deb -x "$tmp/new/${p}-dbgsym_${V}_amd64.ddeb" "$tmp/x/$p-dbgsym"
+  dpkg-deb -x "$tmp/new/${p}-dbgsym_${V}_amd64.deb" "$tmp/x/$p-dbgsym"
   check "$p: /usr/bin/$p is stripped" \
     bash -c "! readelf -S '$tmp/x/$p/usr/bin/$p' | grep -qE '\.debug_info|\.symtab'"
   check "$p-dbgsym: debug file for its build id" \
@@ -239,7 +239,7 @@ for u in tern-relay tern-backend; do
 done
 
 echo "== packaging: lintian"
-lintian --fail-on error --no-tag-display-limit "$tmp"/new/tern_"${V}"_amd64.changes >"$tmp/lintian.txt" 2>&1
+lintian --fail-on error --tag-display-limit 0 "$tmp"/new/tern_"${V}"_amd64.changes >"$tmp/lintian.txt" 2>&1
 lintian_rc=$?
 sed 's/^/   /' "$tmp/lintian.txt"
 check "lintian: no errors" test "$lintian_rc" -eq 0 -a "$(grep -c '^E:' "$tmp/lintian.txt")" -eq 0
@@ -295,7 +295,8 @@ apt_install() {  # apt_install DIR-IN-ROOT LOG
 }
 mkdir -p "$root/tmp/debs"
 cp -r "$tmp/old" "$tmp/new" "$root/tmp/debs/"
-rm -f "$root"/tmp/debs/*/*.ddeb
+# The debug packages stay out: ./tern-*.deb is what an operator installs.
+rm -f "$root"/tmp/debs/*/*-dbgsym_*.deb "$root"/tmp/debs/*/*.ddeb
 chmod -R a+rX "$root/tmp/debs"
 
 # --- 4. install V~pre1 ------------------------------------------------------------
@@ -315,10 +316,12 @@ check "no library is missing (ldd)" \
   bash -c "! chroot '$root' ldd /usr/bin/tern-relay /usr/bin/tern-backend /usr/bin/tern-bench | grep -q 'not found'"
 check "postinst made the system user tern" \
   bash -c "chroot '$root' getent passwd tern | grep -qE '^tern:x:[0-9]{3}:[0-9]+:.*:/var/lib/tern:/usr/sbin/nologin$'"
+# Names as the root's passwd and group files have them (stat runs inside).
+owner() { in_root stat -c %U:%G:%a "$@" | tr '\n' ' '; }
 check "/var/lib/tern and its spool belong to tern" \
-  test "$(stat -c %U:%G:%a "$root/var/lib/tern" "$root/var/lib/tern/spool" | tr '\n' ' ')" = "tern:tern:750 tern:tern:750 "
+  test "$(owner /var/lib/tern /var/lib/tern/spool)" = "tern:tern:750 tern:tern:750 "
 check "relay.yml and backend.yml: root:tern 640" \
-  test "$(stat -c %U:%G:%a "$root/etc/tern/relay.yml" "$root/etc/tern/backend.yml" | tr '\n' ' ')" = "root:tern:640 root:tern:640 "
+  test "$(owner /etc/tern/relay.yml /etc/tern/backend.yml)" = "root:tern:640 root:tern:640 "
 check "tern-relay check-config /etc/tern/relay.yml (as tern): ok, no warning" \
   bash -c "out=\$(chroot --userspec=tern:tern '$root' tern-relay check-config /etc/tern/relay.yml 2>&1) &&
     echo \"   \$out\" && test \"\$out\" = '/etc/tern/relay.yml: ok (/etc/tern/projects.yml: 1 projects, 1 keys)'"
@@ -367,11 +370,10 @@ start_unit() {  # start_unit UNIT LOG; sets unit_pid
   unit_pid=$!
   pids+=("$unit_pid")
 }
-stop_unit() {  # stop_unit PID: SIGTERM (systemd's stop), echoes the exit status
-  local rc=0
+stop_unit() {  # stop_unit PID: SIGTERM (systemd's stop); sets unit_rc
+  unit_rc=0
   kill -TERM "$1" 2>/dev/null
-  wait "$1" || rc=$?
-  echo "$rc"
+  wait "$1" || unit_rc=$?
 }
 send_event() {  # send_event KEY MESSAGE: prints the HTTP status
   curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$RP/api/1/store/" \
@@ -406,7 +408,7 @@ edit /etc/tern/relay.yml '^  http: "127\.0\.0\.1:3000"' "  http: \"127.0.0.1:$RP
 check "tern-backend project create (default config /etc/tern/backend.yml)" \
   bash -c "as_out=\$(chroot --userspec=tern:tern '$root' /bin/sh -c 'cd /var/lib/tern && tern-backend project create --name demo'); echo \"\$as_out\" | grep -qx 'project_id: 1'"
 check "the store is /var/lib/tern/tern.db, owned by tern" \
-  test "$(stat -c %U "$root/var/lib/tern/tern.db" 2>/dev/null)" = tern
+  test "$(in_root stat -c %U /var/lib/tern/tern.db 2>/dev/null)" = tern
 
 start_unit tern-backend "$tmp/backend1.log"
 backend_pid=$unit_pid
@@ -416,7 +418,7 @@ start_unit tern-relay "$tmp/relay1.log"
 relay_pid=$unit_pid
 check "tern-relay (ExecStartPre, ExecStart) is ready" \
   wait_http "$relay_pid" "http://127.0.0.1:$RP/api/relay/healthcheck/ready/" || tail -n 20 "$tmp/relay1.log"
-check "the relay runs as tern" test "$(stat -c %U "/proc/$relay_pid")" = tern
+check "the relay runs as tern" test "$(stat -c %u "/proc/$relay_pid")" = "$(in_root id -u tern)"
 limit=$(nofile_limit tern-relay)
 check "the relay's open-files limit is the unit's LimitNOFILE ($limit here)" \
   grep -qE "^Max open files +$limit +$limit " "/proc/$relay_pid/limits"
@@ -450,11 +452,12 @@ kill -TERM "$kafka_pid" && wait "$kafka_pid"
 msg2="pkgtest-spooled-$RANDOM$RANDOM"
 check "with Kafka down an event is still answered 200 (spooled)" test "$(send_event $KEY1 "$msg2")" = 200
 sleep 0.5
-rc=$(stop_unit "$relay_pid")
-echo "   tern-relay exited $rc after SIGTERM with Kafka down (2: undelivered messages kept in the spool)"
+stop_unit "$relay_pid"
+echo "   tern-relay exited $unit_rc after SIGTERM with Kafka down (2: undelivered messages kept in the spool)"
 check "the spool in /var/lib/tern/spool holds a segment" \
   bash -c "find '$root/var/lib/tern/spool' -name '*.seg' -size +0 | grep -q ."
-check "tern-backend stops cleanly on SIGTERM" test "$(stop_unit "$backend_pid")" = 0
+stop_unit "$backend_pid"
+check "tern-backend stops cleanly on SIGTERM" test "$unit_rc" = 0
 
 # --- 6. upgrade ----------------------------------------------------------------------
 echo "== packaging: upgrade $OLD_V -> $V"
@@ -488,8 +491,10 @@ check "$V tern-relay is ready" wait_http "$relay_pid" "http://127.0.0.1:$RP/api/
   tail -n 20 "$tmp/relay2.log"
 check "the spooled event is delivered after the upgrade and stored" wait_issue "$msg2"
 check "the key added before the upgrade still works" test "$(send_event $KEY2 pkgtest-after)" = 200
-check "tern-relay stops cleanly on SIGTERM (everything delivered)" test "$(stop_unit "$relay_pid")" = 0
-check "tern-backend stops cleanly on SIGTERM" test "$(stop_unit "$backend_pid")" = 0
+stop_unit "$relay_pid"
+check "tern-relay stops cleanly on SIGTERM (everything delivered)" test "$unit_rc" = 0
+stop_unit "$backend_pid"
+check "tern-backend stops cleanly on SIGTERM" test "$unit_rc" = 0
 kill -TERM "$kafka_pid" && wait "$kafka_pid"
 
 # --- 7. the units -------------------------------------------------------------------
