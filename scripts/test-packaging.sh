@@ -453,7 +453,7 @@ msg2="pkgtest-spooled-$RANDOM$RANDOM"
 check "with Kafka down an event is still answered 200 (spooled)" test "$(send_event $KEY1 "$msg2")" = 200
 sleep 0.5
 stop_unit "$relay_pid"
-echo "   tern-relay exited $unit_rc after SIGTERM with Kafka down (2: undelivered messages kept in the spool)"
+echo "   tern-relay exited $unit_rc after SIGTERM with Kafka down (what it had not delivered stays in the spool)"
 check "the spool in /var/lib/tern/spool holds a segment" \
   bash -c "find '$root/var/lib/tern/spool' -name '*.seg' -size +0 | grep -q ."
 stop_unit "$backend_pid"
