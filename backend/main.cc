@@ -8,8 +8,11 @@
 //   tern-backend key disable KEY [--config FILE]
 //   tern-backend key set KEY --settings JSON [--config FILE]
 //   tern-backend cleanup --days N [--config FILE]
+//   tern-backend --version                        version and commit
 //
-// FILE defaults to config/backend.yml. Exit codes: 0 success; 1 bad usage,
+// FILE defaults to TERN_DEFAULT_CONFIG_DIR/backend.yml: config/backend.yml in
+// a source build, /etc/tern/backend.yml in the Debian package
+// (cmake/BuildInfo.cmake). Exit codes: 0 success; 1 bad usage,
 // bad config, a failed start or a failed command; 2 bad input to `hash`.
 #include <signal.h>
 #include <unistd.h>
@@ -35,6 +38,7 @@
 #include "config/backend_config.h"
 #include "protocol/project_config.h"
 #include "spdlog/spdlog.h"
+#include "tern_build_info.h"
 
 namespace {
 
@@ -46,7 +50,8 @@ constexpr char kUsage[] =
     "       tern-backend key disable KEY [--config FILE]\n"
     "       tern-backend key set KEY --settings JSON [--config FILE]\n"
     "       tern-backend cleanup --days N [--config FILE]\n"
-    "FILE defaults to config/backend.yml.\n";
+    "       tern-backend --version\n"
+    "FILE defaults to " TERN_DEFAULT_CONFIG_DIR "/backend.yml.\n";
 
 int Usage() {
   std::fputs(kUsage, stderr);
@@ -61,7 +66,7 @@ int Fail(absl::string_view what) {
 
 // --flag VALUE pairs after the command words; positional words are kept.
 struct Args {
-  std::string config = "config/backend.yml";
+  std::string config = TERN_DEFAULT_CONFIG_DIR "/backend.yml";
   std::optional<std::string> name;
   std::optional<std::string> days;
   std::optional<std::string> settings;
@@ -292,6 +297,11 @@ int Run(const Args& args) {
 int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   const std::string_view command = argv[1];
+  if (command == "--version" && argc == 2) {
+    std::printf("tern-backend %s (commit %s)\n", TERN_BUILD_VERSION,
+                TERN_BUILD_COMMIT);
+    return 0;
+  }
   std::optional<Args> args = ParseArgs(argc, argv, 2);
   if (!args) return Usage();
   if (command == "run") return Run(*args);

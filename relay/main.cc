@@ -1,10 +1,14 @@
 // tern-relay: the command line. It parses arguments, owns the signals and
 // wires relay/app; everything else lives in the modules.
 //
-//   tern-relay run --config FILE     run until SIGTERM/SIGINT; SIGHUP reloads
+//   tern-relay run [--config FILE]   run until SIGTERM/SIGINT; SIGHUP reloads
 //                                    the projects file
-//   tern-relay check-config FILE     validate a relay config and the projects
+//   tern-relay check-config [FILE]   validate a relay config and the projects
 //                                    file it names; errors carry file:line
+//   tern-relay --version             the version and commit of this build
+//
+// FILE defaults to TERN_DEFAULT_CONFIG_DIR/relay.yml: config/relay.yml in a
+// source build, /etc/tern/relay.yml in the Debian package (cmake/BuildInfo).
 //
 // Exit codes: 0 clean stop (everything answered 200 was delivered to Kafka)
 // or valid config; 1 bad usage, bad config or a failed start; 2 the shutdown
@@ -25,12 +29,16 @@
 #include "relay/app/relay.h"
 #include "relay/project/project_table.h"
 #include "spdlog/spdlog.h"
+#include "tern_build_info.h"
 
 namespace {
 
+constexpr char kDefaultConfig[] = TERN_DEFAULT_CONFIG_DIR "/relay.yml";
 constexpr char kUsage[] =
-    "usage: tern-relay run --config FILE\n"
-    "       tern-relay check-config FILE\n";
+    "usage: tern-relay run [--config FILE]\n"
+    "       tern-relay check-config [FILE]\n"
+    "       tern-relay --version\n"
+    "FILE defaults to " TERN_DEFAULT_CONFIG_DIR "/relay.yml.\n";
 
 int CheckConfig(const std::string& path) {
   auto config = tern::config::LoadRelayConfig(path);
@@ -126,10 +134,18 @@ int Run(const std::string& path) {
 
 int main(int argc, char** argv) {
   const std::string_view cmd = argc > 1 ? argv[1] : "";
+  if (cmd == "run" && argc == 2) return Run(kDefaultConfig);
   if (cmd == "run" && argc == 4 && std::strcmp(argv[2], "--config") == 0) {
     return Run(argv[3]);
   }
-  if (cmd == "check-config" && argc == 3) return CheckConfig(argv[2]);
+  if (cmd == "check-config" && (argc == 2 || argc == 3)) {
+    return CheckConfig(argc == 3 ? argv[2] : kDefaultConfig);
+  }
+  if (cmd == "--version" && argc == 2) {
+    std::printf("tern-relay %s (commit %s)\n", TERN_BUILD_VERSION,
+                TERN_BUILD_COMMIT);
+    return 0;
+  }
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     std::fputs(kUsage, stdout);
     return 0;

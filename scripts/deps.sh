@@ -32,6 +32,10 @@ PACKAGES=(
   # bench/run.sh's peer baseline (bench/stack.sh runs it from a config of its
   # own, unprivileged; the package's service is not started, see below)
   nginx
+  # Debian packages (packaging/build-deb.sh, scripts/test-packaging.sh):
+  # debhelper builds them, lintian checks them, debootstrap makes the fresh
+  # Debian 12 root they are installed into, curl sends the test event
+  debhelper lintian debootstrap curl
 )
 
 missing=()

@@ -11,6 +11,9 @@
 #   integration  scripts/integration.sh: the Release tern-relay and
 #                tern-backend against a real Kafka broker and PostgreSQL server,
 #                sentry-python, @sentry/node and raw UDP
+#   packaging    scripts/test-packaging.sh: the Debian packages built from a
+#                clean clone, lintian, installed, run, upgraded and purged in
+#                a debootstrap Debian 12 root
 # Exits non-zero if anything fails. Safe to run again: builds are incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -102,6 +105,20 @@ else
   status=1
 fi
 rm -f "$blog"
+
+echo "== packaging (Debian packages in a debootstrap root: scripts/test-packaging.sh)"
+plog=$(mktemp)
+TERN_PKG_SKIP_DEPS=1 TERN_BUILD_DIR=build ./scripts/test-packaging.sh 2>&1 | tee "$plog" || status=1
+pline=$(grep -E '^packaging: [0-9]+ passed, [0-9]+ failed' "$plog" | tail -n1 || true)
+if [[ -n "$pline" ]]; then
+  read -r ppassed pfailed < <(sed -E 's/^packaging: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' <<<"$pline")
+  passed=$((passed + ppassed))
+  failed=$((failed + pfailed))
+else
+  failed=$((failed + 1))
+  status=1
+fi
+rm -f "$plog"
 
 echo
 echo "total: $passed passed, $failed failed"
