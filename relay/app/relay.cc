@@ -392,9 +392,12 @@ void Relay::Impl::StopWorkers() {
 void Relay::Impl::StopAll() {
   StopWorkers();
   // Workers are stopped: their handles are closed, so the servers, handlers
-  // and timers can go; then the producer (its destructor flushes, and
-  // reports what it still held to the spool), then the spool.
+  // and timers can go; then the spool's thread, which replays through the
+  // producer and must be joined before the producer goes (ASan caught the
+  // replayer reading a freed producer); then the producer (its destructor
+  // flushes, and reports what it still held to the spool), then the spool.
   workers.clear();
+  if (spool) spool->Stop();
   producer.reset();
   spool.reset();
 }
