@@ -24,18 +24,17 @@ bool WindowCounter::TryAdd(uint64_t window, uint64_t n, uint64_t limit) {
   // What this relay may admit: the limit, or less when shared. `hard`: a
   // refusal at `cap` means the window is full (locally or across relays),
   // not that the next lease has yet to arrive.
-  uint64_t cap = limit;
-  bool hard = true;
+  SharedCap s{limit, 0, true};
   if (owner_ != nullptr) {
     if (n > largest_.load(std::memory_order_relaxed)) {
       largest_.store(n, std::memory_order_relaxed);
     }
-    cap = std::min(cap, Budget(window));
-    const uint64_t leased = Leased(window);
-    hard = FullShared(window) || InFallback(window) || leased >= limit;
+    s = Shared(window, limit);
     // The window's first item: ask for its first lease at once.
-    if (!hard && leased == 0) Want();
+    if (!s.hard && s.leased == 0) Want();
   }
+  const uint64_t cap = s.cap;
+  const bool hard = s.hard;
   const uint64_t tag = window & kWindowMask;
   uint64_t old = state_.load(std::memory_order_relaxed);
   while (true) {
@@ -58,9 +57,8 @@ bool WindowCounter::TryAdd(uint64_t window, uint64_t n, uint64_t limit) {
       }
       // Less than half a slice of the lease left: lease the next slice
       // before the lease and the slice of credit beyond it run out.
-      if (!hard) {
-        const uint64_t leased = Leased(window);
-        if (2 * (leased - std::min(leased, count + n)) < slice()) Want();
+      if (!hard && 2 * (s.leased - std::min(s.leased, count + n)) < slice()) {
+        Want();
       }
       return true;
     }
@@ -104,17 +102,26 @@ bool WindowCounter::BudgetFor(uint64_t packed, uint64_t window,
   return true;
 }
 
-uint64_t WindowCounter::Budget(uint64_t window) const {
-  uint64_t units = 0;
-  if (BudgetFor(fallback_.load(std::memory_order_relaxed), window, &units)) {
-    return units;
-  }
-  const uint64_t leased = Leased(window);
-  if (FullShared(window)) return leased;
+WindowCounter::SharedCap WindowCounter::Shared(uint64_t window,
+                                               uint64_t limit) const {
+  uint64_t fallback = 0;
+  uint64_t leased = 0;
+  const bool in_fallback =
+      BudgetFor(fallback_.load(std::memory_order_relaxed), window, &fallback);
+  BudgetFor(granted_.load(std::memory_order_relaxed), window, &leased);
+  const bool full = FullShared(window);
   // One slice of credit beyond the leases: a lease that is late (or the
   // window's first, on its way) refuses nothing; the next lease asks for
   // what the credit admitted on top of its slice.
-  return std::min(leased + slice(), kMaxCount);
+  const uint64_t budget = in_fallback ? fallback
+                          : full      ? leased
+                                      : std::min(leased + slice(), kMaxCount);
+  return {std::min(limit, budget), leased,
+          in_fallback || full || leased >= limit};
+}
+
+uint64_t WindowCounter::Budget(uint64_t window) const {
+  return Shared(window, kMaxCount).cap;
 }
 
 uint64_t WindowCounter::Leased(uint64_t window) const {
@@ -218,7 +225,6 @@ std::shared_ptr<WindowCounter> QuotaRegistry::Counter(
   std::shared_ptr<WindowCounter> counter = slot.lock();
   if (counter == nullptr) {
     counter = std::make_shared<WindowCounter>();
-    counter->set_limit(quota.limit);
     if (shared_ != nullptr) {
       counter->Share(shared_, shared_->InitialSlice(quota.limit));
       CounterIdentity identity;

@@ -140,6 +140,16 @@ class WindowCounter {
   // units (40 bits).
   static constexpr uint64_t kValid = uint64_t{1} << 63;
   static constexpr uint64_t kBudgetTagMask = (uint64_t{1} << 23) - 1;
+  // One read of the shared state for `window`: what may be admitted (at
+  // most `limit`), the units leased, and whether a refusal at `cap` means
+  // the window is full (fallback, full in Redis, or all of it leased)
+  // rather than a lease still on its way.
+  struct SharedCap {
+    uint64_t cap;
+    uint64_t leased;
+    bool hard;
+  };
+  SharedCap Shared(uint64_t window, uint64_t limit) const;
   static uint64_t PackBudget(uint64_t window, uint64_t units);
   static bool BudgetFor(uint64_t packed, uint64_t window, uint64_t* units);
   void Want();
