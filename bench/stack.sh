@@ -47,7 +47,9 @@ bench_start_mock() {
 
 # BENCH_SPOOL (off | never | interval | always; default interval, the
 # relay's default) picks the spool setting; each start gets a fresh spool
-# directory in $dir/spool-$name.
+# directory in $dir/spool-$name. BENCH_RELAY_YAML, when set, is appended to
+# relay.yml as is (more top-level sections, e.g. quotas.redis for
+# bench/quotas.sh).
 bench_start_relay() {
   local bin=$1 cpu=$2 dir=$3 name=$4 port=$5 udp=$6 workers=$7 kafka=$8 projects=$9 _
   local mode=${BENCH_SPOOL:-interval} spool=("spool:")
@@ -61,6 +63,7 @@ bench_start_relay() {
   printf '%s\n' "listen:" "  http: \"127.0.0.1:$port\"" "  udp: $udp" \
     "workers: $workers" "kafka:" "  bootstrap_servers: \"$kafka\"" \
     "projects:" "  file: \"$projects\"" "${spool[@]}" "logging:" "  level: warn" >"$dir/relay.yml"
+  [[ -z ${BENCH_RELAY_YAML:-} ]] || printf '%s\n' "$BENCH_RELAY_YAML" >>"$dir/relay.yml"
   taskset -c "$cpu" "$bin" run --config "$dir/relay.yml" >"$dir/relay-$name.log" 2>&1 &
   relay_pid=$!
   for _ in $(seq 200); do
