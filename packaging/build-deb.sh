@@ -21,6 +21,12 @@
 #                      run so ccache hits on a rebuild; a lock keeps two
 #                      builds out of each other's way
 #   TERN_DEB_JOBS      parallel compile jobs (default 2)
+#   TERN_DEB_REUSE=1   when the work directory holds a build of this same
+#                      commit, build on it (dpkg-buildpackage -nc) instead
+#                      of a fresh clone: only what the version changes is
+#                      rebuilt (the upgrade test's second version)
+#   TERN_SHARED_DIR    the shared/ folder whose event samples tern-bench
+#                      compiles in (default: ../shared beside the checkout)
 # Build dependencies: packaging/debian/control (scripts/deps.sh installs
 # them). docs/packaging.md explains the choices.
 set -euo pipefail
@@ -42,6 +48,11 @@ die() { echo "build-deb.sh: $*" >&2; exit 1; }
 for tool in git dpkg-buildpackage dh; do
   command -v "$tool" >/dev/null || die "$tool is missing (run scripts/deps.sh)"
 done
+
+shared=${TERN_SHARED_DIR:-$ROOT/../shared}
+[[ -d $shared/event-samples ]] || die "no event samples in $shared (TERN_SHARED_DIR; tern-bench compiles two in)"
+TERN_SHARED_DIR=$(cd "$shared" && pwd)
+export TERN_SHARED_DIR
 
 commit=$(git rev-parse HEAD)
 short=$(git rev-parse --short=12 HEAD)
@@ -67,11 +78,19 @@ work=${TERN_DEB_WORKDIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tern/deb-build}
 mkdir -p "$work"
 exec 9>"$work/.lock"
 flock 9
-rm -rf "$work/src" "$work"/*.deb "$work"/*.ddeb "$work"/*.buildinfo "$work"/*.changes
-git clone --quiet --no-hardlinks "$ROOT" "$work/src"
-git -C "$work/src" checkout --quiet --detach "$commit"
+rm -rf "$work"/*.deb "$work"/*.ddeb "$work"/*.buildinfo "$work"/*.changes
 src=$work/src
-cp -r "$src/packaging/debian" "$src/debian"
+reuse=
+if [[ ${TERN_DEB_REUSE:-0} == 1 && -d $src/build-deb &&
+  $(git -C "$src" rev-parse HEAD 2>/dev/null) == "$commit" ]] &&
+  git -C "$src" diff --quiet HEAD -- 2>/dev/null; then
+  reuse=1
+else
+  rm -rf "$src"
+  git clone --quiet --no-hardlinks "$ROOT" "$src"
+  git -C "$src" checkout --quiet --detach "$commit"
+  cp -r "$src/packaging/debian" "$src/debian"
+fi
 echo "$short" >"$src/debian/tern-commit"
 # One entry per build: the version and the commit it was built from (the
 # history itself is `git log`).
@@ -85,14 +104,23 @@ maint=$(sed -n 's/^Maintainer: //p' "$src/debian/control")
   echo " -- $maint  $(git log -1 --format=%aD "$commit")"
 } >"$src/debian/changelog"
 
-echo "build-deb.sh: building tern $version from $short in $src" >&2
+nc=()
+if [[ -n $reuse ]]; then
+  # The same commit's tree and build-deb/ from the last run: dh runs every
+  # step again (its stamps go), but ninja rebuilds only what the version
+  # changes (the build-info header, three main.o, the links).
+  rm -f "$src"/debian/debhelper-build-stamp "$src"/debian/*.debhelper.log \
+    "$src"/debian/*.substvars "$src"/debian/files
+  nc=(-nc)
+fi
+echo "build-deb.sh: building tern $version from $short in $src${reuse:+ (reusing its build tree)}" >&2
 (
   cd "$src"
   export DEB_BUILD_OPTIONS="parallel=${TERN_DEB_JOBS:-2} nocheck${DEB_BUILD_OPTIONS:+ $DEB_BUILD_OPTIONS}"
   # The clone's timestamp for reproducible file dates.
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct "$commit")
   export SOURCE_DATE_EPOCH
-  dpkg-buildpackage -b -us -uc
+  dpkg-buildpackage -b -us -uc "${nc[@]}"
 ) >"$work/build.log" 2>&1 || {
   tail -n 40 "$work/build.log" >&2
   die "dpkg-buildpackage failed (log: $work/build.log)"

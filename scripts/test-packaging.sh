@@ -183,7 +183,8 @@ echo "   built $V in $((SECONDS - t)) s"
 OLD_V="$V~pre1"
 t=$SECONDS
 if [[ -z ${TERN_PKG_PREBUILT:-} ]]; then
-  TERN_DEB_VERSION=$OLD_V packaging/build-deb.sh --out "$tmp/old" >"$tmp/build-old.txt" ||
+  # The same commit again under an older version, on the first build's tree.
+  TERN_DEB_REUSE=1 TERN_DEB_VERSION=$OLD_V packaging/build-deb.sh --out "$tmp/old" >"$tmp/build-old.txt" ||
     fatal "build-deb.sh (TERN_DEB_VERSION=$OLD_V)"
 fi
 echo "   built $OLD_V in $((SECONDS - t)) s"
@@ -293,6 +294,16 @@ in_root apt-get -qq -o Acquire::Retries=3 update >"$tmp/apt-update.txt" 2>&1 ||
 apt_install() {  # apt_install DIR-IN-ROOT LOG
   in_root /bin/sh -c "cd $1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ./tern-*.deb" >"$2" 2>&1
 }
+# install_or_die old|new VERSION WHAT: apt_install of that set, one check; the
+# rest of the script needs it, so a failure ends the run with apt's output.
+install_or_die() {
+  if apt_install "/tmp/debs/$1" "$tmp/install-$1.txt"; then
+    ok "apt-get install ./tern-*.deb ($2) $3"
+  else
+    sed 's/^/   /' "$tmp/install-$1.txt" | tail -n 30
+    fatal "apt-get install ./tern-*.deb ($2)"
+  fi
+}
 mkdir -p "$root/tmp/debs"
 cp -r "$tmp/old" "$tmp/new" "$root/tmp/debs/"
 # The debug packages stay out: ./tern-*.deb is what an operator installs.
@@ -301,12 +312,7 @@ chmod -R a+rX "$root/tmp/debs"
 
 # --- 4. install V~pre1 ------------------------------------------------------------
 echo "== packaging: apt-get install ./tern-*.deb ($OLD_V)"
-if apt_install /tmp/debs/old "$tmp/install-old.txt"; then
-  ok "apt-get install ./tern-*.deb ($OLD_V) resolves its dependencies from Debian"
-else
-  sed 's/^/   /' "$tmp/install-old.txt" | tail -n 30
-  fatal "apt-get install ./tern-*.deb ($OLD_V)"
-fi
+install_or_die old "$OLD_V" "resolves its dependencies from Debian"
 check "tern-relay --version: $OLD_V and commit $commit" \
   test "$(in_root tern-relay --version)" = "tern-relay $OLD_V (commit $commit)"
 check "tern-backend --version: $OLD_V and commit $commit" \
@@ -428,10 +434,16 @@ check "an event sent with curl is answered 200" test "$(send_event $KEY1 "$msg1"
 check "... and stored: the API lists its issue" wait_issue "$msg1"
 
 check "a key not in projects.yml yet gets 403" test "$(send_event $KEY2 nokey)" = 403
+# tern-bench's key for its project 1 (projects-file is deterministic) joins
+# too, so the packaged load generator can be pointed at the packaged relay.
+bench_key=$(in_root tern-bench projects-file --projects 1 | sed -n 's/^ *- public_key: //p' | head -n1)
+check "tern-bench projects-file prints a key" grep -qE '^[0-9a-f]{32}$' <<<"$bench_key"
 insert_after /etc/tern/projects.yml '^        status: active .*\n' "      - public_key: $KEY2
         status: active
+      - public_key: $bench_key
+        status: active
 " ||
-  bad "add a key to /etc/tern/projects.yml"
+  bad "add keys to /etc/tern/projects.yml"
 projects_sum=$(sha256sum <"$root/etc/tern/projects.yml")
 # As systemd runs it: the unit's user, MAINPID in the environment.
 chroot --userspec=tern:tern "$root" /usr/bin/env -i PATH=/usr/bin:/bin MAINPID="$relay_pid" \
@@ -446,6 +458,14 @@ reloaded() {
 }
 check "after ExecReload (SIGHUP) the new key is accepted" reloaded
 check "the relay logged the SIGHUP reload" grep -q 'SIGHUP: reloading' "$tmp/relay1.log"
+# The packaged tern-bench builds its payloads from the samples compiled into
+# it (no shared/ in the root): 1 s at 200 events/s, every answer a 200.
+in_root tern-bench --port "$RP" --projects 1 --rate 200 --duration 1 --warmup 0 --connections 2 \
+  --quiet --json /tmp/bench.json >"$tmp/bench.txt" 2>&1 || bad "tern-bench against the relay (exit $?)"
+check "tern-bench in the root: its events are answered 200, nothing else" \
+  python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(not (r["answered"] >= 150 and r["by_status"] == {"200": r["answered"]}))' "$root/tmp/bench.json"
 
 # Kafka goes away: the relay still answers 200 and keeps the event on disk.
 kill -TERM "$kafka_pid" && wait "$kafka_pid"
@@ -463,12 +483,7 @@ check "tern-backend stops cleanly on SIGTERM" test "$unit_rc" = 0
 echo "== packaging: upgrade $OLD_V -> $V"
 relay_sum=$(sha256sum <"$root/etc/tern/relay.yml")
 backend_sum=$(sha256sum <"$root/etc/tern/backend.yml")
-if apt_install /tmp/debs/new "$tmp/install-new.txt"; then
-  ok "apt-get install ./tern-*.deb ($V) over $OLD_V"
-else
-  sed 's/^/   /' "$tmp/install-new.txt" | tail -n 30
-  fatal "apt-get install ./tern-*.deb ($V)"
-fi
+install_or_die new "$V" "over $OLD_V"
 check "dpkg has $V of all three" \
   test "$(in_root dpkg-query -W -f='${Version} ' tern-relay tern-backend tern-bench)" = "$V $V $V "
 check "tern-relay --version: $V" test "$(in_root tern-relay --version)" = "tern-relay $V (commit $commit)"

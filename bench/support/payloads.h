@@ -19,11 +19,11 @@ namespace tern::bench {
 
 // A realistic Sentry error event (JSON) of about `target_bytes` (within a few
 // percent; never smaller than the base sample, about 0.7 KiB), built from a
-// real exception event in shared/event-samples (javascript below ~3 KiB,
-// python above), minified as SDKs send it, and grown to size with an SDK
-// block, tags, user, contexts, request, breadcrumbs (http, navigation, query,
-// log) and extra context. Always valid JSON, deterministic. Aborts if the
-// sample cannot be read (a broken checkout).
+// real exception event of shared/event-samples (javascript below ~3 KiB,
+// python above; both compiled into the binary, so it needs no shared/ at run
+// time), minified as SDKs send it, and grown to size with an SDK block, tags,
+// user, contexts, request, breadcrumbs (http, navigation, query, log) and
+// extra context. Always valid JSON, deterministic.
 std::string MakeEventJson(size_t target_bytes);
 
 // Compressors, at the settings SDKs use (level 6 for the zlib family, brotli
