@@ -501,6 +501,35 @@ TEST(AnalyzeTest, MessageAndTransactionTitles) {
   EXPECT_EQ(tx->received_ms, std::nullopt);
 }
 
+// @sentry/node's captureMessage with attachStacktrace: a synthetic exception
+// (no type, the message as value) beside the logentry. Sentry's
+// eventtypes/error.py titles it by the crash frame's function and records
+// no type; culprit.py gives synthetic events no culprit; the message stays
+// in metadata.value (the line the UI shows under the title).
+TEST(AnalyzeTest, SyntheticExceptionOfACapturedMessage) {
+  auto facts = Analyze(
+      R"({"platform":"node","level":"info",)"
+      R"("logentry":{"formatted":"cache miss rate 93% on shard 7"},)"
+      R"("exception":{"values":[{"value":"cache miss rate 93% on shard 7",)"
+      R"("mechanism":{"type":"generic","synthetic":true},)"
+      R"("stacktrace":{"frames":[)"
+      R"({"filename":"node:internal/main","function":"run","in_app":false},)"
+      R"({"filename":"/srv/app/cache.js","module":"cache","function":"Object.?",)"
+      R"("in_app":true}]}}]}})");
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  EXPECT_EQ(facts->title, "Object.?");
+  EXPECT_EQ(facts->culprit, "");
+  EXPECT_EQ(facts->metadata_type, "");
+  EXPECT_EQ(facts->metadata_value, "cache miss rate 93% on shard 7");
+  EXPECT_EQ(facts->metadata_function, "Object.?");
+  EXPECT_EQ(facts->metadata_filename, "/srv/app/cache.js");
+  // Without a frame that names a function: "<unknown>".
+  auto bare = Analyze(
+      R"({"exception":{"values":[{"value":"m","mechanism":{"synthetic":true}}]}})");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->title, "<unknown>");
+}
+
 TEST(AnalyzeTest, RejectsNonObjects) {
   EXPECT_EQ(Analyze("[1,2]").status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -13,6 +13,23 @@ namespace {
 
 using protocol::JsonValue;
 
+// The line Sentry's issue stream shows under an error's title: the
+// exception value (metadata.value). Only when the title does not already
+// carry it: "Type: value" titles do, while a synthetic exception (a
+// captureMessage with a stack trace) is titled by its crash frame's
+// function and its message would otherwise not show at all.
+std::string MessageLine(const storage::Issue& i) {
+  std::string_view value = i.fields.metadata_value;
+  value = value.substr(0, value.find('\n'));
+  // Titles cut the value to 100 characters; its first 60 bytes are in any
+  // title that carries it.
+  if (value.empty() ||
+      i.fields.title.find(value.substr(0, 60)) != std::string::npos) {
+    return "";
+  }
+  return Truncate(value, 200);
+}
+
 // Deliberately small: a readable table layout, no framework.
 constexpr std::string_view kCss = R"css(
 :root{--fg:#1d1d1f;--muted:#6b6b76;--line:#e3e3e8;--bg:#fafafb;--accent:#5b3fd1;
@@ -48,6 +65,7 @@ button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
 .spark rect{fill:var(--accent)}
 .actions{display:flex;gap:6px;margin:8px 0}
 .actions form{margin:0}
+.message{margin:2px 0;word-break:break-word}
 .exc{background:#fff;border:1px solid var(--line);margin:8px 0;padding:8px 12px}
 .frame{border-top:1px solid var(--line);padding:4px 0}
 .frame .loc{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
@@ -470,8 +488,11 @@ std::string RenderIssues(const IssuesView& v) {
   for (const IssueRow& row : v.rows) {
     const storage::Issue& i = row.issue;
     Append(&body, "<tr class=\"issue\"><td><a class=\"title\" href=\"/issues/",
-           i.id, "/\">", Escape(Truncate(i.fields.title, 200)),
-           "</a><div class=\"small muted\">",
+           i.id, "/\">", Escape(Truncate(i.fields.title, 200)), "</a>");
+    if (std::string message = MessageLine(i); !message.empty()) {
+      Append(&body, "<div class=\"message\">", Escape(message), "</div>");
+    }
+    Append(&body, "<div class=\"small muted\">",
            Escape(api::ShortId(v.project.slug, i.short_id)));
     if (!i.fields.culprit.empty()) {
       Append(&body, " · ", Escape(Truncate(i.fields.culprit, 200)));
@@ -512,6 +533,9 @@ std::string RenderIssue(const IssueView& v) {
       api::UrlEncode(v.project.slug), "/\">", Escape(v.project.name), "</a> / ",
       Escape(api::ShortId(v.project.slug, i.short_id)), "</p><h1>",
       Escape(i.fields.title), "</h1>");
+  if (std::string message = MessageLine(i); !message.empty()) {
+    Append(&body, "<div class=\"message\">", Escape(message), "</div>");
+  }
   if (!i.fields.culprit.empty()) {
     Append(&body, "<div class=\"muted\">", Escape(i.fields.culprit), "</div>");
   }

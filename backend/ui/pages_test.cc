@@ -287,6 +287,31 @@ TEST(RenderIssues, ShowsTheTableFiltersAndPagination) {
   EXPECT_THAT(second, Not(HasSubstr("id=\"next\"")));
 }
 
+// Sentry titles a captureMessage with a synthetic stack trace by its crash
+// frame's function, with no culprit; its stream shows the message
+// (metadata.value) on the line below, and so do we. A "Type: value" title
+// already carries the value and gets no second copy.
+TEST(RenderIssues, SyntheticExceptionShowsItsMessageUnderTheTitle) {
+  IssuesView v = AnIssuesView();
+  v.rows[0].issue.fields.metadata_value = "bad input";
+  EXPECT_THAT(RenderIssues(v), Not(HasSubstr("class=\"message\"")));
+  storage::Issue& i = v.rows[0].issue;
+  i.fields.title = "Object.?";
+  i.fields.culprit.clear();
+  i.fields.metadata_type.clear();
+  i.fields.metadata_function = "Object.?";
+  i.fields.metadata_value = "cache miss rate 93% on <shard> 7\nsecond line";
+  const std::string html = RenderIssues(v);
+  EXPECT_THAT(html, HasSubstr("Object.?</a><div class=\"message\">cache miss "
+                              "rate 93% on &lt;shard&gt; 7</div>"));
+  EXPECT_THAT(html, Not(HasSubstr("second line")));
+  IssueView page = AnIssueView(kRealisticPayload);
+  page.issue = i;
+  EXPECT_THAT(RenderIssue(page),
+              HasSubstr("<h1>Object.?</h1><div class=\"message\">cache miss "
+                        "rate 93% on &lt;shard&gt; 7</div>"));
+}
+
 TEST(RenderIssues, HostileSearchTextAndTitlesAreEscaped) {
   IssuesView v = AnIssuesView();
   v.query = "\"><x-evil>";
