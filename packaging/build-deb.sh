@@ -14,6 +14,8 @@
 # 5 commits after it -> 1.2.3+git5.<hash>, no tag -> 0.0.0~git<N>.<hash>
 # with N the number of commits, so every later commit sorts higher.
 # Environment:
+#   TERN_DEB_COMMIT    build this commit instead of HEAD (the package test
+#                      pins the commit it started on)
 #   TERN_DEB_VERSION   use this version instead (the upgrade test builds an
 #                      older one)
 #   TERN_DEB_WORKDIR   work directory (default ~/.cache/tern/deb-build, or
@@ -54,11 +56,12 @@ shared=${TERN_SHARED_DIR:-$ROOT/../shared}
 TERN_SHARED_DIR=$(cd "$shared" && pwd)
 export TERN_SHARED_DIR
 
-commit=$(git rev-parse HEAD)
-short=$(git rev-parse --short=12 HEAD)
+commit=$(git rev-parse --verify "${TERN_DEB_COMMIT:-HEAD}^{commit}") ||
+  die "no commit ${TERN_DEB_COMMIT:-HEAD}"
+short=$(git rev-parse --short=12 "$commit")
 if [[ -n ${TERN_DEB_VERSION:-} ]]; then
   version=$TERN_DEB_VERSION
-elif desc=$(git describe --tags --long --match 'v[0-9]*' 2>/dev/null); then
+elif desc=$(git describe --tags --long --match 'v[0-9]*' "$commit" 2>/dev/null); then
   # v1.2.3-5-gabcdef
   if [[ $desc =~ ^v([0-9][0-9A-Za-z.+~]*)-([0-9]+)-g([0-9a-f]+)$ ]]; then
     base=${BASH_REMATCH[1]} n=${BASH_REMATCH[2]} h=${BASH_REMATCH[3]}
@@ -67,10 +70,10 @@ elif desc=$(git describe --tags --long --match 'v[0-9]*' 2>/dev/null); then
     die "cannot read a version from git describe output '$desc'"
   fi
 else
-  version=0.0.0~git$(git rev-list --count HEAD).$(git rev-parse --short=7 HEAD)
+  version=0.0.0~git$(git rev-list --count "$commit").$(git rev-parse --short=7 "$commit")
 fi
 [[ $version =~ ^[0-9][0-9A-Za-z.+~]*$ ]] || die "bad Debian version '$version'"
-if ! git diff --quiet HEAD -- 2>/dev/null; then
+if [[ -z ${TERN_DEB_COMMIT:-} ]] && ! git diff --quiet HEAD -- 2>/dev/null; then
   echo "build-deb.sh: note: uncommitted changes are not in the packages (they build HEAD, $short)" >&2
 fi
 

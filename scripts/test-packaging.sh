@@ -15,7 +15,8 @@
 #      (systemd cannot run as PID 1 here) against librdkafka's mock broker
 #      (tern-mock-kafka, on this host: the root shares its loopback); an
 #      event sent with curl is stored and listed by the API; a key added to
-#      /etc/tern/projects.yml works after the units' ExecReload (SIGHUP)
+#      /etc/tern/projects.yml works after the units' ExecReload (SIGHUP);
+#      the packaged tern-bench's load is answered 200
 #   6. an event answered while Kafka is down stays in the spool; upgrade to
 #      V: the edited conffiles are kept, the SQLite store and the spool
 #      survive, the spooled event is delivered and stored
@@ -167,6 +168,10 @@ fi
 MOCK_KAFKA=$(cd "$BUILD/bin" && pwd)/tern-mock-kafka
 
 # --- 1. build twice ------------------------------------------------------------
+# Both builds and every check name the commit HEAD was on at the start, so a
+# commit made while this runs changes nothing here.
+TERN_DEB_COMMIT=$(git rev-parse HEAD)
+export TERN_DEB_COMMIT
 echo "== packaging: build-deb.sh (version V)"
 t=$SECONDS
 if [[ -n ${TERN_PKG_PREBUILT:-} ]]; then
@@ -188,17 +193,17 @@ if [[ -z ${TERN_PKG_PREBUILT:-} ]]; then
     fatal "build-deb.sh (TERN_DEB_VERSION=$OLD_V)"
 fi
 echo "   built $OLD_V in $((SECONDS - t)) s"
-commit=$(git rev-parse --short=12 HEAD)
+commit=$(git rev-parse --short=12 "$TERN_DEB_COMMIT")
 check "$OLD_V sorts before $V" dpkg --compare-versions "$OLD_V" lt "$V"
 for p in tern-relay tern-backend tern-bench; do
   check "$p: .deb and -dbgsym .deb of $V" \
     test -s "$tmp/new/${p}_${V}_amd64.deb" -a -s "$tmp/new/${p}-dbgsym_${V}_amd64.deb"
 done
-if git describe --tags --match 'v[0-9]*' >/dev/null 2>&1; then
+if git describe --tags --match 'v[0-9]*' "$TERN_DEB_COMMIT" >/dev/null 2>&1; then
   check "version $V comes from the v* tag" grep -qE '^[0-9]' <<<"$V"
 else
   check "untagged version $V is 0.0.0~git<count>.<hash>" \
-    test "$V" = "0.0.0~git$(git rev-list --count HEAD).$(git rev-parse --short=7 HEAD)"
+    test "$V" = "0.0.0~git$(git rev-list --count "$TERN_DEB_COMMIT").$(git rev-parse --short=7 "$TERN_DEB_COMMIT")"
 fi
 
 # --- 2. the .debs ----------------------------------------------------------------

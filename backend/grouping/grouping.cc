@@ -304,9 +304,16 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
         func->starts_with(std::string_view("class@anonymous\0", 16))) {
       c.Disable("ignored anonymous function");
     }
+    // A method of an anonymous class hashes as the method's name. Sentry
+    // sets it with update(values=...), which makes the component contribute
+    // again after the "ignored anonymous function" above: the system
+    // variant of laravel-anonymous.json hashes "run".
     if (func->starts_with("class@anonymous")) {
       size_t sep = func->rfind("::");
-      if (sep != std::string::npos) c.strings.assign(1, func->substr(sep + 2));
+      if (sep != std::string::npos) {
+        c.SetValue(func->substr(sep + 2));
+        c.hint = "anonymous class method";
+      }
     }
   } else if (f.platform == "java") {
     if (func->starts_with("lambda$")) c.Disable("ignored lambda function");

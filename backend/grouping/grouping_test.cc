@@ -88,6 +88,19 @@ INSTANTIATE_TEST_SUITE_P(Sentry, ExpectedHashesTest,
 
 TEST(ExpectedHashesFile, IsThere) { EXPECT_EQ(LoadExpected().size(), 31u); }
 
+// A PHP method of an anonymous class (`class@anonymous\0<file>::run`)
+// hashes as "run" in the system variant: Sentry's snapshot
+// newstyle@2023_01_11/laravel_anonymous.pysnap (the frame is out of app, so
+// the app variant does not see it).
+TEST(GroupingTest, PhpAnonymousClassMethodHashesItsName) {
+  absl::StatusOr<EventFacts> facts = Analyze(
+      ReadFile(SharedDir() + "/event-samples/sentry/laravel-anonymous.json"));
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  EXPECT_EQ(HashesToJson(facts->hashes),
+            R"({"app":"a728cdf5d62c8e017c35c3fe04051b6e",)"
+            R"("system":"63c67781779781d9b0a442a5b2bdb976"})");
+}
+
 // shared/grouping/README.md: an event joins the group of the first of its
 // hashes already linked to a group; a new group links all its hashes.
 TEST(PartitionTest, SamplesGroupAsSentry) {
