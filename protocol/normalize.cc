@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/http_status.h"
@@ -1122,11 +1124,136 @@ bool Rewriter::WriteFingerprint(dom::element value, int depth) {
   return true;
 }
 
+// One message parameter as text, for FormatMessage: strings as they are,
+// integers in decimal. Anything else fails the formatting (Relay's
+// formatter prints Rust's rendering of floats, bools and containers, which
+// nothing we know of depends on).
+bool AppendParam(dom::element v, std::string* out) {
+  switch (v.type()) {
+    case Type::STRING:
+      out->append(v.get_string().value_unsafe());
+      return true;
+    case Type::INT64:
+      absl::StrAppend(out, v.get_int64().value_unsafe());
+      return true;
+    case Type::UINT64:
+      absl::StrAppend(out, v.get_uint64().value_unsafe());
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsWordChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+// Relay's normalize_logentry formats `message` with `params` when the
+// client sent no `formatted`: Python's % style when the message holds a
+// '%' (`%s`, `%d`, `%i`, `%%`, `%(name)s`), else the curly style when it
+// holds a '{' (`{}`, `{0}`, `{name}`). Positional placeholders read a list,
+// named ones an object. Returns nullopt where Relay's formatter fails (a
+// missing parameter, the wrong container) and for what this subset does
+// not cover (flags, widths, other conversions, non-scalar values): the
+// message then stands as the formatted text, as in Relay's failure path.
+std::optional<std::string> FormatMessage(std::string_view message,
+                                         dom::element params) {
+  const bool list = params.type() == Type::ARRAY;
+  const bool object = params.type() == Type::OBJECT;
+  auto by_index = [&](size_t i, std::string* out) {
+    if (!list) return false;
+    dom::element v;
+    if (params.get_array().value_unsafe().at(i).get(v) != simdjson::SUCCESS) {
+      return false;
+    }
+    return AppendParam(v, out);
+  };
+  auto by_key = [&](std::string_view key, std::string* out) {
+    if (!object) return false;
+    dom::element v;
+    if (params.get_object().value_unsafe().at_key(key).get(v) !=
+        simdjson::SUCCESS) {
+      return false;
+    }
+    return AppendParam(v, out);
+  };
+  std::string out;
+  size_t next = 0;
+  if (message.find('%') != std::string_view::npos) {
+    for (size_t i = 0; i < message.size(); ++i) {
+      if (message[i] != '%') {
+        out.push_back(message[i]);
+        continue;
+      }
+      if (++i >= message.size()) return std::nullopt;
+      if (message[i] == '%') {
+        out.push_back('%');
+        continue;
+      }
+      std::string_view name;
+      if (message[i] == '(') {
+        const size_t close = message.find(')', i);
+        if (close == std::string_view::npos) return std::nullopt;
+        name = message.substr(i + 1, close - i - 1);
+        i = close + 1;
+        if (i >= message.size()) return std::nullopt;
+      }
+      const char conv = message[i];
+      const bool numeric = conv == 'd' || conv == 'i';
+      if (conv != 's' && !numeric) return std::nullopt;
+      const size_t mark = out.size();
+      const bool ok =
+          name.empty() ? by_index(next++, &out) : by_key(name, &out);
+      if (!ok) return std::nullopt;
+      if (numeric) {
+        // Python's %d of a string raises; so does Relay's formatter.
+        std::string_view digits(out.data() + mark, out.size() - mark);
+        if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
+        if (digits.empty() ||
+            !std::all_of(digits.begin(), digits.end(), [](char c) {
+              return absl::ascii_isdigit(static_cast<unsigned char>(c));
+            })) {
+          return std::nullopt;
+        }
+      }
+    }
+    return out;
+  }
+  if (message.find('{') == std::string_view::npos) return std::nullopt;
+  for (size_t i = 0; i < message.size(); ++i) {
+    if (message[i] != '{') {
+      out.push_back(message[i]);
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < message.size() && IsWordChar(message[j])) ++j;
+    if (j >= message.size() || message[j] != '}') return std::nullopt;
+    const std::string_view key = message.substr(i + 1, j - i - 1);
+    bool ok;
+    if (key.empty()) {
+      ok = by_index(next++, &out);
+    } else if (std::all_of(key.begin(), key.end(), [](char c) {
+                 return absl::ascii_isdigit(static_cast<unsigned char>(c));
+               })) {
+      size_t index = 0;
+      ok = absl::SimpleAtoi(ToAbsl(key), &index) && by_index(index, &out);
+    } else {
+      ok = by_key(key, &out);
+    }
+    if (!ok) return std::nullopt;
+    i = j;
+  }
+  return out;
+}
+
 // Relay's LogEntry: from an object, `message` and `formatted` must be
 // strings and `params` a list or an object (else each is removed with a
 // note); any other value is the legacy form and becomes `formatted`:
 // a string as is, anything else as its JSON text (Relay's
-// JsonLenientString).
+// JsonLenientString). Then Relay's normalize_logentry: without a
+// `formatted`, `message` is formatted with `params` (FormatMessage); a
+// `message` that stays alone, or equals `formatted`, becomes `formatted`
+// (written in its place, the message dropped).
 bool Rewriter::WriteLogentry(dom::element value, int depth) {
   w_.Key("logentry");
   if (value.type() != Type::OBJECT) {
@@ -1141,9 +1268,51 @@ bool Rewriter::WriteLogentry(dom::element value, int depth) {
     return true;
   }
   if (depth > Normalizer::kMaxDepth) return TooDeep();
+  std::optional<std::string_view> message, formatted;
+  std::optional<dom::element> params;
+  for (dom::key_value_pair m : AsObject(value)) {
+    const Type t = m.value.type();
+    if (m.key == "message" && t == Type::STRING && !message) {
+      message = m.value.get_string().value_unsafe();
+    } else if (m.key == "formatted" && t == Type::STRING && !formatted) {
+      formatted = m.value.get_string().value_unsafe();
+    } else if (m.key == "params" && (t == Type::ARRAY || t == Type::OBJECT) &&
+               !params) {
+      params = m.value;
+    }
+  }
+  std::optional<std::string> computed;
+  if (message && !formatted && params) {
+    computed = FormatMessage(*message, *params);
+  }
+  const bool move = message && ((!formatted && !computed) ||
+                                (formatted && *formatted == *message));
+  bool message_done = false, formatted_done = false;
   w_.BeginObject();
   for (dom::key_value_pair m : AsObject(value)) {
     const Type t = m.value.type();
+    if (m.key == "message" && t == Type::STRING && !message_done) {
+      message_done = true;
+      if (move) {
+        w_.Key("formatted");
+        w_.String(*message);
+        continue;
+      }
+      w_.Key("message");
+      w_.String(*message);
+      if (computed) {
+        w_.Key("formatted");
+        w_.String(*computed);
+      }
+      continue;
+    }
+    if (m.key == "formatted" && t == Type::STRING && !formatted_done) {
+      formatted_done = true;
+      if (move) continue;  // the message, equal to it, took its role
+      w_.Key("formatted");
+      w_.String(*formatted);
+      continue;
+    }
     if ((m.key == "message" || m.key == "formatted") && t != Type::STRING &&
         t != Type::NULL_VALUE) {
       notes_.Add({"logentry", std::string(m.key)}, "invalid_data",

@@ -651,7 +651,7 @@ TEST_F(NormalizeTest, LogentryCoercions) {
        R"({"logentry":{"message":{"":{"err":[["invalid_data",{"reason":"expected a string"}]],"val":5}},)"
        R"("params":{"":{"err":[["invalid_data",{"reason":"expected message parameters"}]],"val":3}}}})"},
       {R"({"logentry":{"message":"m %s","params":["a"]}})",
-       R"({"message":"m %s","params":["a"]})", "<absent>"},
+       R"({"message":"m %s","formatted":"m a","params":["a"]})", "<absent>"},
       {R"({"logentry":{"formatted":{"a":1}}})", "{}",
        R"({"logentry":{"formatted":{"":{"err":[["invalid_data",{"reason":"expected a string"}]],"val":{"a":1}}}}})"},
   };
@@ -868,12 +868,74 @@ TEST_F(CoercionTest, StacktracesWithoutFramesAreRemoved) {
       R"([{"type":"missing_attribute","name":"exception.values.0.stacktrace.frames"}])");
 }
 
+// Relay's normalize_logentry: `message` formatted with `params` when there
+// is no `formatted` (Python % and curly styles), and a lone `message`, or one
+// equal to `formatted`, becomes `formatted`. Where formatting fails the
+// message stands as the formatted text.
+TEST_F(NormalizeTest, LogentryIsFormattedAsRelayDoes) {
+  struct Case {
+    std::string in;   // the logentry sent
+    std::string out;  // the logentry written
+  };
+  const std::vector<Case> cases = {
+      {R"({"message":"hello, %s!","params":["world"]})",
+       R"({"message":"hello, %s!","formatted":"hello, world!","params":["world"]})"},
+      {R"({"message":"hello, %(name)s!","params":{"name":"world"}})",
+       R"({"message":"hello, %(name)s!","formatted":"hello, world!","params":{"name":"world"}})"},
+      {R"({"message":"%d of %i, 100%%","params":[3,-4]})",
+       R"({"message":"%d of %i, 100%%","formatted":"3 of -4, 100%","params":[3,-4]})"},
+      {R"({"message":"hello, {}!","params":["world"]})",
+       R"({"message":"hello, {}!","formatted":"hello, world!","params":["world"]})"},
+      {R"({"message":"{1} {0}","params":["a","b"]})",
+       R"({"message":"{1} {0}","formatted":"b a","params":["a","b"]})"},
+      {R"({"message":"hi {who}","params":{"who":"you"}})",
+       R"({"message":"hi {who}","formatted":"hi you","params":{"who":"you"}})"},
+      // Without params, with too few, of the wrong kind or for a conversion
+      // Python would refuse: the message becomes the formatted text.
+      {R"({"message":"hello, %s!"})", R"({"formatted":"hello, %s!"})"},
+      {R"({"message":"%s and %s","params":["a"]})",
+       R"({"formatted":"%s and %s","params":["a"]})"},
+      {R"({"message":"%(a)s","params":["x"]})",
+       R"({"formatted":"%(a)s","params":["x"]})"},
+      {R"({"message":"%d","params":["x"]})",
+       R"({"formatted":"%d","params":["x"]})"},
+      {R"({"message":"%5s","params":["x"]})",
+       R"({"formatted":"%5s","params":["x"]})"},
+      {R"({"message":"{} {}","params":[{"a":1},2]})",
+       R"({"formatted":"{} {}","params":[{"a":1},2]})"},
+      {R"({"message":"plain","params":["x"]})",
+       R"({"formatted":"plain","params":["x"]})"},
+      // A formatted text the client sent is kept; equal to the message, it
+      // stays once.
+      {R"({"message":"m %s","formatted":"m x","params":["y"]})",
+       R"({"message":"m %s","formatted":"m x","params":["y"]})"},
+      {R"({"formatted":"same","message":"same"})", R"({"formatted":"same"})"},
+      {R"({"formatted":"only"})", R"({"formatted":"only"})"},
+  };
+  for (const Case& c : cases) {
+    ASSERT_TRUE(Run(absl::StrCat(R"({"logentry":)", c.in, "}")).ok()) << c.in;
+    EXPECT_EQ(At("/logentry"), c.out) << c.in;
+  }
+  // raven-python 4 sends both the interface and a formatted `message`:
+  // the interface wins (Relay checks its alias first) and is formatted.
+  ASSERT_TRUE(
+      Run(R"({"message":"cache miss on shard 7",)"
+          R"("sentry.interfaces.Message":{"message":"cache miss on %s",)"
+          R"("params":["shard 7"]}})")
+          .ok());
+  EXPECT_EQ(
+      At("/logentry"),
+      R"({"message":"cache miss on %s","formatted":"cache miss on shard 7",)"
+      R"("params":["shard 7"]})");
+  EXPECT_FALSE(Has("/message"));
+}
+
 TEST_F(CoercionTest, LegacyInterfaceAliases) {
   Check({
       {R"({"sentry.interfaces.Exception":{"values":[{"type":"E"}]}})",
        "/exception", R"({"values":[{"type":"E"}]})", "<absent>"},
       {R"({"sentry.interfaces.Message":{"message":"m"}})", "/logentry",
-       R"({"message":"m"})", "<absent>"},
+       R"({"formatted":"m"})", "<absent>"},
       {R"({"sentry.interfaces.Message":"m"})", "/logentry",
        R"({"formatted":"m"})", "<absent>"},
       {R"({"sentry.interfaces.User":{"id":1}})", "/user", R"({"id":"1"})",

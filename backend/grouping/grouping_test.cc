@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "backend/grouping/md5.h"
@@ -601,7 +602,20 @@ TEST(KnownBrokenTest, RawAndNormalizedGroupTheSame) {
     absl::StatusOr<EventFacts> b = Analyze(out.json);
     ASSERT_TRUE(a.ok() && b.ok());
     EXPECT_EQ(HashesToJson(a->hashes), HashesToJson(b->hashes));
-    EXPECT_EQ(a->title, b->title);
+    if (std::string_view(rel) == "bugsink/user-id-as-int.json") {
+      // Its logentry has a message and params but no formatted text: the
+      // relay formats it as Relay does, and Sentry titles the formatted
+      // text; the raw file can only show the template. The grouping (on
+      // the template) is the same.
+      EXPECT_EQ(a->title, "Error during cleanup of %(one)s: %(two)s");
+      EXPECT_TRUE(absl::StartsWith(
+          b->title,
+          "Error during cleanup of <StorageCleanupTodo: "
+          "StorageCleanupTodo(74e45def-dd8e-4b7a-b5a7-fab97a534"))
+          << b->title;
+    } else {
+      EXPECT_EQ(a->title, b->title);
+    }
     EXPECT_EQ(a->culprit, b->culprit);
     EXPECT_FALSE(b->title.empty());
   }

@@ -141,10 +141,12 @@ std::string RenderMetrics(const Relay::Impl& r) {
 
   // UDP.
   if (workers.front()->udp) {
-    uint64_t accepted = 0;
+    uint64_t accepted = 0, udp_held = 0, udp_held_now = 0;
     std::array<uint64_t, server::kUdpDropCount> dropped{};
     for (const auto& p : workers) {
       accepted += Load(p->handler->counters().udp_accepted);
+      udp_held += Load(p->handler->counters().udp_held);
+      udp_held_now += Load(p->handler->counters().udp_held_now);
       for (int i = 0; i < server::kUdpDropCount; ++i) {
         dropped[i] += Load(p->handler->counters().udp_dropped[i]);
       }
@@ -159,6 +161,10 @@ std::string RenderMetrics(const Relay::Impl& r) {
     }
     w.Counter("udp_datagrams", "UDP datagrams received", datagrams);
     w.Counter("udp_accepted", "UDP datagrams produced to Kafka", accepted);
+    w.Counter("udp_held", "UDP datagrams held for a pending project config",
+              udp_held);
+    w.Gauge("udp_held_now", "UDP datagrams held at this moment",
+            static_cast<double>(udp_held_now));
     w.Family("udp_dropped", "UDP datagrams dropped, by reason", kCounter);
     for (int i = 0; i < server::kUdpDropCount; ++i) {
       w.Sample(

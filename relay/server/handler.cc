@@ -335,12 +335,20 @@ void RelayHandler::Dispatch(net::HttpRequest& req, Target target,
     held_.push_back(
         Held{&req, target, std::move(responder), std::move(r), deadline});
     counters_.held_now.store(held_.size(), std::memory_order_relaxed);
-    if (!hold_timer_.active()) {
-      hold_timer_.Start(kHoldSweepMs, kHoldSweepMs, [this] { SweepHeld(); });
-    }
+    StartHoldTimer();
     return;
   }
   Answer(target.route, req, std::move(responder), std::move(r));
+}
+
+void RelayHandler::StartHoldTimer() {
+  if (!hold_timer_.active()) {
+    hold_timer_.Start(kHoldSweepMs, kHoldSweepMs, [this] { SweepHeld(); });
+  }
+}
+
+void RelayHandler::StopHoldTimerIfIdle() {
+  if (held_.empty() && held_datagrams_.empty()) hold_timer_.Stop();
 }
 
 void RelayHandler::Answer(Route route, net::HttpRequest& req,
@@ -448,6 +456,18 @@ void RelayHandler::OnTableInstalled() {
   // The control plane may have answered any of the keys we asked for; keys
   // still pending are asked for again on their next miss.
   wanted_.clear();
+  if (!held_datagrams_.empty()) {
+    std::deque<HeldDatagram> datagrams;
+    datagrams.swap(held_datagrams_);
+    held_datagram_bytes_ = 0;
+    const absl::Time now = absl::Now();
+    for (HeldDatagram& d : datagrams) {
+      ProcessDatagram(d.data, d.client_ip, /*retry=*/true, now, d.deadline);
+    }
+    counters_.udp_held_now.store(held_datagrams_.size(),
+                                 std::memory_order_relaxed);
+    StopHoldTimerIfIdle();
+  }
   if (held_.empty()) return;
   std::deque<Held> held;
   held.swap(held_);
@@ -462,11 +482,21 @@ void RelayHandler::OnTableInstalled() {
              h.deadline);
   }
   counters_.held_now.store(held_.size(), std::memory_order_relaxed);
-  if (held_.empty()) hold_timer_.Stop();
+  StopHoldTimerIfIdle();
 }
 
 void RelayHandler::SweepHeld() {
   const absl::Time now = absl::Now();
+  // Datagrams are held oldest first with one fetch_wait each, so the
+  // expired ones are at the front.
+  while (!held_datagrams_.empty() && held_datagrams_.front().deadline <= now) {
+    held_datagram_bytes_ -= held_datagrams_.front().data.size();
+    held_datagrams_.pop_front();
+    counters_.udp_dropped[static_cast<int>(UdpDrop::kPending)].fetch_add(
+        1, std::memory_order_relaxed);
+  }
+  counters_.udp_held_now.store(held_datagrams_.size(),
+                               std::memory_order_relaxed);
   std::deque<Held> keep;
   std::deque<Held> expired;
   for (Held& h : held_) {
@@ -481,34 +511,48 @@ void RelayHandler::SweepHeld() {
   for (Held& h : expired) {
     SendPipelineResponse(h.target.route, *h.req, *h.responder, h.last);
   }
-  if (held_.empty()) hold_timer_.Stop();
+  StopHoldTimerIfIdle();
 }
 
 void RelayHandler::ReleaseHeld() {
   for (Held& h : held_) h.deadline = absl::InfinitePast();
+  for (HeldDatagram& d : held_datagrams_) d.deadline = absl::InfinitePast();
   SweepHeld();
 }
 
 void RelayHandler::OnDatagram(std::string_view data, const sockaddr* peer) {
-  pipeline::Request pr;
-  if (!data.empty() && data.front() == '{') {
-    // An envelope datagram: its header's dsn is the auth.
-    pr.route = pipeline::Request::kEnvelope;
-    pr.body = data;
-  } else {
+  // Neither an envelope datagram (its header's dsn is the auth) nor
+  // "<auth>\n\n<body>".
+  if (data.empty() || data.front() != '{') {
     const size_t split = data.find("\n\n");
     if (split == std::string_view::npos || split == 0) {
       counters_.udp_dropped[static_cast<int>(UdpDrop::kMalformed)].fetch_add(
           1, std::memory_order_relaxed);
       return;
     }
+  }
+  ip_scratch_ = net::IpToString(peer);
+  const absl::Time now = absl::Now();
+  ProcessDatagram(data, ip_scratch_, /*retry=*/false, now,
+                  now + shared_->fetch_wait);
+}
+
+void RelayHandler::ProcessDatagram(std::string_view data,
+                                   std::string_view client_ip, bool retry,
+                                   absl::Time now, absl::Time deadline) {
+  pipeline::Request pr;
+  if (!data.empty() && data.front() == '{') {
+    pr.route = pipeline::Request::kEnvelope;
+    pr.body = data;
+  } else {
+    // OnDatagram checked the split.
+    const size_t split = data.find("\n\n");
     pr.route = pipeline::Request::kStore;
     pr.x_sentry_auth = data.substr(0, split);
     pr.body = data.substr(split + 2);
   }
-  ip_scratch_ = net::IpToString(peer);
-  pr.client_ip = ip_scratch_;
-  pr.received = absl::Now();
+  pr.client_ip = client_ip;
+  pr.received = now;
   const pipeline::Response r = pipeline_->Handle(pr, slot_->table());
   if (r.status == 200) {
     if (commit_sink_ != nullptr && commit_sink_->HasUncommitted()) {
@@ -520,7 +564,21 @@ void RelayHandler::OnDatagram(std::string_view data, const sockaddr* peer) {
     counters_.udp_accepted.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (!r.pending_key.empty()) Want(r.pending_key);
+  if (!r.pending_key.empty()) {
+    Want(r.pending_key);
+    if (shared_->want_key && now < deadline &&
+        held_datagrams_.size() < kMaxHeldDatagrams &&
+        held_datagram_bytes_ + data.size() <= kMaxHeldDatagramBytes) {
+      if (!retry) counters_.udp_held.fetch_add(1, std::memory_order_relaxed);
+      held_datagram_bytes_ += data.size();
+      held_datagrams_.push_back(
+          HeldDatagram{std::string(data), std::string(client_ip), deadline});
+      counters_.udp_held_now.store(held_datagrams_.size(),
+                                   std::memory_order_relaxed);
+      StartHoldTimer();
+      return;
+    }
+  }
   counters_.udp_dropped[static_cast<int>(DropFor(r))].fetch_add(
       1, std::memory_order_relaxed);
 }

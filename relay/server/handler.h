@@ -22,6 +22,12 @@
 // control plane for the key once, and runs the request again each time a
 // newer table is installed on this worker; after `fetch_wait` it sends the
 // 503 (with Retry-After) it was given. The request is never guessed.
+// A UDP datagram whose key is pending is held the same way (copied, since
+// the receive buffer is reused; at most kMaxHeldDatagrams or
+// kMaxHeldDatagramBytes per worker): it runs again on each new table, and
+// is dropped as project_pending only when `fetch_wait` passes or the hold
+// is full, so the first datagrams of a project a relay has not fetched yet
+// are not lost.
 #ifndef TERN_RELAY_SERVER_HANDLER_H_
 #define TERN_RELAY_SERVER_HANDLER_H_
 
@@ -98,7 +104,13 @@ struct HandlerCounters {
   std::atomic<uint64_t> held{0};           // requests held for a pending key
   std::atomic<uint64_t> held_timeouts{0};  // ... answered 503 after the wait
   std::atomic<uint64_t> held_now{0};       // gauge: held at this moment
+  std::atomic<uint64_t> udp_held{0};       // datagrams held for a pending key
+  std::atomic<uint64_t> udp_held_now{0};   // gauge: datagrams held now
 };
+
+// Bounds of the per-worker hold for datagrams of pending keys.
+inline constexpr size_t kMaxHeldDatagrams = 4096;
+inline constexpr size_t kMaxHeldDatagramBytes = 8u << 20;
 inline constexpr std::array<std::string_view, 6> kRouteNames = {
     "store", "envelope", "options", "health", "metrics", "other"};
 
@@ -159,6 +171,18 @@ class RelayHandler final : public net::HttpHandler {
     absl::Time deadline;
   };
 
+  struct HeldDatagram {
+    std::string data;
+    std::string client_ip;
+    absl::Time deadline;
+  };
+  // Runs one datagram; holds it when its key is pending, holding is on, the
+  // deadline has not passed and the hold has room, else counts the drop.
+  void ProcessDatagram(std::string_view data, std::string_view client_ip,
+                       bool retry, absl::Time now, absl::Time deadline);
+  void StartHoldTimer();
+  void StopHoldTimerIfIdle();
+
   // Runs `req` and answers it, or holds it when its key is pending, holding
   // is on and the deadline has not passed.
   // `retry` is true when a held request runs again (counted once as held).
@@ -205,6 +229,8 @@ class RelayHandler final : public net::HttpHandler {
   uint64_t deferred_datagrams_ = 0;
   net::Timer hold_timer_;
   std::deque<Held> held_;
+  std::deque<HeldDatagram> held_datagrams_;
+  size_t held_datagram_bytes_ = 0;
   // Keys asked for since the last table install; asked again after it.
   absl::flat_hash_set<std::string> wanted_;
   std::string ip_scratch_;  // a datagram's sender, as text

@@ -300,10 +300,84 @@ TEST_F(HandlerTest, UdpDatagramsAreCountedByOutcome) {
   EXPECT_EQ(c.udp_accepted.load(), 2u);
   EXPECT_EQ(c.udp_dropped[static_cast<int>(UdpDrop::kMalformed)].load(), 2u);
   EXPECT_EQ(c.udp_dropped[static_cast<int>(UdpDrop::kForbidden)].load(), 1u);
-  EXPECT_EQ(c.udp_dropped[static_cast<int>(UdpDrop::kPending)].load(), 1u);
   EXPECT_EQ(c.udp_dropped[static_cast<int>(UdpDrop::kInvalid)].load(), 1u);
-  // A pending key is asked for, so the next datagram can find it.
+  // A pending key is asked for, and its datagram held for the fetch wait,
+  // then dropped as project_pending (nobody answers here).
   EXPECT_EQ(Wanted(), std::vector<std::string>{kLateKey});
+  EXPECT_EQ(c.udp_held.load(), 1u);
+  EXPECT_EQ(c.udp_held_now.load(), 1u);
+  EXPECT_EQ(c.udp_dropped[static_cast<int>(UdpDrop::kPending)].load(), 0u);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (c.udp_held_now.load() != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(c.udp_held_now.load(), 0u);
+  EXPECT_EQ(c.udp_dropped[static_cast<int>(UdpDrop::kPending)].load(), 1u);
+  EXPECT_EQ(c.udp_accepted.load(), 2u);
+}
+
+// The first datagrams of a project the relay has not fetched yet (a raven
+// client after a relay restart) wait for its config like HTTP requests do,
+// and are produced once it arrives.
+TEST_F(HandlerTest, UdpDatagramOfAPendingKeyIsProducedWhenTheTableArrives) {
+  Start(absl::Seconds(20), /*answer_wants=*/true);
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string datagram =
+      absl::StrCat("Sentry sentry_key=", kLateKey, ", sentry_version=4\n\n",
+                   R"({"message":"first after restart"})");
+  ASSERT_TRUE(worker_
+                  ->RunSync([&] {
+                    handler_->OnDatagram(
+                        datagram, reinterpret_cast<const sockaddr*>(&peer));
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  const HandlerCounters& c = handler_->counters();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (c.udp_accepted.load() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(c.udp_accepted.load(), 1u);
+  EXPECT_EQ(c.udp_held.load(), 1u);
+  EXPECT_EQ(c.udp_held_now.load(), 0u);
+  EXPECT_EQ(c.udp_dropped[static_cast<int>(UdpDrop::kPending)].load(), 0u);
+  EXPECT_EQ(Wanted(), std::vector<std::string>{kLateKey});
+}
+
+// The hold is bounded: past kMaxHeldDatagrams a datagram of a pending key is
+// dropped at once (counted), not queued.
+TEST_F(HandlerTest, UdpHoldIsBounded) {
+  Start(absl::Seconds(20), /*answer_wants=*/false);
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string datagram =
+      absl::StrCat("Sentry sentry_key=", kLateKey, "\n\n{}");
+  ASSERT_TRUE(worker_
+                  ->RunSync([&] {
+                    for (size_t i = 0; i < kMaxHeldDatagrams + 3; ++i) {
+                      handler_->OnDatagram(
+                          datagram, reinterpret_cast<const sockaddr*>(&peer));
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  const HandlerCounters& c = handler_->counters();
+  EXPECT_EQ(c.udp_held.load(), kMaxHeldDatagrams);
+  EXPECT_EQ(c.udp_held_now.load(), kMaxHeldDatagrams);
+  EXPECT_EQ(c.udp_dropped[static_cast<int>(UdpDrop::kPending)].load(), 3u);
+  // Shutdown drops what is still held, counted.
+  ASSERT_TRUE(worker_
+                  ->RunSync([&] {
+                    handler_->ReleaseHeld();
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(c.udp_held_now.load(), 0u);
+  EXPECT_EQ(c.udp_dropped[static_cast<int>(UdpDrop::kPending)].load(),
+            kMaxHeldDatagrams + 3);
 }
 
 }  // namespace
