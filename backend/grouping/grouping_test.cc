@@ -88,6 +88,151 @@ INSTANTIATE_TEST_SUITE_P(Sentry, ExpectedHashesTest,
 
 TEST(ExpectedHashesFile, IsThere) { EXPECT_EQ(LoadExpected().size(), 31u); }
 
+// backend/grouping/testdata/sentry_snapshot_hashes.json: for every sample of
+// shared/event-samples/sentry/ that has one, the hashes recorded in Sentry's
+// newstyle@2023_01_11 snapshot (a superset of expected.json). A sample we
+// cannot match is listed in kKnownSnapshotMismatches with the variants that
+// differ; those must still differ, so fixing one forces updating the list.
+struct SnapshotCase {
+  std::string file;
+  std::vector<std::pair<std::string, std::optional<std::string>>> variants;
+};
+
+// gtest names a failing case by its sample, not by its bytes.
+void PrintTo(const SnapshotCase& c, std::ostream* os) { *os << c.file; }
+
+struct KnownMismatch {
+  const char* file;
+  std::set<std::string> variants;  // exactly these differ; the rest match
+  const char* reason;
+};
+
+// Each one is a sample that is not the input Sentry's snapshot was made from
+// (the sample corpus took these from Sentry's categorization inputs, whose
+// event has the same name as a grouping input); see docs/grouping.md.
+const std::vector<KnownMismatch>& KnownSnapshotMismatches() {
+  static const auto* const kList = new std::vector<KnownMismatch>{
+      {"block-invoke.json",
+       {"app", "default", "system"},
+       "sample is an NSError event; the snapshot's input is a 3-frame cocoa "
+       "thread with client in_app flags"},
+      {"bugly.json",
+       {"system"},
+       "sample lacks the [vdso] __kernel_rt_sigreturn frame and the in_app "
+       "flags of Sentry's input"},
+      {"callee-guaranteed.json",
+       {"app"},
+       "sample lacks the client in_app flags of Sentry's input (system "
+       "matches)"},
+      {"malloc-sentinel.json",
+       {"system"},
+       "sample frames 5-10 lack the filename \"stripped_application_code\" "
+       "of Sentry's input, so recursion collapses them"},
+  };
+  return *kList;
+}
+
+std::string SnapshotFile() {
+  return std::string(TERN_SOURCE_DIR) +
+         "/backend/grouping/testdata/sentry_snapshot_hashes.json";
+}
+
+std::vector<SnapshotCase> LoadSnapshotCases() {
+  std::vector<SnapshotCase> out;
+  auto parsed = protocol::ParseJson(ReadFile(SnapshotFile()));
+  if (!parsed.ok()) return out;
+  for (const auto& [file, entry] : (*parsed)["samples"].members()) {
+    SnapshotCase c{file, {}};
+    for (const auto& [name, hash] : entry["variants"].members()) {
+      c.variants.emplace_back(
+          name, hash.is_string() ? std::optional<std::string>(hash.string())
+                                 : std::nullopt);
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string SnapshotCaseName(const ::testing::TestParamInfo<SnapshotCase>& i) {
+  std::string name = i.param.file;
+  for (char& c : name) {
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return name;
+}
+
+class SnapshotHashesTest : public ::testing::TestWithParam<SnapshotCase> {};
+
+TEST_P(SnapshotHashesTest, MatchesSentrySnapshot) {
+  const SnapshotCase& snap = GetParam();
+  const KnownMismatch* known = nullptr;
+  for (const KnownMismatch& k : KnownSnapshotMismatches()) {
+    if (snap.file == k.file) known = &k;
+  }
+  std::string json =
+      ReadFile(SharedDir() + "/event-samples/sentry/" + snap.file);
+  ASSERT_FALSE(json.empty()) << snap.file;
+  absl::StatusOr<EventFacts> facts = Analyze(json);
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  auto event = protocol::ParseJson(json);
+  ASSERT_TRUE(event.ok());
+  std::set<std::string> differing;
+  for (const auto& [name, hash] : snap.variants) {
+    bool same = false;
+    for (const auto& v : facts->hashes.variants) {
+      if (v.first == name) same = v.second == hash;
+    }
+    if (!same) differing.insert(name);
+  }
+  if (known == nullptr) {
+    EXPECT_THAT(differing, ::testing::IsEmpty())
+        << "ours " << HashesToJson(facts->hashes) << "\n"
+        << DebugDump(*event);
+  } else {
+    EXPECT_EQ(differing, known->variants)
+        << "known mismatch (" << known->reason
+        << ") changed: update KnownSnapshotMismatches; ours "
+        << HashesToJson(facts->hashes);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sentry, SnapshotHashesTest,
+                         ::testing::ValuesIn(LoadSnapshotCases()),
+                         SnapshotCaseName);
+
+// The file accounts for every sample: each is either compared above or
+// listed as having no snapshot, and every known mismatch is a compared one.
+TEST(SnapshotHashesFile, CoversEverySample) {
+  auto parsed = protocol::ParseJson(ReadFile(SnapshotFile()));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  std::set<std::string> compared, listed;
+  for (const auto& [file, entry] : (*parsed)["samples"].members()) {
+    EXPECT_TRUE(entry["commit"].is_string()) << file;
+    compared.insert(file);
+  }
+  for (const auto& f : (*parsed)["no_snapshot"]["files"].items()) {
+    listed.insert(std::string(f.string()));
+  }
+  std::set<std::string> on_disk;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           SharedDir() + "/event-samples/sentry")) {
+    if (entry.path().extension() == ".json") {
+      on_disk.insert(entry.path().filename().string());
+    }
+  }
+  std::set<std::string> both = compared;
+  both.insert(listed.begin(), listed.end());
+  EXPECT_EQ(both, on_disk);
+  EXPECT_EQ(compared.size() + listed.size(), on_disk.size());  // disjoint
+  EXPECT_EQ(compared.size(), 46u);
+  for (const auto& e : LoadExpected()) {
+    EXPECT_TRUE(compared.contains(e.file)) << e.file;
+  }
+  for (const KnownMismatch& k : KnownSnapshotMismatches()) {
+    EXPECT_TRUE(compared.contains(k.file)) << k.file;
+  }
+}
+
 // A PHP method of an anonymous class (`class@anonymous\0<file>::run`)
 // hashes as "run" in the system variant: Sentry's snapshot
 // newstyle@2023_01_11/laravel_anonymous.pysnap (the frame is out of app, so
