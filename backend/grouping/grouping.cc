@@ -826,6 +826,27 @@ bool IsDefaultFingerprintVar(std::string_view v) {
   return v == "default";
 }
 
+// A strategy whose system tree hashes the same values as its app tree
+// keeps only the app hash; the system tree stays, not contributing. This is
+// what Sentry's snapshots show since 2024-12 (newstyle@2023_01_11/
+// block_invoke.pysnap: system `null`, "ignored because hash matches app
+// variant"). The event keeps the same distinct hashes, so grouping is
+// unchanged; only the reported variants are.
+void DisableSystemMatchingApp(Variants* strategy) {
+  Component* app = FindVariant(*strategy, "app");
+  Component* system = FindVariant(*strategy, "system");
+  if (app == nullptr || system == nullptr || !app->contributes ||
+      !system->contributes) {
+    return;
+  }
+  std::vector<std::string_view> a, b;
+  app->IterValues(&a);
+  system->IterValues(&b);
+  if (HashValues(a) == HashValues(b)) {
+    system->Disable("ignored because hash matches app variant");
+  }
+}
+
 // The component variants of `event`, Sentry's strategy precedence applied.
 Variants ComponentVariants(const JsonValue& event) {
   std::string_view platform = StrOr(event, "platform");
@@ -833,6 +854,7 @@ Variants ComponentVariants(const JsonValue& event) {
   strategies.push_back(ChainedExceptionVariants(event, platform));
   strategies.push_back(ThreadsVariants(event, platform));
   strategies.push_back(TopStacktraceVariants(event, platform));
+  for (Variants& v : strategies) DisableSystemMatchingApp(&v);
   bool any_contributes = false;
   for (const Variants& v : strategies) {
     for (const auto& [name, c] : v) any_contributes |= c.contributes;

@@ -402,14 +402,24 @@ TEST(GroupingTest, NoInAppFramesLeavesOnlySystem) {
   EXPECT_EQ(Variant(h, "system"), Md5Of({"django.core", "run", "ValueError"}));
 }
 
-TEST(GroupingTest, AllInAppGivesTheSameHashTwice) {
-  // Both variants hash the same values; `ordered` lists the hash once.
+TEST(GroupingTest, AllInAppLeavesTheSystemVariantWithoutAHash) {
+  // Both trees hash the same values: as in Sentry's snapshots since 2024-12
+  // (newstyle@2023_01_11/block_invoke.pysnap) the system variant is there
+  // but null ("ignored because hash matches app variant"); the event keeps
+  // its one distinct hash.
   GroupingHashes h = HashesOf(PythonEvent(
       R"([{"module":"app.views","function":"index","in_app":true}])"));
   std::string expected = Md5Of({"app.views", "index", "ValueError"});
-  EXPECT_EQ(Variant(h, "app"), expected);
-  EXPECT_EQ(Variant(h, "system"), expected);
+  EXPECT_EQ(HashesToJson(h), R"({"app":")" + expected + R"(","system":null})");
   EXPECT_EQ(h.ordered, std::vector<std::string>{expected});
+  // The same for a crashed thread (the snapshot's shape): the threads tree
+  // of the system variant stops contributing, the app one wins.
+  GroupingHashes t =
+      HashesOf(R"({"platform":"cocoa","message":"Foo","threads":{"values":[)"
+               R"({"crashed":true,"stacktrace":{"frames":[)"
+               R"({"function":"main","in_app":true}]}}]}})");
+  EXPECT_EQ(HashesToJson(t), R"({"app":")" + Md5Of({"main"}) +
+                                 R"(","default":null,"system":null})");
 }
 
 TEST(GroupingTest, ContextLineOnlyUpTo120Characters) {
