@@ -122,8 +122,8 @@ const std::vector<KnownMismatch>& KnownSnapshotMismatches() {
        "flags of Sentry's input"},
       {"callee-guaranteed.json",
        {"app"},
-       "sample lacks the client in_app flags of Sentry's input (system "
-       "matches)"},
+       "sample lacks the client in_app flags of Sentry's input (with them "
+       "we give the snapshot's app hash; system matches)"},
       {"malloc-sentinel.json",
        {"system"},
        "sample frames 5-10 lack the filename \"stripped_application_code\" "
