@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "backend/grouping/md5.h"
 #include "gmock/gmock.h"
@@ -575,6 +576,58 @@ TEST(GroupingTest, ExceptionGroupKeepsTheDistinctLeaf) {
       R"({"type":"ExceptionGroup","mechanism":{"type":"generic",)"
       R"("exception_id":0,"is_exception_group":true}}]}})");
   EXPECT_EQ(Variant(h, "system"), Md5Of({"a", "f", "ValueError"}));
+}
+
+// An exception of an exception group, for the tests below: no frames, so
+// type and value are what it hashes.
+std::string GroupMember(const std::string& type, int id,
+                        std::optional<int> parent, bool is_group = false) {
+  return absl::StrCat(R"({"type":")", type,
+                      R"(","value":"v","mechanism":{"type":"x",)",
+                      R"("exception_id":)", id,
+                      parent ? absl::StrCat(R"(,"parent_id":)", *parent) : "",
+                      is_group ? R"(,"is_exception_group":true)" : "", "}}");
+}
+
+std::string GroupEvent(const std::vector<std::string>& members) {
+  return absl::StrCat(R"({"exception":{"values":[)",
+                      absl::StrJoin(members, ","), "]}}");
+}
+
+TEST(GroupingTest, ExceptionGroupChainsTheDistinctOnesThenTheRoot) {
+  // Sentry's exception_groups_two_types snapshot: the distinct top-level
+  // exceptions (type descending), then the root group last.
+  GroupingHashes h =
+      HashesOf(GroupEvent({GroupMember("A", 1, 0), GroupMember("B", 2, 0),
+                           GroupMember("Group", 0, {}, true)}));
+  EXPECT_EQ(Variant(h, "app"), Md5Of({"B", "v", "A", "v", "Group", "v"}));
+}
+
+TEST(GroupingTest, ExceptionGroupWithNoLeafGroupsAsItsRoot) {
+  // exception_groups_bad_with_cycle: the root's only would-be children
+  // parent each other, so the root has none and groups alone.
+  GroupingHashes h =
+      HashesOf(GroupEvent({GroupMember("A", 2, 1), GroupMember("B", 1, 2),
+                           GroupMember("Group", 0, {}, true)}));
+  EXPECT_EQ(Variant(h, "app"), Md5Of({"Group", "v"}));
+}
+
+TEST(GroupingTest, ExceptionGroupMembersSharingAnIdAreBothKept) {
+  // exception_groups_bad_duplicate_id: two exceptions with id 1 are two
+  // children of the root, chained (type descending) before it.
+  GroupingHashes h =
+      HashesOf(GroupEvent({GroupMember("B", 1, 0), GroupMember("A", 1, 0),
+                           GroupMember("Group", 0, {}, true)}));
+  EXPECT_EQ(Variant(h, "app"), Md5Of({"B", "v", "A", "v", "Group", "v"}));
+}
+
+TEST(GroupingTest, ExceptionGroupLoopGroupsThePlainChain) {
+  // exception_groups_bad_inner_self_parenting_duplicate_id: an exception
+  // that is its own parent (and takes the root's id) loops; Sentry then
+  // chains all exceptions in event order.
+  GroupingHashes h = HashesOf(GroupEvent(
+      {GroupMember("Inner", 0, 0), GroupMember("Group", 0, {}, true)}));
+  EXPECT_EQ(Variant(h, "app"), Md5Of({"Inner", "v", "Group", "v"}));
 }
 
 TEST(GroupingTest, ExceptionGroupCyclesAreHarmless) {
