@@ -210,6 +210,22 @@ const Regex& JavaCglibRe() {
   static const Regex re(R"((\$\$[\w_]+?CGLIB\$\$)[a-fA-F0-9]+(_[0-9]+)?)");
   return re;
 }
+// Guice and other `$$EnhancerBy<Lib>$$<hex>` / `$$FastClassBy<Lib>$$<hex>`
+// proxies and Hibernate's `$HibernateProxy$<id>`: Sentry's snapshots
+// frame_ignores_ENHANCED_enhancer_by_classes, ..._fast_class_by_classes and
+// frame_ignores_hibernate_classes replace the generated part by <auto>.
+const Regex& JavaEnhancerByRe() {
+  static const Regex re(R"((\$\$EnhancerBy\w+?\$\$)[a-fA-F0-9]+(_[0-9]+)?)");
+  return re;
+}
+const Regex& JavaFastClassByRe() {
+  static const Regex re(R"((\$\$FastClassBy\w+?\$\$)[a-fA-F0-9]+(_[0-9]+)?)");
+  return re;
+}
+const Regex& JavaHibernateProxyRe() {
+  static const Regex re(R"((\$HibernateProxy\$)\w+)");
+  return re;
+}
 const Regex& JavassistRe() {
   static const Regex re(R"((\$\$_javassist)(?:_seam)?(?:_[0-9]+)?)");
   return re;
@@ -271,6 +287,9 @@ Component ModuleComponent(const Frame& f) {
       clean("CGLIB$$", JavaCglibRe());
       clean("$$_javassist", JavassistRe());
       clean("$fn__", ClojureRe());
+      clean("$$EnhancerBy", JavaEnhancerByRe());
+      clean("$$FastClassBy", JavaFastClassByRe());
+      clean("$HibernateProxy$", JavaHibernateProxyRe());
       if (m != module) c.strings.assign(1, m);
     }
   }

@@ -522,6 +522,22 @@ TEST(GroupingTest, JavaCleanups) {
              "invoke", "com.x.Bar$$EnhancerBySpringCGLIB$$<auto>", "go", "E"}));
 }
 
+TEST(GroupingTest, JavaProxyClassSuffixesAreAuto) {
+  // Guice's $$EnhancerBy / $$FastClassBy and Hibernate's $HibernateProxy$
+  // class suffixes are generated per run: Sentry's snapshots
+  // frame_ignores_ENHANCED_enhancer_by_classes, ..._fast_class_by_classes
+  // and frame_ignores_hibernate_classes hash them as <auto>.
+  GroupingHashes h = HashesOf(
+      R"({"platform":"java","stacktrace":{"frames":[)"
+      R"({"module":"com.x.A$$EnhancerByGuice$$ae46b1bf","function":"f"},)"
+      R"({"module":"com.x.B$$FastClassByGuice$$ae46b1bf_2","function":"g"},)"
+      R"({"module":"com.x.User$HibernateProxy$oRWxjAWT","function":"h"}]}})");
+  EXPECT_EQ(Variant(h, "system"),
+            Md5Of({"com.x.A$$EnhancerByGuice$$<auto>", "f",
+                   "com.x.B$$FastClassByGuice$$<auto>", "g",
+                   "com.x.User$HibernateProxy$<auto>", "h"}));
+}
+
 TEST(GroupingTest, JavascriptCleanups) {
   auto js = [](std::string_view frames) {
     return std::string(
