@@ -210,6 +210,22 @@ const Regex& JavaCglibRe() {
   static const Regex re(R"((\$\$[\w_]+?CGLIB\$\$)[a-fA-F0-9]+(_[0-9]+)?)");
   return re;
 }
+// Guice and other `$$EnhancerBy<Lib>$$<hex>` / `$$FastClassBy<Lib>$$<hex>`
+// proxies and Hibernate's `$HibernateProxy$<id>`: Sentry's snapshots
+// frame_ignores_ENHANCED_enhancer_by_classes, ..._fast_class_by_classes and
+// frame_ignores_hibernate_classes replace the generated part by <auto>.
+const Regex& JavaEnhancerByRe() {
+  static const Regex re(R"((\$\$EnhancerBy\w+?\$\$)[a-fA-F0-9]+(_[0-9]+)?)");
+  return re;
+}
+const Regex& JavaFastClassByRe() {
+  static const Regex re(R"((\$\$FastClassBy\w+?\$\$)[a-fA-F0-9]+(_[0-9]+)?)");
+  return re;
+}
+const Regex& JavaHibernateProxyRe() {
+  static const Regex re(R"((\$HibernateProxy\$)\w+)");
+  return re;
+}
 const Regex& JavassistRe() {
   static const Regex re(R"((\$\$_javassist)(?:_seam)?(?:_[0-9]+)?)");
   return re;
@@ -271,6 +287,9 @@ Component ModuleComponent(const Frame& f) {
       clean("CGLIB$$", JavaCglibRe());
       clean("$$_javassist", JavassistRe());
       clean("$fn__", ClojureRe());
+      clean("$$EnhancerBy", JavaEnhancerByRe());
+      clean("$$FastClassBy", JavaFastClassByRe());
+      clean("$HibernateProxy$", JavaHibernateProxyRe());
       if (m != module) c.strings.assign(1, m);
     }
   }
@@ -613,54 +632,79 @@ Variants SingleExceptionVariants(const JsonValue& exception,
 
 // Sentry's exception-group filtering: when every exception carries
 // mechanism.exception_id, only the top-level (non-group) exceptions count,
-// deduplicated by their hash; a single distinct one brings its children.
+// deduplicated by their hash; a single distinct one brings its children,
+// several are chained followed by the root group.
 std::vector<const JsonValue*> FilterExceptionGroups(
     const std::vector<const JsonValue*>& exceptions,
     const std::vector<Variants>& components) {
   if (exceptions.size() <= 1) return exceptions;
+  // Node of an id: the exception that has it (the first in event order when
+  // ids repeat) and the exceptions naming it as parent, in reverse event
+  // order. A child is an exception, not an id: two exceptions sharing an id
+  // are both children (Sentry's exception_groups_bad_duplicate_id chains
+  // both).
   struct Node {
     int index = -1;
-    std::vector<int64_t> children;
+    std::vector<int> children;
   };
   std::map<int64_t, Node> tree;
+  std::vector<int64_t> id_of(exceptions.size());
   for (size_t i = exceptions.size(); i-- > 0;) {
     const JsonValue& m = (*exceptions[i])["mechanism"];
     std::optional<int64_t> id = m["exception_id"].integer();
     if (!id) return exceptions;
+    id_of[i] = *id;
     tree[*id].index = static_cast<int>(i);
     if (std::optional<int64_t> parent = m["parent_id"].integer()) {
-      tree[*parent].children.push_back(*id);
+      tree[*parent].children.push_back(static_cast<int>(i));
     }
   }
   auto root = tree.find(0);
   if (root == tree.end() || root->second.index < 0) return exceptions;
-  // Depth-first, children in order, iteratively: ids come from the client,
-  // so chains may be long and may loop.
-  auto preorder = [&](int64_t start, auto&& visit) {
-    std::set<int64_t> visited;
-    std::vector<int64_t> stack = {start};
+  // Depth-first from `start`, children in order; `visit` says whether to
+  // descend. Iterative, as ids come from the client: chains may be long. A
+  // path that comes back to an exception already on it never ends in
+  // Sentry, which then groups the plain chain of all exceptions
+  // (exception_groups_bad_inner_self_parenting_duplicate_id); so false here
+  // and the caller does the same. Repeated ids can make the walk
+  // exponential, so it also gives up after kMaxSteps.
+  constexpr size_t kMaxSteps = 1 << 16;
+  auto walk = [&](int start, auto&& visit) {
+    std::vector<char> on_path(exceptions.size(), 0);
+    std::vector<std::pair<int, bool>> stack = {{start, true}};
+    size_t steps = 0;
     while (!stack.empty()) {
-      int64_t id = stack.back();
+      auto [e, enter] = stack.back();
       stack.pop_back();
-      if (!visited.insert(id).second) continue;
-      auto it = tree.find(id);
-      if (it == tree.end() || it->second.index < 0) continue;
-      if (!visit(it->second.index)) continue;  // false: do not descend
-      const std::vector<int64_t>& children = it->second.children;
+      if (!enter) {
+        on_path[e] = 0;
+        continue;
+      }
+      if (on_path[e] || ++steps > kMaxSteps) return false;
+      if (!visit(e)) continue;  // false: do not descend
+      on_path[e] = 1;
+      stack.emplace_back(e, false);
+      const std::vector<int>& children = tree[id_of[e]].children;
       for (auto c = children.rbegin(); c != children.rend(); ++c) {
-        stack.push_back(*c);
+        stack.emplace_back(*c, true);
       }
     }
+    return true;
   };
   std::vector<int> top;
-  preorder(0, [&](int index) {
-    if ((*exceptions[index])["mechanism"]["is_exception_group"].boolean()) {
-      return true;
-    }
-    top.push_back(index);
-    return false;
-  });
-  if (top.empty()) return exceptions;
+  if (!walk(root->second.index, [&](int index) {
+        if ((*exceptions[index])["mechanism"]["is_exception_group"].boolean()) {
+          return true;
+        }
+        top.push_back(index);
+        return false;
+      })) {
+    return exceptions;
+  }
+  // A root group with no non-group descendants (children lost to a cycle or
+  // a self-parent) groups as the root alone: Sentry's snapshots
+  // exception_groups_bad_with_cycle and ..._bad_inner_self_parenting.
+  if (top.empty()) return {exceptions[root->second.index]};
   auto hash_of = [&](int i) {
     std::string h;
     for (const auto& [name, c] : components[i]) {
@@ -681,16 +725,19 @@ std::vector<const JsonValue*> FilterExceptionGroups(
   std::vector<const JsonValue*> out;
   if (distinct.size() == 1) {
     // The one distinct exception, then all its descendants (its causes).
-    int main = distinct[0];
-    preorder(*(*exceptions[main])["mechanism"]["exception_id"].integer(),
-             [&](int index) {
-               out.push_back(exceptions[index]);
-               return true;
-             });
+    if (!walk(distinct[0], [&](int index) {
+          out.push_back(exceptions[index]);
+          return true;
+        })) {
+      return exceptions;
+    }
     return out;
   }
-  out.push_back(exceptions[root->second.index]);
+  // Several distinct ones: each of them, then the root group last (Sentry's
+  // snapshots exception_groups_two_types and ..._under_nested_groups chain
+  // [SuchWow, Amazing, Aggregate], not the root first).
   for (int i : distinct) out.push_back(exceptions[i]);
+  out.push_back(exceptions[root->second.index]);
   return out;
 }
 
@@ -826,6 +873,27 @@ bool IsDefaultFingerprintVar(std::string_view v) {
   return v == "default";
 }
 
+// A strategy whose system tree hashes the same values as its app tree
+// keeps only the app hash; the system tree stays, not contributing. This is
+// what Sentry's snapshots show since 2024-12 (newstyle@2023_01_11/
+// block_invoke.pysnap: system `null`, "ignored because hash matches app
+// variant"). The event keeps the same distinct hashes, so grouping is
+// unchanged; only the reported variants are.
+void DisableSystemMatchingApp(Variants* strategy) {
+  Component* app = FindVariant(*strategy, "app");
+  Component* system = FindVariant(*strategy, "system");
+  if (app == nullptr || system == nullptr || !app->contributes ||
+      !system->contributes) {
+    return;
+  }
+  std::vector<std::string_view> a, b;
+  app->IterValues(&a);
+  system->IterValues(&b);
+  if (HashValues(a) == HashValues(b)) {
+    system->Disable("ignored because hash matches app variant");
+  }
+}
+
 // The component variants of `event`, Sentry's strategy precedence applied.
 Variants ComponentVariants(const JsonValue& event) {
   std::string_view platform = StrOr(event, "platform");
@@ -833,6 +901,7 @@ Variants ComponentVariants(const JsonValue& event) {
   strategies.push_back(ChainedExceptionVariants(event, platform));
   strategies.push_back(ThreadsVariants(event, platform));
   strategies.push_back(TopStacktraceVariants(event, platform));
+  for (Variants& v : strategies) DisableSystemMatchingApp(&v);
   bool any_contributes = false;
   for (const Variants& v : strategies) {
     for (const auto& [name, c] : v) any_contributes |= c.contributes;
