@@ -74,26 +74,6 @@ std::string FrameCulprit(const JsonValue& frame, std::string_view platform) {
                       function.empty() ? "?" : ToAbsl(function));
 }
 
-const JsonValue* LastException(const JsonValue& event) {
-  std::span<const JsonValue> values = ValuesOf(event["exception"]);
-  for (size_t i = values.size(); i-- > 0;) {
-    if (values[i].is_object()) return &values[i];
-  }
-  return nullptr;
-}
-
-std::span<const JsonValue> CrashFrames(const JsonValue& event) {
-  if (const JsonValue* last = LastException(event)) {
-    std::span<const JsonValue> frames = (*last)["stacktrace"]["frames"].items();
-    if (!frames.empty()) return frames;
-  }
-  std::span<const JsonValue> frames = event["stacktrace"]["frames"].items();
-  if (!frames.empty()) return frames;
-  std::span<const JsonValue> threads = ValuesOf(event["threads"]);
-  if (threads.size() == 1) return threads[0]["stacktrace"]["frames"].items();
-  return {};
-}
-
 // Sentry's generate_culprit (without the request URL fallback's query
 // handling: the URL is used as sent).
 std::string GenerateCulprit(const JsonValue& event, std::string_view platform) {
@@ -233,19 +213,7 @@ absl::StatusOr<EventFacts> Analyze(std::string_view event_json) {
     if (!synthetic) {
       facts.metadata_type = TruncateChars(StrOr(*exc, "type", "Error"), 128);
     }
-    std::span<const JsonValue> frames = CrashFrames(event);
-    const JsonValue* crash = nullptr;
-    for (size_t i = frames.size(); i-- > 0;) {
-      const JsonValue& f = frames[i];
-      if (!f.is_object()) continue;
-      std::string_view fn = StrOr(f, "function");
-      if (fn.empty() || fn == "<redacted>" || fn == "<unknown>") continue;
-      if (f["in_app"].boolean()) {
-        crash = &f;
-        break;
-      }
-      if (crash == nullptr) crash = &f;
-    }
+    const JsonValue* crash = CrashFrame(event, /*named_only=*/true);
     if (crash != nullptr) {
       facts.metadata_filename = std::string(StrOr(*crash, "filename"));
       if (facts.metadata_filename.empty()) {

@@ -36,6 +36,55 @@ inline std::span<const protocol::JsonValue> ValuesOf(
   return v["values"].items();
 }
 
+// The last exception value that is an object (Sentry's main exception), or
+// null.
+inline const protocol::JsonValue* LastException(
+    const protocol::JsonValue& event) {
+  std::span<const protocol::JsonValue> values = ValuesOf(event["exception"]);
+  for (size_t i = values.size(); i-- > 0;) {
+    if (values[i].is_object()) return &values[i];
+  }
+  return nullptr;
+}
+
+// The frames Sentry's get_crash_frame_from_event_data looks at: the main
+// exception's, else the event's stack trace, else the only thread's.
+inline std::span<const protocol::JsonValue> CrashFrames(
+    const protocol::JsonValue& event) {
+  if (const protocol::JsonValue* last = LastException(event)) {
+    std::span<const protocol::JsonValue> frames =
+        (*last)["stacktrace"]["frames"].items();
+    if (!frames.empty()) return frames;
+  }
+  std::span<const protocol::JsonValue> frames =
+      event["stacktrace"]["frames"].items();
+  if (!frames.empty()) return frames;
+  std::span<const protocol::JsonValue> threads = ValuesOf(event["threads"]);
+  if (threads.size() == 1) return threads[0]["stacktrace"]["frames"].items();
+  return {};
+}
+
+// Sentry's crash frame: the last in-app frame (as the event marks it), else
+// the last frame. With `named_only` (the issue metadata's filter), frames
+// without a function or with "<redacted>"/"<unknown>" are skipped. Null
+// when there is none.
+inline const protocol::JsonValue* CrashFrame(const protocol::JsonValue& event,
+                                             bool named_only) {
+  std::span<const protocol::JsonValue> frames = CrashFrames(event);
+  const protocol::JsonValue* fallback = nullptr;
+  for (size_t i = frames.size(); i-- > 0;) {
+    const protocol::JsonValue& f = frames[i];
+    if (!f.is_object()) continue;
+    if (named_only) {
+      std::string_view fn = StrOr(f, "function");
+      if (fn.empty() || fn == "<redacted>" || fn == "<unknown>") continue;
+    }
+    if (f["in_app"].boolean()) return &f;
+    if (fallback == nullptr) fallback = &f;
+  }
+  return fallback;
+}
+
 }  // namespace tern::grouping
 
 #endif  // TERN_BACKEND_GROUPING_EVENT_FIELDS_H_

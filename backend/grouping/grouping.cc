@@ -985,6 +985,133 @@ std::optional<std::vector<std::string>> Fingerprint(const JsonValue& event) {
   return out;
 }
 
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+         c == '\v';
+}
+
+// The variable an entry names when the whole entry is `{{ name }}`
+// (Sentry's FINGERPRINT_VARIABLE_REGEX, `\{\{\s*(\S+)\s*\}\}`, matched
+// over the whole entry); nullopt for a literal.
+std::optional<std::string_view> FingerprintVariable(std::string_view v) {
+  if (v.size() < 5 || !v.starts_with("{{") || !v.ends_with("}}")) {
+    return std::nullopt;
+  }
+  v = v.substr(2, v.size() - 4);
+  while (!v.empty() && IsSpace(v.front())) v.remove_prefix(1);
+  while (!v.empty() && IsSpace(v.back())) v.remove_suffix(1);
+  if (v.empty() || std::any_of(v.begin(), v.end(), IsSpace)) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::string OrPlaceholder(std::string_view value, std::string_view missing) {
+  return std::string(value.empty() ? missing : value);
+}
+
+// Sentry's resolve_fingerprint_variable for one variable; nullopt for a
+// variable it does not know, which newstyle:2023-01-11 keeps as literal
+// text (its use_legacy_unknown_variable_handling).
+std::optional<std::string> ResolveFingerprintVariable(std::string_view key,
+                                                      const JsonValue& event) {
+  const JsonValue* exc = LastException(event);
+  auto exc_field = [&](std::string_view field) {
+    return exc == nullptr ? std::string_view() : StrOr(*exc, field);
+  };
+  auto frame_field = [&](std::string_view a, std::string_view b = {}) {
+    const JsonValue* f = CrashFrame(event, /*named_only=*/false);
+    if (f == nullptr) return std::string_view();
+    std::string_view v = StrOr(*f, a);
+    return v.empty() && !b.empty() ? StrOr(*f, b) : v;
+  };
+  if (key == "transaction") {
+    return OrPlaceholder(StrOr(event, "transaction"), "<no-transaction>");
+  }
+  if (key == "message") {
+    std::string_view m;
+    const JsonValue& logentry = event["logentry"];
+    if (logentry.is_object()) {
+      m = StrOr(logentry, "formatted");
+      if (m.empty()) m = StrOr(logentry, "message");
+    } else if (!event.Find("logentry")) {
+      m = StrOr(event, "message");  // a raw event the relay has not seen
+    }
+    if (m.empty()) m = exc_field("value");
+    return OrPlaceholder(m, "<no-message>");
+  }
+  if (key == "type" || key == "error.type") {
+    return OrPlaceholder(exc_field("type"), "<no-type>");
+  }
+  if (key == "value" || key == "error.value") {
+    return OrPlaceholder(exc_field("value"), "<no-value>");
+  }
+  if (key == "function" || key == "stack.function") {
+    return OrPlaceholder(frame_field("function"), "<no-function>");
+  }
+  if (key == "path" || key == "stack.abs_path") {
+    return OrPlaceholder(frame_field("abs_path", "filename"), "<no-abs-path>");
+  }
+  if (key == "stack.filename") {
+    return OrPlaceholder(frame_field("filename", "abs_path"), "<no-filename>");
+  }
+  if (key == "module" || key == "stack.module") {
+    return OrPlaceholder(frame_field("module"), "<no-module>");
+  }
+  if (key == "package" || key == "stack.package") {
+    std::string_view pkg = frame_field("package");
+    // The last segment of a POSIX or Windows path.
+    if (size_t slash = pkg.rfind('/'); slash != std::string_view::npos) {
+      pkg.remove_prefix(slash + 1);
+    }
+    if (size_t bs = pkg.rfind('\\'); bs != std::string_view::npos) {
+      pkg.remove_prefix(bs + 1);
+    }
+    return OrPlaceholder(pkg, "<no-package>");
+  }
+  if (key == "level") {
+    // Normalization gives every event a level (error by default) before
+    // Sentry groups it; a raw file without one gets that default too.
+    return OrPlaceholder(StrOr(event, "level"), "error");
+  }
+  if (key == "logger") {
+    return OrPlaceholder(StrOr(event, "logger"), "<no-logger>");
+  }
+  if (key.starts_with("tags.")) {
+    const std::string_view tag = key.substr(5);
+    const JsonValue& tags = event["tags"];
+    if (tags.is_array()) {  // the relay's and Sentry's [[key, value], ...]
+      for (const JsonValue& pair : tags.items()) {
+        std::span<const JsonValue> kv = pair.items();
+        if (kv.size() == 2 && kv[0].is_string() && kv[0].string() == tag &&
+            kv[1].is_string()) {
+          return std::string(kv[1].string());
+        }
+      }
+    } else if (tags.is_object()) {
+      if (std::optional<std::string_view> v = Str(tags, tag)) {
+        return std::string(*v);
+      }
+    }
+    return absl::StrCat("<no-value-for-tag-", ToAbsl(tag), ">");
+  }
+  return std::nullopt;
+}
+
+// The fingerprint with its variables resolved; `{{ default }}` entries and
+// unknown variables stay as written.
+void ResolveFingerprintValues(const JsonValue& event,
+                              std::vector<std::string>* fingerprint) {
+  for (std::string& entry : *fingerprint) {
+    std::optional<std::string_view> key = FingerprintVariable(entry);
+    if (!key || *key == "default") continue;
+    if (std::optional<std::string> v =
+            ResolveFingerprintVariable(*key, event)) {
+      entry = std::move(*v);
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event) {
@@ -994,6 +1121,7 @@ absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event) {
   Variants variants = ComponentVariants(event);
   std::optional<std::vector<std::string>> fingerprint = Fingerprint(event);
   if (!fingerprint) fingerprint = std::vector<std::string>{"{{ default }}"};
+  ResolveFingerprintValues(event, &*fingerprint);
   bool has_default = false, only_default = true;
   for (const std::string& v : *fingerprint) {
     bool d = IsDefaultFingerprintVar(v);

@@ -359,6 +359,86 @@ TEST(GroupingTest, CustomFingerprint) {
   EXPECT_EQ(h.ordered, std::vector<std::string>{Md5Of({"a", "b"})});
 }
 
+// Sentry's fingerprint variables (grouping/fingerprinting/utils.py,
+// resolve_fingerprint_variable): each `{{ name }}` entry is replaced by the
+// event's value, or a `<no-...>` placeholder; unknown variables stay as
+// written under newstyle:2023-01-11.
+TEST(GroupingTest, FingerprintVariablesResolveToTheEventsValues) {
+  const std::string event_fields =
+      R"("platform":"python","level":"warning","logger":"db.pool",)"
+      R"("transaction":"/api/orders","tags":[["shard","7"],["none",null]],)"
+      R"("logentry":{"formatted":"pool exhausted"},)"
+      R"("exception":{"values":[{"type":"First","value":"first"},)"
+      R"({"type":"PoolError","value":"no connection",)"
+      R"("stacktrace":{"frames":[)"
+      R"({"function":"outer","module":"app.main","filename":"app/main.py",)"
+      R"("abs_path":"/srv/app/main.py","in_app":true,"package":"/srv/app"},)"
+      R"({"function":"connect","module":"pool.core","filename":"pool/core.py",)"
+      R"("in_app":false}]}}]})";
+  struct Case {
+    std::string fingerprint;
+    std::vector<std::string> values;
+  };
+  const std::vector<Case> cases = {
+      {R"(["{{ type }}","{{ error.type }}"])", {"PoolError", "PoolError"}},
+      {R"(["{{ value }}","{{ error.value }}"])",
+       {"no connection", "no connection"}},
+      // The crash frame: the last in-app frame.
+      {R"(["{{ function }}","{{ stack.function }}","{{ module }}"])",
+       {"outer", "outer", "app.main"}},
+      {R"(["{{ path }}","{{ stack.abs_path }}","{{ stack.filename }}"])",
+       {"/srv/app/main.py", "/srv/app/main.py", "app/main.py"}},
+      {R"(["{{ package }}"])", {"app"}},
+      {R"(["{{ transaction }}","{{ level }}","{{ logger }}"])",
+       {"/api/orders", "warning", "db.pool"}},
+      {R"(["{{ message }}"])", {"pool exhausted"}},
+      {R"(["{{ tags.shard }}","{{ tags.none }}","{{ tags.absent }}"])",
+       {"7", "<no-value-for-tag-none>", "<no-value-for-tag-absent>"}},
+      // Spacing inside the braces does not matter; text around them, or
+      // space inside the name, makes a literal; unknown names stay literal.
+      {R"(["{{type}}","{{  type\t}}","x {{ type }}","{{ ty pe }}","{{ nope }}"])",
+       {"PoolError", "PoolError", "x {{ type }}", "{{ ty pe }}", "{{ nope }}"}},
+  };
+  for (const Case& c : cases) {
+    GroupingHashes h = HashesOf(absl::StrCat(
+        "{", event_fields, R"(,"fingerprint":)", c.fingerprint, "}"));
+    ASSERT_FALSE(h.variants.empty()) << c.fingerprint;
+    EXPECT_EQ(h.variants.front().first, "custom_fingerprint") << c.fingerprint;
+    std::string all;
+    for (const std::string& v : c.values) all += v;
+    EXPECT_EQ(h.variants.front().second, Md5Hex(all)) << c.fingerprint;
+  }
+  // What is missing gets Sentry's placeholders.
+  GroupingHashes bare = HashesOf(
+      R"({"message":"m","fingerprint":["{{ type }}","{{ value }}",)"
+      R"("{{ function }}","{{ path }}","{{ stack.filename }}","{{ module }}",)"
+      R"("{{ package }}","{{ transaction }}","{{ logger }}","{{ level }}"]})");
+  EXPECT_EQ(bare.variants.front().second,
+            Md5Of({"<no-type>", "<no-value>", "<no-function>", "<no-abs-path>",
+                   "<no-filename>", "<no-module>", "<no-package>",
+                   "<no-transaction>", "<no-logger>", "error"}));
+  // {{ message }} falls back to the exception's value; tags as an object.
+  GroupingHashes exc = HashesOf(
+      R"({"exception":{"values":[{"type":"E","value":"v"}]},"tags":{"k":"x"},)"
+      R"("fingerprint":["{{ message }}","{{ tags.k }}"]})");
+  EXPECT_EQ(exc.variants.front().second, Md5Of({"v", "x"}));
+}
+
+// Variables resolve in a hybrid fingerprint too, next to {{ default }}.
+TEST(GroupingTest, HybridFingerprintWithAVariable) {
+  GroupingHashes a =
+      HashesOf(R"({"message":"boom","tags":[["shard","1"]],)"
+               R"("fingerprint":["{{ default }}","{{ tags.shard }}"]})");
+  GroupingHashes b =
+      HashesOf(R"({"message":"boom","tags":[["shard","2"]],)"
+               R"("fingerprint":["{{ default }}","{{ tags.shard }}"]})");
+  GroupingHashes literal =
+      HashesOf(R"({"message":"boom","fingerprint":["{{ default }}","1"]})");
+  ASSERT_FALSE(a.ordered.empty());
+  EXPECT_NE(a.ordered, b.ordered);
+  EXPECT_EQ(a.ordered, literal.ordered);
+}
+
 TEST(GroupingTest, HybridFingerprintSaltsEachVariant) {
   std::string frames =
       R"([{"module":"app.views","function":"index","in_app":true},)"
