@@ -1111,6 +1111,59 @@ TEST_P(PostgresStoreTest, LostConnectionIsUnavailableThenReconnects) {
   EXPECT_EQ((*offsets)[0].next_offset, 7);
 }
 
+// Two backends on one database (one consumer group over several
+// partitions: one issue's events reach both) see the first event of the same
+// new issue at once. The database, not a lock in one process, must make
+// them agree: one issue per hash, every event counted in it (issue 19).
+TEST_P(PostgresStoreTest, TwoStoresCreatingTheSameIssueAtOnceMakeOne) {
+  int64_t p = NewProject();
+  absl::StatusOr<std::unique_ptr<Store>> other = OpenStore(dsn_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  constexpr int kRounds = 40;
+  std::atomic<int> arrived{0};
+  std::atomic<int> errors{0};
+  auto writer = [&](Store* store, int side) {
+    for (int round = 0; round < kRounds; ++round) {
+      // Both sides start each round together, to meet on its new hash.
+      arrived.fetch_add(1);
+      while (arrived.load() < 2 * (round + 1)) std::this_thread::yield();
+      Batch b;
+      // A second hash, new too, that only this side's event carries: the
+      // issue links it whichever side creates the issue.
+      b.events.push_back(Event(p, 1000 * side + round,
+                               {absl::StrCat("new-", round),
+                                absl::StrCat("side", side, "-", round)}));
+      if (!store->WriteBatch(b).ok()) errors.fetch_add(1);
+    }
+  };
+  std::thread a(writer, store_.get(), 1);
+  std::thread b(writer, other->get(), 2);
+  a.join();
+  b.join();
+  ASSERT_EQ(errors.load(), 0);
+  IssueQuery q;
+  q.project_id = p;
+  q.limit = 100;
+  std::vector<int64_t> ids = AllIssueIds(q);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kRounds));
+  std::set<int64_t> short_ids;
+  for (int round = 0; round < kRounds; ++round) {
+    int64_t one = IssueOf(p, 1000 + round);
+    int64_t two = IssueOf(p, 2000 + round);
+    EXPECT_EQ(one, two) << "round " << round;
+    Issue i = GetIssue(one);
+    EXPECT_EQ(i.times_seen, 2) << "round " << round;
+    short_ids.insert(i.short_id);
+    // A third event through either hash of either side joins it.
+    Batch later;
+    later.events.push_back(
+        Event(p, 3000 + round, {absl::StrCat("side2-", round)}));
+    Write(later);
+    EXPECT_EQ(IssueOf(p, 3000 + round), one) << "round " << round;
+  }
+  EXPECT_EQ(short_ids.size(), static_cast<size_t>(kRounds));
+}
+
 TEST(PostgresOpenTest, UnreachableServerIsUnavailable) {
   // A port nothing listens on.
   auto s = OpenStore("postgresql://postgres@127.0.0.1:1/postgres");
