@@ -31,8 +31,8 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -306,8 +306,7 @@ int AlertTest(const Args& args) {
     } else if (t.starts_with("webhook:")) {
       target.kind = tern::alerts::TargetKind::kWebhook;
       target.url = t.substr(8);
-      if (absl::Status s = tern::alerts::CheckWebhookUrl(target.url);
-          !s.ok()) {
+      if (absl::Status s = tern::alerts::CheckWebhookUrl(target.url); !s.ok()) {
         return Fail(absl::StrCat("--target: ", s.message()));
       }
     } else {
@@ -337,8 +336,8 @@ int AlertTest(const Args& args) {
   n.short_id = absl::StrCat(absl::AsciiStrToUpper(project->slug), "-TEST");
   n.title = "Test notification";
   n.level = "info";
-  n.url = absl::StrCat(o->config.alerts.base_url, "/projects/", project->slug,
-                       "/");
+  n.url =
+      absl::StrCat(o->config.alerts.base_url, "/projects/", project->slug, "/");
   const int64_t now = absl::ToUnixMillis(absl::Now());
   n.first_seen_ms = n.last_seen_ms = now;
   int failed = 0;
@@ -347,9 +346,9 @@ int AlertTest(const Args& args) {
     const std::string where = t.kind == tern::alerts::TargetKind::kEmail
                                   ? absl::StrJoin(t.to, ", ")
                                   : t.url;
-    absl::Status s = tern::alerts::Deliver(
-        t, n, *smtp, o->config.alerts.webhook_timeout,
-        absl::StrCat("test.", now, ".", i), now);
+    absl::Status s =
+        tern::alerts::Deliver(t, n, *smtp, o->config.alerts.webhook_timeout,
+                              absl::StrCat("test.", now, ".", i), now);
     const std::string kind(tern::alerts::TargetKindName(t.kind));
     if (s.ok()) {
       std::printf("sent: %s to %s\n", kind.c_str(), where.c_str());

@@ -89,8 +89,8 @@ absl::StatusOr<SmtpSettings> ResolveMailSettings(
   if (!mail.password_file.empty()) {
     std::ifstream in(mail.password_file);
     if (!in) {
-      return absl::NotFoundError(absl::StrCat(
-          "mail.password_file: cannot read ", mail.password_file));
+      return absl::NotFoundError(
+          absl::StrCat("mail.password_file: cannot read ", mail.password_file));
     }
     std::getline(in, s.password);
     if (!s.password.empty() && s.password.back() == '\r') s.password.pop_back();
@@ -119,8 +119,8 @@ absl::Status SendMail(const SmtpSettings& settings,
   const std::string host = settings.host.find(':') != std::string::npos
                                ? absl::StrCat("[", settings.host, "]")
                                : settings.host;
-  const std::string url = absl::StrCat(settings.use_ssl ? "smtps://" : "smtp://",
-                                       host, ":", settings.port);
+  const std::string url = absl::StrCat(
+      settings.use_ssl ? "smtps://" : "smtp://", host, ":", settings.port);
   // The EHLO name: curl sends the URL's path, so "/tern" would be odd; the
   // sender's domain is what servers expect.
   const std::string from = absl::StrCat("<", settings.from, ">");
@@ -158,7 +158,8 @@ absl::Status SendMail(const SmtpSettings& settings,
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
   const CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK) {
-    return CurlError(rc, error, absl::StrCat("smtp ", host, ":", settings.port));
+    return CurlError(rc, error,
+                     absl::StrCat("smtp ", host, ":", settings.port));
   }
   return absl::OkStatus();
 }
@@ -168,7 +169,8 @@ absl::Status PostWebhook(const WebhookRequest& request) {
   CurlPtr curl(curl_easy_init());
   if (!curl) return absl::InternalError("curl_easy_init failed");
   CURL* c = curl.get();
-  SlistPtr headers(curl_slist_append(nullptr, "Content-Type: application/json"));
+  SlistPtr headers(
+      curl_slist_append(nullptr, "Content-Type: application/json"));
   const std::string user_agent = "User-Agent: tern-backend";
   headers.reset(curl_slist_append(headers.release(), user_agent.c_str()));
   // curl adds "Expect: 100-continue" to larger POSTs; robots do not answer
@@ -208,11 +210,10 @@ absl::Status PostWebhook(const WebhookRequest& request) {
     for (char& ch : snippet) {
       if (static_cast<unsigned char>(ch) < 0x20) ch = ' ';
     }
-    return absl::UnavailableError(
-        absl::StrCat("webhook: HTTP ", code,
-                     code >= 300 && code < 400 ? " (redirects are not followed)"
-                                               : "",
-                     snippet.empty() ? "" : ": ", snippet));
+    return absl::UnavailableError(absl::StrCat(
+        "webhook: HTTP ", code,
+        code >= 300 && code < 400 ? " (redirects are not followed)" : "",
+        snippet.empty() ? "" : ": ", snippet));
   }
   return absl::OkStatus();
 }

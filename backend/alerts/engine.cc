@@ -98,16 +98,14 @@ absl::StatusOr<std::vector<storage::OutboxEntry>> Engine::Plan(
             const int64_t span_ms =
                 absl::ToInt64Milliseconds(rule->frequency_window);
             TERN_ASSIGN_OR_RETURN(
-                int64_t count,
-                reader.CountIssueEvents(a.issue_id,
-                                        a.last_received_ms - span_ms + 1,
-                                        rule->frequency_count + 1));
+                int64_t count, reader.CountIssueEvents(
+                                   a.issue_id, a.last_received_ms - span_ms + 1,
+                                   rule->frequency_count + 1));
             if (count <= rule->frequency_count) continue;
             // Two backends crossing the threshold in the same cooldown
             // period build the same key, so only one row is kept.
-            window = cooldown_ms > 0
-                         ? absl::StrCat("freq:", now / cooldown_ms)
-                         : absl::StrCat("freq:", a.event_id);
+            window = cooldown_ms > 0 ? absl::StrCat("freq:", now / cooldown_ms)
+                                     : absl::StrCat("freq:", a.event_id);
             break;
           }
         }

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -65,7 +65,8 @@ class Engine final : public storage::AlertPlanner {
     std::string definition;
     std::optional<Rule> rule;
   };
-  absl::flat_hash_map<int64_t, Cached> cache_ ABSL_GUARDED_BY(mu_);
+  // Node-based: Plan holds pointers to parsed rules while it adds others.
+  absl::node_hash_map<int64_t, Cached> cache_ ABSL_GUARDED_BY(mu_);
 };
 
 // The end of the cap's hour that `now_ms` falls in (when a summary is due).

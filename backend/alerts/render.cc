@@ -126,10 +126,10 @@ Email RenderEmail(const Notification& n) {
   } else {
     absl::StrAppend(&t, Headline(n.trigger), " in project ", n.project_slug,
                     "\n\n", n.short_id, ": ", OneLine(n.title), "\n");
-    absl::StrAppend(&h, "<h2>", Html(std::string(Headline(n.trigger))), " in project ",
-                    Html(n.project_slug), "</h2>\n<p><a href=\"", Html(n.url),
-                    "\"><b>", Html(n.short_id), "</b>: ", Html(n.title),
-                    "</a></p>\n<table>\n");
+    absl::StrAppend(
+        &h, "<h2>", Html(std::string(Headline(n.trigger))), " in project ",
+        Html(n.project_slug), "</h2>\n<p><a href=\"", Html(n.url), "\"><b>",
+        Html(n.short_id), "</b>: ", Html(n.title), "</a></p>\n<table>\n");
     for (const auto& [label, value] : Facts(n)) {
       absl::StrAppend(&t, label, ": ", OneLine(value), "\n");
       absl::StrAppend(&h, "<tr><th align=\"left\">", Html(label), "</th><td>",
@@ -140,8 +140,9 @@ Email RenderEmail(const Notification& n) {
   }
   absl::StrAppend(&t, "\n-- \nSent by Tern for the alert rule \"", n.rule_name,
                   "\".\n");
-  absl::StrAppend(&h, "<hr>\n<p style=\"color: #666\">Sent by Tern for the "
-                      "alert rule &quot;",
+  absl::StrAppend(&h,
+                  "<hr>\n<p style=\"color: #666\">Sent by Tern for the "
+                  "alert rule &quot;",
                   Html(n.rule_name), "&quot;.");
   if (!n.url.empty()) {
     absl::StrAppend(&t, "Issue: ", n.url, "\n");
@@ -221,9 +222,9 @@ std::string RenderWebhookBody(TargetKind kind, const Notification& n,
       w.String(Subject(n));
       w.Key("text");
       w.String(absl::StrCat("### ", ChatText(n), "\n\n- level: ", n.level,
-                            "\n- events: ", n.count, "\n- culprit: ",
-                            OneLine(n.culprit), "\n\n[", n.short_id, "](",
-                            n.url, ")"));
+                            "\n- events: ", n.count,
+                            "\n- culprit: ", OneLine(n.culprit), "\n\n[",
+                            n.short_id, "](", n.url, ")"));
       w.EndObject();
       w.EndObject();
       break;
@@ -315,11 +316,11 @@ std::string BuildMimeMessage(const MailEnvelope& env, const Email& email) {
   absl::StrAppend(&m, "From: ", env.from, "\r\n");
   absl::StrAppend(&m, "To: ", absl::StrJoin(env.to, ", "), "\r\n");
   absl::StrAppend(&m, "Subject: ", EncodeHeaderWord(email.subject), "\r\n");
-  absl::StrAppend(&m, "Date: ",
-                  absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000",
-                                   absl::FromUnixMillis(env.date_ms),
-                                   absl::UTCTimeZone()),
-                  "\r\n");
+  absl::StrAppend(
+      &m, "Date: ",
+      absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000",
+                       absl::FromUnixMillis(env.date_ms), absl::UTCTimeZone()),
+      "\r\n");
   absl::StrAppend(&m, "Message-ID: <", env.message_id, ">\r\n");
   absl::StrAppend(&m, "MIME-Version: 1.0\r\n");
   absl::StrAppend(&m, "Auto-Submitted: auto-generated\r\n");
@@ -327,12 +328,18 @@ std::string BuildMimeMessage(const MailEnvelope& env, const Email& email) {
                   env.boundary, "\"\r\n\r\n");
   for (const auto& [type, body] :
        {std::pair<std::string_view, const std::string*>{"text/plain",
-                                                         &email.text},
+                                                        &email.text},
         {"text/html", &email.html}}) {
     absl::StrAppend(&m, "--", env.boundary, "\r\n");
     absl::StrAppend(&m, "Content-Type: ", ToAbsl(type), "; charset=utf-8\r\n");
     absl::StrAppend(&m, "Content-Transfer-Encoding: base64\r\n\r\n");
-    absl::StrAppend(&m, Base64(*body, true), "\r\n");
+    // Text parts are canonically CRLF (RFC 2046 4.1.1), also when encoded.
+    std::string crlf;
+    for (char c : *body) {
+      if (c == '\n') crlf += '\r';
+      crlf += c;
+    }
+    absl::StrAppend(&m, Base64(crlf, true), "\r\n");
   }
   absl::StrAppend(&m, "--", env.boundary, "--\r\n");
   return m;

@@ -68,7 +68,7 @@ struct MailEnvelope {
   std::vector<std::string> to;
   std::string message_id;  // without the angle brackets
   int64_t date_ms = 0;
-  std::string boundary;    // must not occur in base64 text (use a '=')
+  std::string boundary;  // must not occur in base64 text (use a '=')
 };
 
 // The whole RFC 5322 message, CRLF line ends.

@@ -44,8 +44,9 @@ absl::Status CheckKeys(const JsonValue& object, std::string_view path,
     bool ok = false;
     for (std::string_view k : known) ok = ok || member.first == k;
     if (!ok) {
-      std::string field =
-          path.empty() ? member.first : absl::StrCat(ToAbsl(path), ".", member.first);
+      std::string field = path.empty()
+                              ? member.first
+                              : absl::StrCat(ToAbsl(path), ".", member.first);
       return FieldError(field, "unknown field");
     }
   }
@@ -68,8 +69,8 @@ absl::StatusOr<int64_t> Int(const JsonValue& v, std::string_view field,
                             int64_t min, int64_t max) {
   std::optional<int64_t> n = v.integer();
   if (!v.is_number() || !n || *n < min || *n > max) {
-    return FieldError(field, absl::StrCat("expected an integer from ", min,
-                                          " to ", max));
+    return FieldError(
+        field, absl::StrCat("expected an integer from ", min, " to ", max));
   }
   return *n;
 }
@@ -77,10 +78,9 @@ absl::StatusOr<int64_t> Int(const JsonValue& v, std::string_view field,
 absl::StatusOr<Target> ParseTarget(const JsonValue& v,
                                    const std::string& path) {
   if (!v.is_object()) return FieldError(path, "expected an object");
-  TERN_RETURN_IF_ERROR(CheckKeys(
-      v, path,
-      std::array<std::string_view, 5>{"type", "to", "url", "format",
-                                      "secret"}));
+  TERN_RETURN_IF_ERROR(CheckKeys(v, path,
+                                 std::array<std::string_view, 5>{
+                                     "type", "to", "url", "format", "secret"}));
   Target t;
   const JsonValue* type = v.Find("type");
   if (type == nullptr) return FieldError(path + ".type", "required");
@@ -179,9 +179,9 @@ std::string_view TargetKindName(TargetKind kind) {
 
 std::optional<TargetKind> ParseTargetKind(std::string_view name) {
   if (name == "generic") return TargetKind::kWebhook;
-  for (TargetKind k : {TargetKind::kEmail, TargetKind::kWebhook,
-                       TargetKind::kSlack, TargetKind::kDingtalk,
-                       TargetKind::kFeishu}) {
+  for (TargetKind k :
+       {TargetKind::kEmail, TargetKind::kWebhook, TargetKind::kSlack,
+        TargetKind::kDingtalk, TargetKind::kFeishu}) {
     if (TargetKindName(k) == name) return k;
   }
   return std::nullopt;
@@ -261,9 +261,8 @@ absl::Status CheckMailAddress(std::string_view address) {
   if (address.size() > 254 || at == std::string_view::npos || at == 0 ||
       at + 1 == address.size() ||
       address.find('@', at + 1) != std::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected an address like oncall@example.com, got ",
-                     Quoted(address)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected an address like oncall@example.com, got ", Quoted(address)));
   }
   for (char c : address) {
     const auto u = static_cast<unsigned char>(c);
@@ -286,11 +285,14 @@ absl::StatusOr<Rule> ParseRule(std::string_view json) {
   }
   const JsonValue& v = *parsed;
   if (!v.is_object()) return FieldError("body", "expected a JSON object");
-  TERN_RETURN_IF_ERROR(CheckKeys(
-      v, "",
-      std::array<std::string_view, 8>{"name", "enabled", "trigger",
-                                      "frequency", "filters",
-                                      "cooldownMinutes", "targets", "id"}));
+  // id, project and the dates are what GET shows; a PUT of a GET body
+  // carries them and they are ignored.
+  TERN_RETURN_IF_ERROR(
+      CheckKeys(v, "",
+                std::array<std::string_view, 11>{
+                    "name", "enabled", "trigger", "frequency", "filters",
+                    "cooldownMinutes", "targets", "id", "project",
+                    "dateCreated", "dateUpdated"}));
   Rule rule;
   const JsonValue* name = v.Find("name");
   if (name == nullptr) return FieldError("name", "required");
@@ -327,9 +329,9 @@ absl::StatusOr<Rule> ParseRule(std::string_view json) {
     if (!frequency->is_object()) {
       return FieldError("frequency", "expected {\"count\": N, \"minutes\": M}");
     }
-    TERN_RETURN_IF_ERROR(CheckKeys(
-        *frequency, "frequency",
-        std::array<std::string_view, 2>{"count", "minutes"}));
+    TERN_RETURN_IF_ERROR(
+        CheckKeys(*frequency, "frequency",
+                  std::array<std::string_view, 2>{"count", "minutes"}));
     const JsonValue* count = frequency->Find("count");
     const JsonValue* minutes = frequency->Find("minutes");
     if (count == nullptr) return FieldError("frequency.count", "required");

@@ -33,7 +33,13 @@ std::string_view TriggerName(Trigger trigger);
 
 // email: one mail to every address of `to`. The others POST JSON to `url`:
 // webhook the generic body, slack/dingtalk/feishu their robot's body.
-enum class TargetKind : uint8_t { kEmail, kWebhook, kSlack, kDingtalk, kFeishu };
+enum class TargetKind : uint8_t {
+  kEmail,
+  kWebhook,
+  kSlack,
+  kDingtalk,
+  kFeishu
+};
 // "email", "webhook", "slack", "dingtalk", "feishu".
 std::string_view TargetKindName(TargetKind kind);
 std::optional<TargetKind> ParseTargetKind(std::string_view name);
@@ -53,9 +59,9 @@ struct Rule {
   Trigger trigger = Trigger::kNewIssue;
   int64_t frequency_count = 0;  // frequency: fires above this many events
   absl::Duration frequency_window = absl::ZeroDuration();
-  std::optional<int> min_level;      // LevelRank; nullopt: the config's
-  std::string environment;           // empty: any
-  std::string release_glob;          // empty: any
+  std::optional<int> min_level;            // LevelRank; nullopt: the config's
+  std::string environment;                 // empty: any
+  std::string release_glob;                // empty: any
   std::optional<absl::Duration> cooldown;  // nullopt: the config's
   std::vector<Target> targets;             // at least one
 };

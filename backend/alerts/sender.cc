@@ -9,8 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "backend/api/format.h"
 #include "backend/alerts/engine.h"
+#include "backend/api/format.h"
 #include "common/status.h"
 #include "spdlog/spdlog.h"
 
@@ -58,7 +58,8 @@ absl::StatusOr<Notification> LoadNotification(storage::Store* store,
     // The summary's own due time is its hour's end (engine.cc); a retry
     // moves next_attempt_ms, so the hour comes from the dedup key instead.
     const size_t a = row.dedup_key.find(':', 8);
-    const size_t b = a == std::string::npos ? a : row.dedup_key.find(':', a + 1);
+    const size_t b =
+        a == std::string::npos ? a : row.dedup_key.find(':', a + 1);
     if (b != std::string::npos) {
       int64_t hour_end = 0;
       if (absl::SimpleAtoi(row.dedup_key.substr(a + 1, b - a - 1), &hour_end)) {
@@ -110,14 +111,12 @@ absl::Status Deliver(const Target& target, const Notification& n,
     env.from = smtp.from;
     env.to = target.to;
     const size_t at = smtp.from.find('@');
-    env.message_id =
-        absl::StrCat("tern.", ToAbsl(message_key), "@",
-                     at == std::string::npos ? "localhost"
-                                             : smtp.from.substr(at + 1));
+    env.message_id = absl::StrCat(
+        "tern.", ToAbsl(message_key), "@",
+        at == std::string::npos ? "localhost" : smtp.from.substr(at + 1));
     env.date_ms = now_ms;
     env.boundary = absl::StrCat("=_tern_", ToAbsl(message_key));
-    return SendMail(smtp, target.to,
-                    BuildMimeMessage(env, RenderEmail(n)));
+    return SendMail(smtp, target.to, BuildMimeMessage(env, RenderEmail(n)));
   }
   WebhookRequest req;
   req.url = target.url;
@@ -177,8 +176,10 @@ void Sender::Handle(const storage::OutboxEntry& row) {
       // might.
       permanent = absl::IsNotFound(n.status());
     } else {
-      result = Deliver(*target, *n, smtp_, options_.webhook_timeout,
-                       absl::StrCat(row.id, ".", row.created_ms), now);
+      // Dated when the alert fired, so every attempt sends the same bytes.
+      result =
+          Deliver(*target, *n, smtp_, options_.webhook_timeout,
+                  absl::StrCat(row.id, ".", row.created_ms), row.created_ms);
       permanent = absl::IsInvalidArgument(result);
     }
   }
@@ -200,14 +201,15 @@ void Sender::Handle(const storage::OutboxEntry& row) {
                   row.id, row.attempts, std::string(result.message()));
   } else {
     ++stats_->retried[kind];
-    const absl::Duration wait = Backoff(row.attempts, options_.initial_backoff,
-                                        options_.max_backoff);
-    recorded = store_->FinishOutbox(
-        row.id, storage::OutboxStatus::kPending,
-        now + absl::ToInt64Milliseconds(wait), std::string(result.message()));
-    spdlog::warn("alerts: notification {} attempt {} failed, retrying in {}: {}",
-                 row.id, row.attempts, absl::FormatDuration(wait),
-                 std::string(result.message()));
+    const absl::Duration wait =
+        Backoff(row.attempts, options_.initial_backoff, options_.max_backoff);
+    recorded = store_->FinishOutbox(row.id, storage::OutboxStatus::kPending,
+                                    now + absl::ToInt64Milliseconds(wait),
+                                    std::string(result.message()));
+    spdlog::warn(
+        "alerts: notification {} attempt {} failed, retrying in {}: {}", row.id,
+        row.attempts, absl::FormatDuration(wait),
+        std::string(result.message()));
   }
   if (!recorded.ok()) {
     // The claim's lease runs out and the row is tried again.
@@ -239,8 +241,8 @@ void Sender::Run() {
         if (stop) {
           // Not attempted: due again at once, for the next start.
           const storage::OutboxEntry& r = (*rows)[i];
-          (void)store_->FinishOutbox(r.id, storage::OutboxStatus::kPending,
-                                     now, r.last_error);
+          (void)store_->FinishOutbox(r.id, storage::OutboxStatus::kPending, now,
+                                     r.last_error);
           continue;
         }
         Handle((*rows)[i]);
@@ -250,7 +252,8 @@ void Sender::Run() {
         d.ok()) {
       stats_->outbox_depth = d->depth;
       stats_->outbox_oldest_age_ms =
-          d->depth == 0 ? 0 : std::max<int64_t>(0, NowMs() - d->oldest_created_ms);
+          d->depth == 0 ? 0
+                        : std::max<int64_t>(0, NowMs() - d->oldest_created_ms);
     }
     lock.lock();
     if (claimed < static_cast<size_t>(kClaimBatch)) {

@@ -36,10 +36,11 @@ absl::StatusOr<Notification> LoadNotification(storage::Store* store,
                                               std::string_view base_url);
 
 // Delivers `n` to `target` now: a mail through `smtp` or a webhook call.
-// `message_key` makes the Message-ID ("tern.<key>@<from's domain>").
+// `message_key` makes the Message-ID ("tern.<key>@<from's domain>");
+// `date_ms` dates the mail and the webhook body (triggeredAt).
 absl::Status Deliver(const Target& target, const Notification& n,
                      const SmtpSettings& smtp, absl::Duration webhook_timeout,
-                     std::string_view message_key, int64_t now_ms);
+                     std::string_view message_key, int64_t date_ms);
 
 // The wait before attempt `attempts` + 1: initial * 2^(attempts - 1), at
 // most `max`.

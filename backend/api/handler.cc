@@ -457,8 +457,7 @@ Reply ApiHandler::CreateRule(const net::HttpRequest& req,
   if (!project.ok()) return StoreError(project.status(), "project");
   absl::StatusOr<alerts::Rule> rule = alerts::ParseRule(req.body);
   if (!rule.ok()) return Detail(400, rule.status());
-  auto stored =
-      store_->CreateAlertRule(project->id, alerts::RuleJson(*rule));
+  auto stored = store_->CreateAlertRule(project->id, alerts::RuleJson(*rule));
   if (!stored.ok()) return StoreError(stored.status(), "rule");
   Reply r;
   r.status = 201;

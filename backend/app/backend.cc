@@ -98,8 +98,8 @@ class AdminHandler : public net::HttpHandler {
                         const alerts::AlertStats::PerKind& values) {
       w.Family(name, help, admin::PrometheusWriter::Type::kCounter);
       for (size_t i = 0; i < values.size(); ++i) {
-        w.Sample({{"target", alerts::TargetKindName(
-                                 static_cast<alerts::TargetKind>(i))}},
+        w.Sample({{"target",
+                   alerts::TargetKindName(static_cast<alerts::TargetKind>(i))}},
                  static_cast<double>(values[i].load()));
       }
     };
