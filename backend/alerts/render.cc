@@ -57,6 +57,24 @@ std::string OneLine(std::string_view text) {
   return out;
 }
 
+// Slack's mrkdwn gives &, < and > a meaning of their own ("<url|label>"):
+// text is escaped the way Slack documents.
+std::string SlackEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '&') {
+      out += "&amp;";
+    } else if (c == '<') {
+      out += "&lt;";
+    } else if (c == '>') {
+      out += "&gt;";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // "New issue", "Regression", ...: what happened, for subjects and titles.
 absl::string_view Headline(std::string_view trigger) {
   if (trigger == "new_issue") return "New issue";
@@ -145,8 +163,9 @@ Email RenderEmail(const Notification& n) {
                   "alert rule &quot;",
                   Html(n.rule_name), "&quot;.");
   if (!n.url.empty()) {
-    absl::StrAppend(&t, "Issue: ", n.url, "\n");
-    absl::StrAppend(&h, "<br>Issue: <a href=\"", Html(n.url), "\">",
+    const std::string_view label = n.issue_id != 0 ? "Issue: " : "Project: ";
+    absl::StrAppend(&t, ToAbsl(label), n.url, "\n");
+    absl::StrAppend(&h, "<br>", ToAbsl(label), "<a href=\"", Html(n.url), "\">",
                     Html(n.url), "</a>");
   }
   absl::StrAppend(&h, "</p>\n</body></html>\n");
@@ -203,11 +222,12 @@ std::string RenderWebhookBody(TargetKind kind, const Notification& n,
       // Mattermost and Rocket.Chat accept the same body.
       w.BeginObject();
       w.Key("text");
-      if (n.url.empty()) {
-        w.String(ChatText(n));
+      if (n.url.empty() || n.short_id.empty()) {
+        w.String(SlackEscape(ChatText(n)));
       } else {
-        w.String(absl::StrCat(ChatText(n), "\n<", n.url, "|", n.short_id,
-                              "> · ", n.level, " · ", n.count, " event(s)"));
+        w.String(absl::StrCat(SlackEscape(ChatText(n)), "\n<", n.url, "|",
+                              n.short_id, "> · ", n.level, " · ", n.count,
+                              " event(s)"));
       }
       w.EndObject();
       break;
