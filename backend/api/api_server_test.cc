@@ -200,6 +200,10 @@ class FlakyStore : public storage::Store {
   absl::StatusOr<storage::OutboxDepth> GetOutboxDepth() override {
     TERN_FORWARD(GetOutboxDepth());
   }
+  absl::StatusOr<int64_t> DeleteOutboxBefore(int64_t cutoff_ms,
+                                             int limit) override {
+    TERN_FORWARD(DeleteOutboxBefore(cutoff_ms, limit));
+  }
 #undef TERN_FORWARD
 
  private:

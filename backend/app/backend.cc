@@ -192,6 +192,12 @@ absl::StatusOr<std::pair<int64_t, int64_t>> RunCleanup(storage::Store* store,
     issues += *n;
     if (*n == 0) break;
   }
+  // Notifications that are done age out with the events that caused them.
+  for (;;) {
+    absl::StatusOr<int64_t> n = store->DeleteOutboxBefore(cutoff, limit);
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+  }
   return std::make_pair(events, issues);
 }
 

@@ -1352,6 +1352,21 @@ class PostgresStoreImpl final : public Store {
     return c->Run(sql, p);
   }
 
+  absl::StatusOr<int64_t> DeleteOutboxBefore(int64_t cutoff_ms,
+                                             int limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
+    Params p;
+    std::string sql = absl::StrCat(
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created "
+        "< ",
+        p.Add(cutoff_ms),
+        "::bigint AND status IN ('sent', 'failed', 'suppressed') ORDER BY id "
+        "LIMIT ",
+        p.Add(int64_t{limit}), ")");
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
+    return r.Changed();
+  }
+
   // The AlertReader of WriteBatch: its queries run on the writer inside the
   // batch's transaction.
   class TxAlertReader final : public AlertReader {

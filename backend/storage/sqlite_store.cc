@@ -1017,6 +1017,18 @@ class SqliteStoreImpl final : public Store {
     return static_cast<int64_t>(doomed.size());
   }
 
+  absl::StatusOr<int64_t> DeleteOutboxBefore(int64_t cutoff_ms,
+                                             int limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    return c->Run(
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created "
+        "< ? AND status IN ('sent', 'failed', 'suppressed') ORDER BY id "
+        "LIMIT ?)",
+        cutoff_ms, int64_t{limit});
+  }
+
  private:
   // The AlertReader of WriteBatch: its queries run on the writer inside the
   // batch's transaction.

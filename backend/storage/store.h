@@ -454,6 +454,11 @@ class Store {
   // Deletes up to `limit` issues that have no event left (with their
   // grouphashes) and returns how many.
   virtual absl::StatusOr<int64_t> DeleteEmptyIssues(int limit) = 0;
+  // Deletes up to `limit` outbox rows in a final state (sent, failed,
+  // suppressed) created before `cutoff_ms` and returns how many; pending and
+  // sending rows are kept whatever their age.
+  virtual absl::StatusOr<int64_t> DeleteOutboxBefore(int64_t cutoff_ms,
+                                                     int limit) = 0;
 };
 
 // Opens (and creates or migrates) the store named by `dsn`:

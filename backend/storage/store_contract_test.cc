@@ -1259,6 +1259,15 @@ TEST_P(StoreContractTest, OutboxClaimLeaseRetryAndDepth) {
   q.project_id = p + 1;
   EXPECT_TRUE(store_->ListOutbox(q)->empty());
   EXPECT_EQ(store_->GetOutboxDepth()->depth, 1);  // the one still sending
+
+  // Retention takes the finished rows only, `limit` at a time.
+  EXPECT_EQ(store_->DeleteOutboxBefore(1000, 10).value_or(-1), 0);
+  EXPECT_EQ(store_->DeleteOutboxBefore(1001, 1).value_or(-1), 1);
+  EXPECT_EQ(store_->DeleteOutboxBefore(1001, 10).value_or(-1), 1);
+  EXPECT_EQ(store_->DeleteOutboxBefore(1001, 10).value_or(-1), 0);
+  EXPECT_EQ(store_->ListOutbox(OutboxQuery{})->size(), 1u);
+  EXPECT_EQ(store_->DeleteOutboxBefore(1001, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(StoreContractTest, TwoStoresNeverClaimTheSameRow) {
