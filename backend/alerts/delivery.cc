@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "backend/alerts/render.h"
 #include "common/status.h"
 
 namespace tern::alerts {
@@ -218,19 +219,50 @@ absl::Status PostWebhook(const WebhookRequest& request) {
   return absl::OkStatus();
 }
 
-std::string HmacSha256Hex(std::string_view key, std::string_view data) {
+std::string HmacSha256(std::string_view key, std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest,
        &len);
+  return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
+std::string HmacSha256Hex(std::string_view key, std::string_view data) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
+  for (unsigned char c : HmacSha256(key, data)) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
   }
   return out;
+}
+
+std::string DingtalkSignedUrl(std::string_view url, std::string_view secret,
+                              int64_t now_ms) {
+  const std::string ts = absl::StrCat(now_ms);
+  const std::string sign =
+      Base64(HmacSha256(secret, absl::StrCat(ts, "\n", ToAbsl(secret))), false);
+  std::string escaped;
+  for (char c : sign) {
+    if (c == '+') {
+      escaped += "%2B";
+    } else if (c == '/') {
+      escaped += "%2F";
+    } else if (c == '=') {
+      escaped += "%3D";
+    } else {
+      escaped += c;
+    }
+  }
+  return absl::StrCat(ToAbsl(url),
+                      url.find('?') == std::string_view::npos ? "?" : "&",
+                      "timestamp=", ts, "&sign=", escaped);
+}
+
+std::string FeishuSign(std::string_view secret, int64_t now_s) {
+  return Base64(HmacSha256(absl::StrCat(now_s, "\n", ToAbsl(secret)), ""),
+                false);
 }
 
 }  // namespace tern::alerts

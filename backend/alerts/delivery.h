@@ -64,6 +64,17 @@ absl::Status PostWebhook(const WebhookRequest& request);
 
 // HMAC-SHA256 of `data` with `key`, as 64 lowercase hex digits.
 std::string HmacSha256Hex(std::string_view key, std::string_view data);
+// The same digest as 32 raw bytes.
+std::string HmacSha256(std::string_view key, std::string_view data);
+
+// The robots' own signing schemes, for a dingtalk or feishu target with a
+// secret (their "sign" security setting). DingTalk: the URL gains
+// &timestamp=<ms>&sign=<urlencoded base64 HMAC-SHA256(secret, "<ms>\n" +
+// secret)>. Feishu: the body gains "timestamp": "<s>" and "sign": base64
+// HMAC-SHA256 keyed with "<s>\n" + secret over nothing.
+std::string DingtalkSignedUrl(std::string_view url, std::string_view secret,
+                              int64_t now_ms);
+std::string FeishuSign(std::string_view secret, int64_t now_s);
 
 // libcurl's global init; called once by the sender and the CLI before any
 // other thread uses curl. Idempotent.

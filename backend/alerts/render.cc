@@ -173,7 +173,7 @@ Email RenderEmail(const Notification& n) {
 }
 
 std::string RenderWebhookBody(TargetKind kind, const Notification& n,
-                              int64_t now_ms) {
+                              int64_t now_ms, std::string_view feishu_sign) {
   std::string out;
   protocol::JsonWriter w(&out);
   switch (kind) {
@@ -251,6 +251,12 @@ std::string RenderWebhookBody(TargetKind kind, const Notification& n,
     }
     case TargetKind::kFeishu: {
       w.BeginObject();
+      if (!feishu_sign.empty()) {
+        w.Key("timestamp");
+        w.String(absl::StrCat(now_ms / 1000));
+        w.Key("sign");
+        w.String(feishu_sign);
+      }
       w.Key("msg_type");
       w.String("text");
       w.Key("content");

@@ -55,8 +55,11 @@ Email RenderEmail(const Notification& n);
 // The JSON body POSTed to a webhook of `kind` (not kEmail): generic
 // (webhook), Slack's incoming webhook, DingTalk's and Feishu's custom
 // robots.
+// `feishu_sign`, when not empty, is FeishuSign()'s value for the time
+// now_ms / 1000, added to a Feishu body with its timestamp.
 std::string RenderWebhookBody(TargetKind kind, const Notification& n,
-                              int64_t now_ms);
+                              int64_t now_ms,
+                              std::string_view feishu_sign = "");
 
 // RFC 2047: `text` as is when it is printable ASCII, else as "=?UTF-8?B?
 // ...?=" encoded words of at most 75 characters, each holding whole UTF-8

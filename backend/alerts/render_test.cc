@@ -167,6 +167,24 @@ TEST(HmacTest, Rfc4231TestCase2) {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+TEST(RobotSignTest, DingtalkUrlAndFeishuBody) {
+  // Expected values computed independently with Python's hmac module.
+  EXPECT_EQ(
+      DingtalkSignedUrl("https://oapi.dingtalk.com/robot/send?"
+                        "access_token=t",
+                        "SEC000", 1796634000123),
+      "https://oapi.dingtalk.com/robot/send?access_token=t&timestamp="
+      "1796634000123&sign=mG7HudKD3pPQA0zm6Q8DYLUdAc04HIyRaDO8KpWtfxY%3D");
+  EXPECT_EQ(FeishuSign("SEC000", 1796634000),
+            "7oTkNbC7dKpx889fkOgnn5NNyWqDbYMHQvtk+URS7og=");
+  EXPECT_THAT(
+      RenderWebhookBody(TargetKind::kFeishu, Sample(), 1796634000123,
+                        FeishuSign("SEC000", 1796634000)),
+      ::testing::StartsWith("{\"timestamp\":\"1796634000\",\"sign\":"
+                            "\"7oTkNbC7dKpx889fkOgnn5NNyWqDbYMHQvtk+URS7og=\","
+                            "\"msg_type\":\"text\","));
+}
+
 TEST(HmacTest, EmptyKeyAndMessage) {
   EXPECT_EQ(HmacSha256Hex("", ""),
             "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");

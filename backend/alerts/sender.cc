@@ -118,9 +118,20 @@ absl::Status Deliver(const Target& target, const Notification& n,
     env.boundary = absl::StrCat("=_tern_", ToAbsl(message_key));
     return SendMail(smtp, target.to, BuildMimeMessage(env, RenderEmail(n)));
   }
+  // The robots check their own signature against the time of the request
+  // (DingTalk allows an hour, Feishu about as much), so theirs is made now;
+  // X-Tern-Signature covers the exact body either way.
+  const int64_t sent_ms = absl::ToUnixMillis(absl::Now());
   WebhookRequest req;
   req.url = target.url;
-  req.body = RenderWebhookBody(target.kind, n, now_ms);
+  std::string feishu_sign;
+  if (!target.secret.empty() && target.kind == TargetKind::kDingtalk) {
+    req.url = DingtalkSignedUrl(target.url, target.secret, sent_ms);
+  }
+  if (!target.secret.empty() && target.kind == TargetKind::kFeishu) {
+    feishu_sign = FeishuSign(target.secret, sent_ms / 1000);
+  }
+  req.body = RenderWebhookBody(target.kind, n, now_ms, feishu_sign);
   req.secret = target.secret;
   req.timeout = webhook_timeout;
   return PostWebhook(req);
