@@ -97,10 +97,14 @@ absl::StatusOr<std::vector<storage::OutboxEntry>> Engine::Plan(
           case Trigger::kFrequency: {
             const int64_t span_ms =
                 absl::ToInt64Milliseconds(rule->frequency_window);
+            const int64_t since = a.last_received_ms - span_ms + 1;
             TERN_ASSIGN_OR_RETURN(
-                int64_t count, reader.CountIssueEvents(
-                                   a.issue_id, a.last_received_ms - span_ms + 1,
-                                   rule->frequency_count + 1));
+                int64_t count,
+                rule->frequency_users
+                    ? reader.CountIssueUsers(a.issue_id, since,
+                                             rule->frequency_count + 1)
+                    : reader.CountIssueEvents(a.issue_id, since,
+                                              rule->frequency_count + 1));
             if (count <= rule->frequency_count) continue;
             // Two backends crossing the threshold in the same cooldown
             // period build the same key, so only one row is kept.

@@ -203,6 +203,23 @@ TEST_F(EngineTest, FrequencyWindowForgetsOldEvents) {
   EXPECT_EQ(Outbox().size(), 1u);
 }
 
+TEST_F(EngineTest, FrequencyOfDistinctUsers) {
+  AddRule(absl::StrCat(
+      R"({"name": "u", "trigger": "frequency", "cooldownMinutes": 30,
+          "frequency": {"count": 2, "minutes": 10, "of": "users"}, )",
+      kMail, "}"));
+  auto as = [&](std::string user) {
+    EventRecord e = Event("a");
+    e.user_key = std::move(user);
+    return e;
+  };
+  // Many events of two users, and some without a user: 2 is not above 2.
+  Write({as("id:1"), as("id:1"), as("id:2"), as(""), as("")});
+  now_ += kMinute;
+  Write({as("id:2"), as("ip:10.0.0.1")});  // a third user, next batch
+  EXPECT_THAT(Outbox(), ElementsAre(Pair("frequency", "pending")));
+}
+
 TEST_F(EngineTest, FiltersOnLevelEnvironmentAndRelease) {
   AddRule(absl::StrCat(
       R"({"name": "n", "trigger": "new_issue",

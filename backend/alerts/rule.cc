@@ -331,7 +331,14 @@ absl::StatusOr<Rule> ParseRule(std::string_view json) {
     }
     TERN_RETURN_IF_ERROR(
         CheckKeys(*frequency, "frequency",
-                  std::array<std::string_view, 2>{"count", "minutes"}));
+                  std::array<std::string_view, 3>{"count", "minutes", "of"}));
+    if (const JsonValue* of = frequency->Find("of"); of != nullptr) {
+      if (!of->is_string() ||
+          (of->string() != "events" && of->string() != "users")) {
+        return FieldError("frequency.of", "expected \"events\" or \"users\"");
+      }
+      rule.frequency_users = of->string() == "users";
+    }
     const JsonValue* count = frequency->Find("count");
     const JsonValue* minutes = frequency->Find("minutes");
     if (count == nullptr) return FieldError("frequency.count", "required");
@@ -446,6 +453,10 @@ std::string RuleJson(const Rule& rule) {
     w.Int(rule.frequency_count);
     w.Key("minutes");
     w.Int(absl::ToInt64Minutes(rule.frequency_window));
+    if (rule.frequency_users) {
+      w.Key("of");
+      w.String("users");
+    }
     w.EndObject();
   }
   w.Key("filters");

@@ -59,6 +59,9 @@ struct Rule {
   Trigger trigger = Trigger::kNewIssue;
   int64_t frequency_count = 0;  // frequency: fires above this many events
   absl::Duration frequency_window = absl::ZeroDuration();
+  // frequency: count distinct users (events' user.id, email, username or
+  // ip_address) instead of events.
+  bool frequency_users = false;
   std::optional<int> min_level;            // LevelRank; nullopt: the config's
   std::string environment;                 // empty: any
   std::string release_glob;                // empty: any

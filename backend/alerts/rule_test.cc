@@ -21,7 +21,7 @@ std::string ErrorOf(std::string_view json) {
 TEST(RuleTest, ParsesEveryField) {
   absl::StatusOr<Rule> r = ParseRule(R"({
     "name": "Spikes", "enabled": false, "trigger": "frequency",
-    "frequency": {"count": 100, "minutes": 5},
+    "frequency": {"count": 100, "minutes": 5, "of": "users"},
     "filters": {"level": "warning", "environment": "prod", "release": "2.*"},
     "cooldownMinutes": 60,
     "targets": [{"type": "email", "to": "a@x.org"},
@@ -33,6 +33,7 @@ TEST(RuleTest, ParsesEveryField) {
   EXPECT_EQ(r->trigger, Trigger::kFrequency);
   EXPECT_EQ(r->frequency_count, 100);
   EXPECT_EQ(r->frequency_window, absl::Minutes(5));
+  EXPECT_TRUE(r->frequency_users);
   EXPECT_EQ(r->min_level, 2);
   EXPECT_EQ(r->environment, "prod");
   EXPECT_EQ(r->release_glob, "2.*");
@@ -117,6 +118,11 @@ TEST(RuleTest, ErrorsNameTheField) {
                          "frequency": {"count": 0, "minutes": 5}, )" +
                       std::string(kT) + "}"),
               StartsWith("frequency.count: expected an integer from 1"));
+  EXPECT_THAT(ErrorOf(R"({"name": "n", "trigger": "frequency",
+                         "frequency": {"count": 5, "minutes": 1,
+                                       "of": "sessions"}, )" +
+                      std::string(kT) + "}"),
+              StartsWith("frequency.of: expected \"events\" or \"users\""));
   EXPECT_THAT(ErrorOf(R"({"name": "n", "trigger": "frequency",
                          "frequency": {"count": 5}, )" +
                       std::string(kT) + "}"),

@@ -161,6 +161,7 @@ CREATE INDEX outbox_due ON outbox (status, next_attempt);
 CREATE INDEX outbox_rule_issue ON outbox (rule_id, issue_id, created);
 CREATE INDEX outbox_project ON outbox (project_id, created);
 CREATE INDEX outbox_issue ON outbox (issue_id, created);
+ALTER TABLE events ADD COLUMN user_key TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
@@ -168,7 +169,7 @@ CREATE INDEX outbox_issue ON outbox (issue_id, created);
 // not both create the tables. Any constant works; this spells "tern".
 constexpr int64_t kMigrationLock = 0x7465726e;
 
-// Rows per multi-row INSERT: 13 parameters a row stays far below libpq's
+// Rows per multi-row INSERT: 14 parameters a row stays far below libpq's
 // 65535-parameter limit.
 constexpr size_t kRowsPerInsert = 500;
 
@@ -605,7 +606,7 @@ class PostgresStoreImpl final : public Store {
         c,
         "INSERT INTO events (project_id, event_id, issue_id, is_transaction, "
         "received, timestamp, level, release, environment, platform, tags, "
-        "payload) VALUES ",
+        "payload, user_key) VALUES ",
         todo.size(),
         [&](size_t k, Params& p) {
           const EventRecord& e = batch.events[todo[k]];
@@ -618,7 +619,8 @@ class PostgresStoreImpl final : public Store {
               p.Add(e.level), ", ", p.Add(e.release), ", ",
               p.Add(e.environment), ", ", p.Add(e.platform), ", ",
               p.Add(e.tags_json), ", ",
-              p.AddBinary(internal::CompressPayload(e.payload)), "::bytea)");
+              p.AddBinary(internal::CompressPayload(e.payload)), "::bytea, ",
+              p.Add(e.user_key), ")");
         },
         " ON CONFLICT (project_id, event_id) DO NOTHING RETURNING project_id, "
         "event_id",
@@ -1389,6 +1391,16 @@ class PostgresStoreImpl final : public Store {
           "SELECT count(*) FROM (SELECT 1 FROM events WHERE issue_id = ",
           p.Add(issue_id), "::bigint AND received >= ", p.Add(since_ms),
           "::bigint LIMIT ", p.Add(cap), ") AS recent");
+      return One(sql, p);
+    }
+    absl::StatusOr<int64_t> CountIssueUsers(int64_t issue_id, int64_t since_ms,
+                                            int64_t cap) override {
+      Params p;
+      std::string sql = absl::StrCat(
+          "SELECT count(*) FROM (SELECT DISTINCT user_key FROM events WHERE "
+          "issue_id = ",
+          p.Add(issue_id), "::bigint AND received >= ", p.Add(since_ms),
+          "::bigint AND user_key != '' LIMIT ", p.Add(cap), ") AS users");
       return One(sql, p);
     }
     absl::StatusOr<std::optional<int64_t>> LastNotified(

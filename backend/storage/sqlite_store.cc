@@ -161,6 +161,7 @@ CREATE INDEX outbox_due ON outbox (status, next_attempt);
 CREATE INDEX outbox_rule_issue ON outbox (rule_id, issue_id, created);
 CREATE INDEX outbox_project ON outbox (project_id, created);
 CREATE INDEX outbox_issue ON outbox (issue_id, created);
+ALTER TABLE events ADD COLUMN user_key TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
@@ -513,12 +514,12 @@ class SqliteStoreImpl final : public Store {
           int64_t changed,
           c->Run("INSERT INTO events (project_id, event_id, issue_id, "
                  "is_transaction, received, timestamp, level, release, "
-                 "environment, platform, tags, payload) VALUES (?, ?, ?, "
-                 "?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                 "environment, platform, tags, payload, user_key) VALUES (?, "
+                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                  e.project_id, e.event_id, issue_id, int64_t{e.is_transaction},
                  e.received_ms, e.timestamp_ms, e.level, e.release,
                  e.environment, e.platform, e.tags_json,
-                 Blob{internal::CompressPayload(e.payload)}));
+                 Blob{internal::CompressPayload(e.payload)}, e.user_key));
       if (changed == 0) {
         ++result.duplicates;
         continue;
@@ -1049,6 +1050,13 @@ class SqliteStoreImpl final : public Store {
       return One(
           "SELECT count(*) FROM (SELECT 1 FROM events WHERE issue_id "
           "= ? AND received >= ? LIMIT ?)",
+          issue_id, since_ms, cap);
+    }
+    absl::StatusOr<int64_t> CountIssueUsers(int64_t issue_id, int64_t since_ms,
+                                            int64_t cap) override {
+      return One(
+          "SELECT count(*) FROM (SELECT DISTINCT user_key FROM events WHERE "
+          "issue_id = ? AND received >= ? AND user_key != '' LIMIT ?)",
           issue_id, since_ms, cap);
     }
     absl::StatusOr<std::optional<int64_t>> LastNotified(

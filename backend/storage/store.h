@@ -100,7 +100,10 @@ struct EventRecord {
   std::string environment;
   std::string platform;
   std::string tags_json = "[]";  // JSON array of ["key","value"] pairs
-  std::string payload;           // the event JSON; stored zstd-compressed
+  // grouping::EventFacts::user_key ("id:42", "ip:10.0.0.1"; "" for none),
+  // for alert rules that count distinct users.
+  std::string user_key;
+  std::string payload;  // the event JSON; stored zstd-compressed
   std::vector<Attachment> attachments;
 };
 
@@ -312,6 +315,10 @@ class AlertReader {
   virtual absl::StatusOr<int64_t> CountIssueEvents(int64_t issue_id,
                                                    int64_t since_ms,
                                                    int64_t cap) = 0;
+  // Distinct non-empty user_keys among those events, counted up to `cap`.
+  virtual absl::StatusOr<int64_t> CountIssueUsers(int64_t issue_id,
+                                                  int64_t since_ms,
+                                                  int64_t cap) = 0;
   // created_ms of the newest outbox row of (rule, issue) that was not
   // suppressed; nullopt when there is none.
   virtual absl::StatusOr<std::optional<int64_t>> LastNotified(

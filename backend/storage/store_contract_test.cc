@@ -1094,6 +1094,9 @@ class FakePlanner : public AlertPlanner {
       auto n = reader.CountIssueEvents(a.issue_id, 0, 1000);
       if (!n.ok()) return n.status();
       counted = *n;
+      auto u = reader.CountIssueUsers(a.issue_id, 0, 1000);
+      if (!u.ok()) return u.status();
+      users = *u;
     }
     std::vector<OutboxEntry> out;
     for (const IssueActivity& a : activity) {
@@ -1119,6 +1122,7 @@ class FakePlanner : public AlertPlanner {
   absl::Status fail;
   int rules_seen = -1;
   int64_t counted = -1;
+  int64_t users = -1;
 };
 
 TEST_P(StoreContractTest, AlertRulesCrud) {
@@ -1155,16 +1159,19 @@ TEST_P(StoreContractTest, PlannerRowsCommitWithTheirBatch) {
   planner.keys = {"k1", "k2"};
   store_->SetAlertPlanner(&planner);
   Batch b;
-  b.events = {Event(p, 1, {"h1"}, 1000), Event(p, 2, {"h1"}, 2000)};
+  b.events = {Event(p, 1, {"h1"}, 1000), Event(p, 2, {"h1"}, 2000),
+              Event(p, 6, {"h1"}, 2000)};
+  b.events[0].user_key = "id:1";
+  b.events[1].user_key = "id:1";
   Write(b);
   ASSERT_EQ(planner.seen.size(), 1u);
+  EXPECT_EQ(planner.users, 1);  // one distinct user; the third has none
   EXPECT_TRUE(planner.seen[0].created);
   EXPECT_FALSE(planner.seen[0].regressed);
-  EXPECT_EQ(planner.seen[0].events, 2);
-  EXPECT_EQ(planner.seen[0].event_id, EventId(2));  // the newest
+  EXPECT_EQ(planner.seen[0].events, 3);
   EXPECT_EQ(planner.seen[0].last_received_ms, 2000);
   EXPECT_EQ(planner.rules_seen, 1);
-  EXPECT_EQ(planner.counted, 2);  // the batch's own events are visible
+  EXPECT_EQ(planner.counted, 3);  // the batch's own events are visible
   auto rows = store_->ListOutbox(OutboxQuery{});
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 2u);

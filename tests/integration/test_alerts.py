@@ -361,6 +361,38 @@ def test_frequency_rule_fires_once_across_batches(kafka_broker, relay_factory, b
     assert [(r["trigger"], r["status"]) for r in notifications(backend)] == [("frequency", "sent")]
 
 
+def test_frequency_of_distinct_users(kafka_broker, relay_factory, backend_factory, smtp_factory,
+                                     tmp_path, monkeypatch):
+    smtp = smtp_factory().start()
+    backend, relay, project = start_stack(kafka_broker, relay_factory, backend_factory, smtp,
+                                          tmp_path, monkeypatch)
+    add_rule(backend, {"name": "Many users", "trigger": "frequency",
+                       "frequency": {"count": 2, "minutes": 10, "of": "users"}, **EMAIL_RULE})
+    # 30 events of one user and 10 without one: one user is not above 2.
+    with sentry(dsn(relay, project)):
+        sentry_sdk.set_user({"id": "u-1"})
+        for _ in range(30):
+            capture_division()
+        sentry_sdk.set_user(None)
+        for _ in range(10):
+            capture_division()
+    wait_issue_count(backend, "ZeroDivisionError", 40)
+    wait_until(lambda: settled(backend), 30, "every notification final")
+    assert smtp.messages() == [] and notifications(backend) == []
+    # Two more users (by id and by email): three > 2. (An IP alone would not
+    # do here: the relay scrubs IP addresses by default.)
+    with sentry(dsn(relay, project)):
+        sentry_sdk.set_user({"id": "u-2"})
+        capture_division()
+        sentry_sdk.set_user({"email": "three@example.org"})
+        capture_division()
+    [mail] = smtp.wait_for(1, "the distinct-users mail")
+    assert mail["Subject"] == "[Tern] Frequent issue in e2e: ZeroDivisionError: division by zero"
+    wait_issue_count(backend, "ZeroDivisionError", 42)
+    wait_until(lambda: settled(backend), 30, "every notification final")
+    assert len(smtp.messages()) == 1
+
+
 def test_smtp_down_for_a_minute_mails_arrive_after_none_twice(kafka_broker, relay_factory,
                                                               backend_factory, smtp_factory,
                                                               tmp_path, monkeypatch):
