@@ -8,6 +8,9 @@
 //   tern-backend key disable KEY [--config FILE]
 //   tern-backend key set KEY --settings JSON [--config FILE]
 //   tern-backend cleanup --days N [--config FILE]
+//   tern-backend alert test --project SLUG [--target email:ADDR|webhook:URL]
+//                           [--config FILE]
+//   tern-backend alert list [--project SLUG] [--config FILE]
 //   tern-backend --version                        version and commit
 //
 // FILE defaults to TERN_DEFAULT_CONFIG_DIR/backend.yml: config/backend.yml in
@@ -28,13 +31,19 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "admin/logging.h"
+#include "backend/alerts/rule.h"
+#include "backend/alerts/sender.h"
 #include "backend/app/backend.h"
 #include "backend/grouping/grouping.h"
 #include "backend/storage/store.h"
+#include "common/status.h"
 #include "config/backend_config.h"
 #include "protocol/project_config.h"
 #include "spdlog/spdlog.h"
@@ -50,6 +59,9 @@ constexpr char kUsage[] =
     "       tern-backend key disable KEY [--config FILE]\n"
     "       tern-backend key set KEY --settings JSON [--config FILE]\n"
     "       tern-backend cleanup --days N [--config FILE]\n"
+    "       tern-backend alert test --project SLUG "
+    "[--target email:ADDR|webhook:URL] [--config FILE]\n"
+    "       tern-backend alert list [--project SLUG] [--config FILE]\n"
     "       tern-backend --version\n"
     "FILE defaults to " TERN_DEFAULT_CONFIG_DIR "/backend.yml.\n";
 
@@ -70,6 +82,8 @@ struct Args {
   std::optional<std::string> name;
   std::optional<std::string> days;
   std::optional<std::string> settings;
+  std::optional<std::string> project;
+  std::optional<std::string> target;
   std::vector<std::string> positional;
 };
 
@@ -94,6 +108,12 @@ std::optional<Args> ParseArgs(int argc, char** argv, int first) {
     } else if (a == "--settings") {
       if (!value(&v)) return std::nullopt;
       args.settings = v;
+    } else if (a == "--project") {
+      if (!value(&v)) return std::nullopt;
+      args.project = v;
+    } else if (a == "--target") {
+      if (!value(&v)) return std::nullopt;
+      args.target = v;
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
       return std::nullopt;
     } else {
@@ -259,6 +279,134 @@ std::string RedactedDsn(const std::string& dsn) {
   return absl::StrCat(dsn.substr(0, scheme + 3), "***@", dsn.substr(at + 1));
 }
 
+// `alert test`: one test notification through the configured mail settings
+// or to a webhook, now, bypassing the outbox; prints one line per target and
+// exits 0 only when every target accepted it. Without --target, every target
+// of the project's rules gets one.
+int AlertTest(const Args& args) {
+  if (!args.project.has_value() || args.positional.size() != 1) {
+    return Usage();
+  }
+  int code = 0;
+  std::optional<Opened> o = Open(args, &code);
+  if (!o) return code;
+  auto project = o->store->GetProjectBySlug(*args.project);
+  if (!project.ok()) return Fail(project.status().message());
+  std::vector<tern::alerts::Target> targets;
+  if (args.target.has_value()) {
+    const std::string& t = *args.target;
+    tern::alerts::Target target;
+    if (t.starts_with("email:")) {
+      target.kind = tern::alerts::TargetKind::kEmail;
+      target.to.push_back(t.substr(6));
+      if (absl::Status s = tern::alerts::CheckMailAddress(target.to[0]);
+          !s.ok()) {
+        return Fail(absl::StrCat("--target: ", s.message()));
+      }
+    } else if (t.starts_with("webhook:")) {
+      target.kind = tern::alerts::TargetKind::kWebhook;
+      target.url = t.substr(8);
+      if (absl::Status s = tern::alerts::CheckWebhookUrl(target.url); !s.ok()) {
+        return Fail(absl::StrCat("--target: ", s.message()));
+      }
+    } else {
+      return Fail("--target: expected email:ADDRESS or webhook:URL");
+    }
+    targets.push_back(std::move(target));
+  } else {
+    auto rules = o->store->ListAlertRules(project->id);
+    if (!rules.ok()) return Fail(rules.status().message());
+    for (const tern::storage::AlertRule& r : *rules) {
+      auto rule = tern::alerts::ParseRule(r.definition_json);
+      if (!rule.ok()) continue;
+      for (const tern::alerts::Target& t : rule->targets) targets.push_back(t);
+    }
+    if (targets.empty()) {
+      return Fail(absl::StrCat("project ", project->slug,
+                               " has no alert rule with a target; pass "
+                               "--target"));
+    }
+  }
+  auto smtp = tern::alerts::ResolveMailSettings(o->config.mail);
+  if (!smtp.ok()) return Fail(smtp.status().message());
+  tern::alerts::Notification n;
+  n.trigger = "test";
+  n.rule_name = "tern-backend alert test";
+  n.project_slug = project->slug;
+  n.short_id = absl::StrCat(absl::AsciiStrToUpper(project->slug), "-TEST");
+  n.title = "Test notification";
+  n.level = "info";
+  n.url =
+      absl::StrCat(o->config.alerts.base_url, "/projects/", project->slug, "/");
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  n.first_seen_ms = n.last_seen_ms = now;
+  int failed = 0;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const tern::alerts::Target& t = targets[i];
+    const std::string where = t.kind == tern::alerts::TargetKind::kEmail
+                                  ? absl::StrJoin(t.to, ", ")
+                                  : t.url;
+    absl::Status s =
+        tern::alerts::Deliver(t, n, *smtp, o->config.alerts.webhook_timeout,
+                              absl::StrCat("test.", now, ".", i), now);
+    const std::string kind(tern::alerts::TargetKindName(t.kind));
+    if (s.ok()) {
+      std::printf("sent: %s to %s\n", kind.c_str(), where.c_str());
+    } else {
+      ++failed;
+      std::printf("failed: %s to %s: %s\n", kind.c_str(), where.c_str(),
+                  std::string(s.message()).c_str());
+    }
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+// `alert list`: every rule (of one project with --project), one line each:
+// project, rule id, trigger, enabled, name, targets.
+int AlertList(const Args& args) {
+  if (args.positional.size() != 1) return Usage();
+  int code = 0;
+  std::optional<Opened> o = Open(args, &code);
+  if (!o) return code;
+  auto projects = o->store->ListProjects();
+  if (!projects.ok()) return Fail(projects.status().message());
+  for (const tern::storage::Project& p : *projects) {
+    if (args.project.has_value() && p.slug != *args.project) continue;
+    auto rules = o->store->ListAlertRules(p.id);
+    if (!rules.ok()) return Fail(rules.status().message());
+    for (const tern::storage::AlertRule& r : *rules) {
+      auto rule = tern::alerts::ParseRule(r.definition_json);
+      if (!rule.ok()) {
+        std::printf("%s %lld (unreadable: %s)\n", p.slug.c_str(),
+                    static_cast<long long>(r.id),
+                    std::string(rule.status().message()).c_str());
+        continue;
+      }
+      std::vector<std::string> targets;
+      for (const tern::alerts::Target& t : rule->targets) {
+        targets.push_back(absl::StrCat(
+            tern::ToAbsl(tern::alerts::TargetKindName(t.kind)), ":",
+            t.kind == tern::alerts::TargetKind::kEmail
+                ? absl::StrJoin(t.to, ",")
+                : t.url));
+      }
+      std::printf("%s %lld %s %s \"%s\" %s\n", p.slug.c_str(),
+                  static_cast<long long>(r.id),
+                  std::string(tern::alerts::TriggerName(rule->trigger)).c_str(),
+                  rule->enabled ? "enabled" : "disabled", rule->name.c_str(),
+                  absl::StrJoin(targets, " ").c_str());
+    }
+  }
+  return 0;
+}
+
+int Alert(const Args& args) {
+  if (args.positional.empty()) return Usage();
+  if (args.positional[0] == "test") return AlertTest(args);
+  if (args.positional[0] == "list") return AlertList(args);
+  return Usage();
+}
+
 int Run(const Args& args) {
   if (!args.positional.empty()) return Usage();
   absl::StatusOr<tern::config::BackendConfig> config =
@@ -309,5 +457,6 @@ int main(int argc, char** argv) {
   if (command == "project") return Project(*args);
   if (command == "key") return Key(*args);
   if (command == "cleanup") return Cleanup(*args);
+  if (command == "alert") return Alert(*args);
   return Usage();
 }

@@ -25,6 +25,10 @@ pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+# backend/alerts: SMTP and webhook delivery (libcurl), webhook signatures
+# (OpenSSL's HMAC-SHA256)
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
+find_package(OpenSSL REQUIRED)
 
 # llhttp: Debian's node-llhttp ships the generated C sources rather than a
 # library, so we compile our own static copy (used by net/).

@@ -111,6 +111,106 @@ absl::Status DecodeKafka(Decoder& d, const YamlNode& node,
   return m.Finish();
 }
 
+absl::Status DecodeMail(Decoder& d, const YamlNode& node, std::string_view path,
+                        BackendMailConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, node, path));
+  auto str = [&](std::string_view key, std::string* field) {
+    return m.Field(key, [&](const YamlNode& n, auto p) {
+      return DecodeOptionalString(d, n, p, field);
+    });
+  };
+  TERN_RETURN_IF_ERROR(str("host", &out->host));
+  TERN_RETURN_IF_ERROR(m.Field("port", [&](const YamlNode& n, auto p) {
+    return d.Uint(n, p, 1, 65535, &out->port);
+  }));
+  TERN_RETURN_IF_ERROR(str("username", &out->username));
+  TERN_RETURN_IF_ERROR(str("password", &out->password));
+  TERN_RETURN_IF_ERROR(str("password_file", &out->password_file));
+  TERN_RETURN_IF_ERROR(str("password_env", &out->password_env));
+  TERN_RETURN_IF_ERROR(m.Field("use_tls", [&](const YamlNode& n, auto p) {
+    return d.Bool(n, p, &out->use_tls);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("use_ssl", [&](const YamlNode& n, auto p) {
+    return d.Bool(n, p, &out->use_ssl);
+  }));
+  TERN_RETURN_IF_ERROR(str("from", &out->from));
+  TERN_RETURN_IF_ERROR(m.Field("timeout", [&](const YamlNode& n, auto p) {
+    return d.Duration(n, p, absl::Milliseconds(100), &out->timeout);
+  }));
+  TERN_RETURN_IF_ERROR(str("ca_file", &out->ca_file));
+  TERN_RETURN_IF_ERROR(m.Finish());
+  if (out->use_tls && out->use_ssl) {
+    return d.ErrorAtPath(JoinPath(path, "use_ssl"),
+                         "use_tls (STARTTLS) and use_ssl (implicit TLS) "
+                         "exclude each other");
+  }
+  const int sources = !out->password.empty() + !out->password_file.empty() +
+                      !out->password_env.empty();
+  if (sources > 1) {
+    return d.ErrorAtPath(JoinPath(path, "password"),
+                         "set at most one of password, password_file and "
+                         "password_env");
+  }
+  if (out->from.find('@') == std::string::npos) {
+    return d.ErrorAtPath(JoinPath(path, "from"),
+                         absl::StrCat("expected an address like "
+                                      "tern@example.com, got \"",
+                                      out->from, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeAlerts(Decoder& d, const YamlNode& node,
+                          std::string_view path, BackendAlertsConfig* out) {
+  TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, node, path));
+  auto duration = [&](std::string_view key, absl::Duration min,
+                      absl::Duration* field) {
+    return m.Field(key, [&](const YamlNode& n, auto p) {
+      return d.Duration(n, p, min, field);
+    });
+  };
+  TERN_RETURN_IF_ERROR(m.Field("enabled", [&](const YamlNode& n, auto p) {
+    return d.Bool(n, p, &out->enabled);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("base_url", [&](const YamlNode& n, auto p) {
+    TERN_RETURN_IF_ERROR(d.String(n, p, &out->base_url));
+    if (!absl::StartsWith(out->base_url, "http://") &&
+        !absl::StartsWith(out->base_url, "https://")) {
+      return d.Error(n, p,
+                     absl::StrCat("expected an http:// or https:// URL, got "
+                                  "\"",
+                                  out->base_url, "\""));
+    }
+    while (absl::EndsWith(out->base_url, "/")) out->base_url.pop_back();
+    return absl::OkStatus();
+  }));
+  TERN_RETURN_IF_ERROR(
+      duration("cooldown", absl::ZeroDuration(), &out->cooldown));
+  TERN_RETURN_IF_ERROR(m.Field("min_level", [&](const YamlNode& n, auto p) {
+    int level = 0;
+    TERN_RETURN_IF_ERROR(
+        d.OneOf(n, p, {"debug", "info", "warning", "error", "fatal"}, &level));
+    out->min_level = n.scalar;
+    return absl::OkStatus();
+  }));
+  TERN_RETURN_IF_ERROR(
+      m.Field("project_hourly_cap", [&](const YamlNode& n, auto p) {
+        return d.Uint(n, p, 1, 1000000, &out->project_hourly_cap);
+      }));
+  TERN_RETURN_IF_ERROR(
+      duration("poll_interval", absl::Milliseconds(10), &out->poll_interval));
+  TERN_RETURN_IF_ERROR(m.Field("max_attempts", [&](const YamlNode& n, auto p) {
+    return d.Uint(n, p, 1, 1000, &out->max_attempts);
+  }));
+  TERN_RETURN_IF_ERROR(duration("initial_backoff", absl::Milliseconds(10),
+                                &out->initial_backoff));
+  TERN_RETURN_IF_ERROR(
+      duration("max_backoff", absl::Milliseconds(10), &out->max_backoff));
+  TERN_RETURN_IF_ERROR(duration("webhook_timeout", absl::Milliseconds(100),
+                                &out->webhook_timeout));
+  return m.Finish();
+}
+
 absl::Status DecodeRoot(Decoder& d, const YamlNode& root, BackendConfig* out) {
   TERN_ASSIGN_OR_RETURN(MapFields m, MapFields::Open(&d, root, ""));
   TERN_RETURN_IF_ERROR(m.Field("listen", [&](const YamlNode& n, auto p) {
@@ -188,6 +288,12 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, BackendConfig* out) {
           return DecodeOptionalString(d, un, up, &out->ui.browser_test_dsn);
         }));
     return u.Finish();
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("mail", [&](const YamlNode& n, auto p) {
+    return DecodeMail(d, n, p, &out->mail);
+  }));
+  TERN_RETURN_IF_ERROR(m.Field("alerts", [&](const YamlNode& n, auto p) {
+    return DecodeAlerts(d, n, p, &out->alerts);
   }));
   TERN_RETURN_IF_ERROR(m.Field("logging", [&](const YamlNode& n, auto p) {
     return DecodeLogging(d, n, p, &out->logging);

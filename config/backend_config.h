@@ -98,6 +98,55 @@ struct BackendUiConfig {
   std::string browser_test_dsn;
 };
 
+struct BackendMailConfig {
+  // SMTP server for email alerts; empty disables email targets (their
+  // notifications fail with "mail.host is not set").
+  std::string host;
+  uint64_t port = 25;
+  // AUTH (PLAIN or LOGIN, whichever the server offers) when username is set.
+  std::string username;
+  // The password: given here, or read at start from the file password_file
+  // (its first line) or the environment variable password_env. At most one
+  // of the three; never logged.
+  std::string password;
+  std::string password_file;
+  std::string password_env;
+  // use_tls: STARTTLS, required (the server must offer it). use_ssl:
+  // implicit TLS from the first byte (port 465). Not both.
+  bool use_tls = false;
+  bool use_ssl = false;
+  // Envelope sender and From: header.
+  std::string from = "tern@localhost";
+  // Connect + whole transaction.
+  absl::Duration timeout = absl::Seconds(10);
+  // PEM file of the CAs that sign the server's certificate; empty: the
+  // system's CA store.
+  std::string ca_file;
+};
+
+struct BackendAlertsConfig {
+  // Rules are evaluated and notifications sent; false: neither (the outbox
+  // keeps nothing new).
+  bool enabled = true;
+  // Web address of this backend's UI, for the links in notifications.
+  std::string base_url = "http://127.0.0.1:9000";
+  // Defaults of a rule that does not set its own (docs/alerts.md).
+  absl::Duration cooldown = absl::Minutes(30);
+  std::string min_level = "error";
+  // Notifications per project per hour; past it they are suppressed and one
+  // summary per rule and target says how many at the end of the hour.
+  uint64_t project_hourly_cap = 60;
+  // How often the sender looks for due notifications.
+  absl::Duration poll_interval = absl::Seconds(1);
+  // Delivery attempts before a notification is failed; the wait between
+  // them doubles from initial_backoff up to max_backoff.
+  uint64_t max_attempts = 10;
+  absl::Duration initial_backoff = absl::Seconds(10);
+  absl::Duration max_backoff = absl::Minutes(10);
+  // Connect + request + response of one webhook call.
+  absl::Duration webhook_timeout = absl::Seconds(10);
+};
+
 struct BackendConfig {
   BackendListenConfig listen;
   BackendStoreConfig store;
@@ -105,6 +154,8 @@ struct BackendConfig {
   BackendAuthConfig auth;
   BackendRetentionConfig retention;
   BackendUiConfig ui;
+  BackendMailConfig mail;
+  BackendAlertsConfig alerts;
   // host:port of the relay that SDKs send to, used to print DSNs
   // (http://<key>@<relay>/<project id>).
   std::string relay_public_address = "127.0.0.1:3000";

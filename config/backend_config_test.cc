@@ -59,6 +59,46 @@ TEST(BackendConfig, ExampleFileParsesToTheDefaults) {
   EXPECT_EQ(e.relay_public_address, d.relay_public_address);
   EXPECT_EQ(e.logging.level, d.logging.level);
   EXPECT_EQ(e.logging.format, d.logging.format);
+  EXPECT_EQ(e.mail.host, d.mail.host);
+  EXPECT_EQ(e.mail.port, d.mail.port);
+  EXPECT_EQ(e.mail.username, d.mail.username);
+  EXPECT_EQ(e.mail.password, d.mail.password);
+  EXPECT_EQ(e.mail.password_file, d.mail.password_file);
+  EXPECT_EQ(e.mail.password_env, d.mail.password_env);
+  EXPECT_EQ(e.mail.use_tls, d.mail.use_tls);
+  EXPECT_EQ(e.mail.use_ssl, d.mail.use_ssl);
+  EXPECT_EQ(e.mail.from, d.mail.from);
+  EXPECT_EQ(e.mail.timeout, d.mail.timeout);
+  EXPECT_EQ(e.mail.ca_file, d.mail.ca_file);
+  EXPECT_EQ(e.alerts.enabled, d.alerts.enabled);
+  EXPECT_EQ(e.alerts.base_url, d.alerts.base_url);
+  EXPECT_EQ(e.alerts.cooldown, d.alerts.cooldown);
+  EXPECT_EQ(e.alerts.min_level, d.alerts.min_level);
+  EXPECT_EQ(e.alerts.project_hourly_cap, d.alerts.project_hourly_cap);
+  EXPECT_EQ(e.alerts.poll_interval, d.alerts.poll_interval);
+  EXPECT_EQ(e.alerts.max_attempts, d.alerts.max_attempts);
+  EXPECT_EQ(e.alerts.initial_backoff, d.alerts.initial_backoff);
+  EXPECT_EQ(e.alerts.max_backoff, d.alerts.max_backoff);
+  EXPECT_EQ(e.alerts.webhook_timeout, d.alerts.webhook_timeout);
+}
+
+TEST(BackendConfig, MailChecksTlsPasswordAndFrom) {
+  const std::string auth =
+      "auth:\n  api_token: change-me-to-a-long-random-secret\n";
+  EXPECT_THAT(ErrorOf(auth + "mail:\n  use_tls: true\n  use_ssl: true\n"),
+              HasSubstr("mail.use_ssl: use_tls (STARTTLS) and use_ssl"));
+  EXPECT_THAT(ErrorOf(auth + "mail:\n  password: a\n  password_env: B\n"),
+              HasSubstr("mail.password: set at most one of"));
+  EXPECT_THAT(ErrorOf(auth + "mail:\n  from: nobody\n"),
+              HasSubstr("mail.from: expected an address"));
+  EXPECT_THAT(ErrorOf(auth + "mail:\n  port: 0\n"), HasSubstr("mail.port"));
+  EXPECT_THAT(ErrorOf(auth + "alerts:\n  base_url: ftp://x\n"),
+              HasSubstr("alerts.base_url: expected an http:// or https://"));
+  EXPECT_THAT(ErrorOf(auth + "alerts:\n  min_level: loud\n"),
+              HasSubstr("alerts.min_level"));
+  EXPECT_EQ(ErrorOf(auth + "mail:\n  host: 127.0.0.1\n  port: 2525\n  "
+                           "use_tls: true\n  password_env: TERN_SMTP\n"),
+            "OK");
 }
 
 TEST(BackendConfig, ApiTokenIsRequiredAndLong) {

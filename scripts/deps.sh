@@ -12,6 +12,10 @@ PACKAGES=(
   libbenchmark-dev libgtest-dev libgmock-dev zlib1g-dev libdeflate-dev
   libbrotli-dev libmsgpack-dev libyaml-cpp-dev libspdlog-dev libpcre2-dev
   libsqlite3-dev libpq-dev libhiredis-dev
+  # backend/alerts: SMTP and webhook delivery (libcurl, OpenSSL flavour) and
+  # the webhooks' HMAC-SHA256 (OpenSSL); tests/integration/test_alerts.py's
+  # self-signed certificate is made with the openssl command
+  libcurl4-openssl-dev libssl-dev openssl
   # storage contract tests and the PostgreSQL integration tests run a real
   # server (initdb and pg_ctl in a temp dir; scripts/postgres/)
   postgresql

@@ -163,6 +163,47 @@ class FlakyStore : public storage::Store {
   absl::StatusOr<int64_t> DeleteEmptyIssues(int limit) override {
     TERN_FORWARD(DeleteEmptyIssues(limit));
   }
+  void SetAlertPlanner(storage::AlertPlanner* planner) override {
+    real_->SetAlertPlanner(planner);
+  }
+  absl::StatusOr<std::vector<storage::AlertRule>> ListAlertRules(
+      int64_t project_id) override {
+    TERN_FORWARD(ListAlertRules(project_id));
+  }
+  absl::StatusOr<storage::AlertRule> GetAlertRule(int64_t id) override {
+    TERN_FORWARD(GetAlertRule(id));
+  }
+  absl::StatusOr<storage::AlertRule> CreateAlertRule(
+      int64_t project_id, std::string_view json) override {
+    TERN_FORWARD(CreateAlertRule(project_id, json));
+  }
+  absl::StatusOr<storage::AlertRule> UpdateAlertRule(
+      int64_t id, std::string_view json) override {
+    TERN_FORWARD(UpdateAlertRule(id, json));
+  }
+  absl::Status DeleteAlertRule(int64_t id) override {
+    TERN_FORWARD(DeleteAlertRule(id));
+  }
+  absl::StatusOr<std::vector<storage::OutboxEntry>> ClaimOutbox(
+      int64_t now_ms, int64_t lease_ms, int limit) override {
+    TERN_FORWARD(ClaimOutbox(now_ms, lease_ms, limit));
+  }
+  absl::Status FinishOutbox(int64_t id, storage::OutboxStatus status,
+                            int64_t next_attempt_ms,
+                            std::string_view error) override {
+    TERN_FORWARD(FinishOutbox(id, status, next_attempt_ms, error));
+  }
+  absl::StatusOr<std::vector<storage::OutboxEntry>> ListOutbox(
+      const storage::OutboxQuery& q) override {
+    TERN_FORWARD(ListOutbox(q));
+  }
+  absl::StatusOr<storage::OutboxDepth> GetOutboxDepth() override {
+    TERN_FORWARD(GetOutboxDepth());
+  }
+  absl::StatusOr<int64_t> DeleteOutboxBefore(int64_t cutoff_ms,
+                                             int limit) override {
+    TERN_FORWARD(DeleteOutboxBefore(cutoff_ms, limit));
+  }
 #undef TERN_FORWARD
 
  private:
@@ -360,6 +401,59 @@ TEST_F(ApiServerTest, EmptyTokensOpenNothing) {
                  R"({"publicKeys":[]})")
                 .status,
             401);
+}
+
+TEST_F(ApiServerTest, AlertRulesCrudAndValidation) {
+  const std::string auth = absl::StrCat("Bearer ", kApiToken);
+  const std::string base = "/api/0/projects/backend/rules/";
+  EXPECT_EQ(Get(base).body, "[]");
+  Response bad = Call("POST", base, auth, "{\"name\": \"x\"}");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.Detail(), "trigger: required");
+  bad = Call("POST", base, auth,
+             R"({"name":"x","trigger":"new_issue","targets":[{"type":)"
+             R"("webhook","url":"javascript:void"}]})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(bad.Detail(),
+              ::testing::StartsWith("targets[0].url: expected an http://"));
+  const Response created =
+      Call("POST", base, auth,
+           R"({"name":"New","trigger":"new_issue","targets":[{"type":)"
+           R"("email","to":["a@x.org"]}]})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto json = protocol::ParseJson(created.body);
+  ASSERT_TRUE(json.ok()) << created.body;
+  const std::string id((*json)["id"].string());
+  EXPECT_EQ((*json)["project"].string(), "backend");
+  EXPECT_EQ((*json)["trigger"].string(), "new_issue");
+  EXPECT_TRUE((*json)["enabled"].boolean());
+  // Another project does not see it, by list or by id.
+  EXPECT_EQ(Get("/api/0/projects/web/rules/").body, "[]");
+  EXPECT_EQ(Get(absl::StrCat("/api/0/projects/web/rules/", id, "/")).status,
+            404);
+  const Response put =
+      Put(absl::StrCat(base, id, "/"),
+          R"({"name":"Renamed","trigger":"regression","targets":[{"type":)"
+          R"("email","to":["a@x.org"]}]})");
+  EXPECT_EQ(put.status, 200) << put.body;
+  EXPECT_THAT(put.body, HasSubstr(R"("name":"Renamed")"));
+  EXPECT_EQ(Call("DELETE", absl::StrCat(base, id, "/"), auth).status, 204);
+  EXPECT_EQ(Call("DELETE", absl::StrCat(base, id, "/"), auth).status, 404);
+  EXPECT_EQ(Get(absl::StrCat(base, "x/")).status, 400);
+  EXPECT_EQ(Call("PATCH", base, auth).status, 405);
+  EXPECT_EQ(Call("GET", base).status, 401);
+  EXPECT_EQ(Get("/api/0/projects/nope/rules/").status, 404);
+}
+
+TEST_F(ApiServerTest, NotificationsListTheOutbox) {
+  EXPECT_EQ(Get("/api/0/projects/backend/notifications/").body, "[]");
+  EXPECT_EQ(Get("/api/0/projects/backend/notifications/?status=lost").status,
+            400);
+  EXPECT_EQ(Get("/api/0/projects/backend/notifications/?issue=x").status, 400);
+  EXPECT_EQ(Call("POST", "/api/0/projects/backend/notifications/",
+                 absl::StrCat("Bearer ", kApiToken))
+                .status,
+            405);
 }
 
 TEST_F(ApiServerTest, UnknownRoutesAndMethods) {

@@ -13,6 +13,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "backend/alerts/rule.h"
 #include "backend/api/format.h"
 #include "backend/api/query.h"
 #include "common/http_status.h"
@@ -235,6 +238,28 @@ Reply ApiHandler::Route(const net::HttpRequest& req) {
       if (!Authorized(req, auth_.api_token)) return unauthorized();
       return ListProjects();
     }
+    // /projects/{project}/rules/[{id}/] and /projects/{project}/notifications/
+    if (s.size() == 3 && s[2] == "rules") {
+      if (method != "GET" && method != "POST") {
+        return MethodNotAllowed("GET, POST");
+      }
+      if (!Authorized(req, auth_.api_token)) return unauthorized();
+      return method == "GET" ? ListRules(s[1]) : CreateRule(req, s[1]);
+    }
+    if (s.size() == 4 && s[2] == "rules") {
+      if (method != "GET" && method != "PUT" && method != "DELETE") {
+        return MethodNotAllowed("GET, PUT, DELETE");
+      }
+      if (!Authorized(req, auth_.api_token)) return unauthorized();
+      const std::optional<int64_t> id = ParseId(s[3]);
+      if (!id) return Detail(400, "rule id: expected a positive integer");
+      return RuleById(req, s[1], *id);
+    }
+    if (s.size() == 3 && s[2] == "notifications") {
+      if (method != "GET") return MethodNotAllowed("GET");
+      if (!Authorized(req, auth_.api_token)) return unauthorized();
+      return ListNotifications(req, s[1]);
+    }
     // /projects/{project}/issues/ or Sentry's /projects/{org}/{project}/...
     if ((s.size() == 3 || s.size() == 4) && s.back() == "issues") {
       if (method != "GET") return MethodNotAllowed("GET");
@@ -295,16 +320,7 @@ Reply ApiHandler::ListIssues(const net::HttpRequest& req,
                              std::string_view project_ref) {
   auto params = ParseIssueListParams(req.query);
   if (!params.ok()) return Detail(400, params.status());
-  // A slug may be all digits too ("2024"): an id that names no project is
-  // tried as a slug.
-  absl::StatusOr<storage::Project> project =
-      absl::NotFoundError("no such project");
-  if (const std::optional<int64_t> id = ParseId(project_ref)) {
-    project = store_->GetProject(*id);
-  }
-  if (project.status().code() == absl::StatusCode::kNotFound) {
-    project = store_->GetProjectBySlug(project_ref);
-  }
+  absl::StatusOr<storage::Project> project = FindProject(project_ref);
   if (!project.ok()) return StoreError(project.status(), "project");
   params->query.project_id = project->id;
   auto page = store_->ListIssues(params->query);
@@ -318,6 +334,201 @@ Reply ApiHandler::ListIssues(const net::HttpRequest& req,
   w.EndArray();
   r.link = LinkHeader(BaseUrl(req), params->link_query,
                       page->next ? EncodeIssueCursor(*page->next) : "");
+  return r;
+}
+
+absl::StatusOr<storage::Project> ApiHandler::FindProject(
+    std::string_view project_ref) {
+  // A slug may be all digits too ("2024"): an id that names no project is
+  // tried as a slug.
+  absl::StatusOr<storage::Project> project =
+      absl::NotFoundError("no such project");
+  if (const std::optional<int64_t> id = ParseId(project_ref)) {
+    project = store_->GetProject(*id);
+  }
+  if (project.status().code() == absl::StatusCode::kNotFound) {
+    project = store_->GetProjectBySlug(project_ref);
+  }
+  return project;
+}
+
+namespace {
+
+// A stored rule as the API shows it: its id and times, then the rule's own
+// fields (the canonical JSON the store keeps, alerts::RuleJson).
+std::string RuleBody(const storage::AlertRule& rule,
+                     const storage::Project& project) {
+  std::string out;
+  protocol::JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("id");
+  w.String(absl::StrCat(rule.id));
+  w.Key("project");
+  w.String(project.slug);
+  w.Key("dateCreated");
+  w.String(FormatTimeMs(rule.created_ms));
+  w.Key("dateUpdated");
+  w.String(FormatTimeMs(rule.updated_ms));
+  w.EndObject();
+  // Splice the definition's members in: drop our '}' and the definition's
+  // '{' (a stored definition is never empty: a rule has a name).
+  if (rule.definition_json.size() > 2 && rule.definition_json[0] == '{') {
+    out.pop_back();
+    out += ',';
+    out.append(rule.definition_json, 1);
+  }
+  return out;
+}
+
+void WriteNotification(protocol::JsonWriter& w, const storage::OutboxEntry& o,
+                       const storage::Project& project) {
+  w.BeginObject();
+  w.Key("id");
+  w.String(absl::StrCat(o.id));
+  w.Key("project");
+  w.String(project.slug);
+  w.Key("rule");
+  if (o.rule_id == 0) {
+    w.Null();
+  } else {
+    w.String(absl::StrCat(o.rule_id));
+  }
+  w.Key("issue");
+  if (o.issue_id == 0) {
+    w.Null();
+  } else {
+    w.String(absl::StrCat(o.issue_id));
+  }
+  w.Key("trigger");
+  w.String(o.trigger);
+  w.Key("targetType");
+  w.String(o.target_kind);
+  // Where it went, without a webhook's secret.
+  w.Key("target");
+  absl::StatusOr<alerts::Target> t = alerts::ParseTargetJson(o.target_json);
+  if (!t.ok()) {
+    w.Null();
+  } else if (t->kind == alerts::TargetKind::kEmail) {
+    w.String(absl::StrJoin(t->to, ", "));
+  } else {
+    w.String(t->url);
+  }
+  w.Key("eventID");
+  w.String(o.event_id);
+  w.Key("status");
+  w.String(storage::OutboxStatusName(o.status));
+  w.Key("attempts");
+  w.Int(o.attempts);
+  w.Key("lastError");
+  w.String(o.last_error);
+  w.Key("dateCreated");
+  w.String(FormatTimeMs(o.created_ms));
+  w.Key("dateSent");
+  if (o.sent_ms == 0) {
+    w.Null();
+  } else {
+    w.String(FormatTimeMs(o.sent_ms));
+  }
+  w.Key("nextAttempt");
+  w.String(FormatTimeMs(o.next_attempt_ms));
+  w.EndObject();
+}
+
+}  // namespace
+
+Reply ApiHandler::ListRules(std::string_view project_ref) {
+  absl::StatusOr<storage::Project> project = FindProject(project_ref);
+  if (!project.ok()) return StoreError(project.status(), "project");
+  auto rules = store_->ListAlertRules(project->id);
+  if (!rules.ok()) return StoreError(rules.status(), "rules");
+  Reply r;
+  protocol::JsonWriter w(&r.body);
+  w.BeginArray();
+  for (const storage::AlertRule& rule : *rules) {
+    w.Raw(RuleBody(rule, *project));
+  }
+  w.EndArray();
+  return r;
+}
+
+Reply ApiHandler::CreateRule(const net::HttpRequest& req,
+                             std::string_view project_ref) {
+  absl::StatusOr<storage::Project> project = FindProject(project_ref);
+  if (!project.ok()) return StoreError(project.status(), "project");
+  absl::StatusOr<alerts::Rule> rule = alerts::ParseRule(req.body);
+  if (!rule.ok()) return Detail(400, rule.status());
+  auto stored = store_->CreateAlertRule(project->id, alerts::RuleJson(*rule));
+  if (!stored.ok()) return StoreError(stored.status(), "rule");
+  Reply r;
+  r.status = 201;
+  r.body = RuleBody(*stored, *project);
+  return r;
+}
+
+Reply ApiHandler::RuleById(const net::HttpRequest& req,
+                           std::string_view project_ref, int64_t rule_id) {
+  absl::StatusOr<storage::Project> project = FindProject(project_ref);
+  if (!project.ok()) return StoreError(project.status(), "project");
+  auto existing = store_->GetAlertRule(rule_id);
+  if (!existing.ok()) return StoreError(existing.status(), "rule");
+  // Another project's rule is not found here.
+  if (existing->project_id != project->id) {
+    return StoreError(absl::NotFoundError("no such rule"), "rule");
+  }
+  Reply r;
+  if (req.method == "DELETE") {
+    if (absl::Status s = store_->DeleteAlertRule(rule_id); !s.ok()) {
+      return StoreError(s, "rule");
+    }
+    r.status = 204;
+    return r;
+  }
+  storage::AlertRule shown = *existing;
+  if (req.method == "PUT") {
+    absl::StatusOr<alerts::Rule> rule = alerts::ParseRule(req.body);
+    if (!rule.ok()) return Detail(400, rule.status());
+    auto updated = store_->UpdateAlertRule(rule_id, alerts::RuleJson(*rule));
+    if (!updated.ok()) return StoreError(updated.status(), "rule");
+    shown = *updated;
+  }
+  r.body = RuleBody(shown, *project);
+  return r;
+}
+
+Reply ApiHandler::ListNotifications(const net::HttpRequest& req,
+                                    std::string_view project_ref) {
+  absl::StatusOr<storage::Project> project = FindProject(project_ref);
+  if (!project.ok()) return StoreError(project.status(), "project");
+  storage::OutboxQuery q;
+  q.project_id = project->id;
+  q.limit = 100;
+  for (absl::string_view part : absl::StrSplit(ToAbsl(req.query), '&')) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(part, absl::MaxSplits('=', 1));
+    if (kv.first == "status" && !kv.second.empty()) {
+      q.status = storage::ParseOutboxStatus(
+          std::string_view(kv.second.data(), kv.second.size()));
+      if (!q.status) {
+        return Detail(400,
+                      "status: expected pending, sending, sent, failed or "
+                      "suppressed");
+      }
+    } else if (kv.first == "issue" && !kv.second.empty()) {
+      std::optional<int64_t> id =
+          ParseId(std::string_view(kv.second.data(), kv.second.size()));
+      if (!id) return Detail(400, "issue: expected a positive integer");
+      q.issue_id = *id;
+    }
+  }
+  auto rows = store_->ListOutbox(q);
+  if (!rows.ok()) return StoreError(rows.status(), "notifications");
+  Reply r;
+  protocol::JsonWriter w(&r.body);
+  w.BeginArray();
+  for (const storage::OutboxEntry& o : *rows) {
+    WriteNotification(w, o, *project);
+  }
+  w.EndArray();
   return r;
 }
 

@@ -9,6 +9,9 @@
 //   GET  /api/0/issues/{id}/          PUT /api/0/issues/{id}/
 //   GET  /api/0/issues/{id}/events/
 //   GET  /api/0/issues/{id}/events/latest/
+//   GET  /api/0/projects/{project}/rules/      POST (a rule; backend/alerts)
+//   GET|PUT|DELETE /api/0/projects/{project}/rules/{id}/
+//   GET  /api/0/projects/{project}/notifications/[?status=&issue=]
 //   POST /api/0/relays/projectconfigs/            (relay token)
 // Every other path under /api/0/ is 404; a known path with another method is
 // 405 with Allow. Paths outside /api/0/ go to the `extra` handler when there
@@ -123,6 +126,15 @@ class ApiHandler final : public net::HttpHandler {
   Reply ListEvents(const net::HttpRequest& req, int64_t issue_id);
   Reply LatestEvent(int64_t issue_id);
   Reply ProjectConfigs(const net::HttpRequest& req);
+  Reply ListRules(std::string_view project_ref);
+  Reply CreateRule(const net::HttpRequest& req, std::string_view project_ref);
+  // GET, PUT or DELETE of one rule of the project.
+  Reply RuleById(const net::HttpRequest& req, std::string_view project_ref,
+                 int64_t rule_id);
+  Reply ListNotifications(const net::HttpRequest& req,
+                          std::string_view project_ref);
+  // A project by id or slug (an all-digit slug too).
+  absl::StatusOr<storage::Project> FindProject(std::string_view project_ref);
   // The issue as JSON (with its project), or the error answer.
   Reply IssueReply(const storage::Issue& issue);
 

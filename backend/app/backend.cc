@@ -12,6 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "admin/prometheus.h"
+#include "backend/alerts/engine.h"
+#include "backend/alerts/rule.h"
+#include "backend/alerts/sender.h"
 #include "backend/api/api_server.h"
 #include "backend/consumer/ingest.h"
 #include "backend/ui/ui_handler.h"
@@ -26,8 +29,9 @@ constexpr int64_t kDayMs = 24 * 3600 * 1000;
 // GET /metrics and /healthz, beside the API on the same listener.
 class AdminHandler : public net::HttpHandler {
  public:
-  explicit AdminHandler(const std::atomic<const consumer::Ingest*>* ingest)
-      : ingest_(ingest) {}
+  AdminHandler(const std::atomic<const consumer::Ingest*>* ingest,
+               const alerts::AlertStats* alert_stats)
+      : ingest_(ingest), alert_stats_(alert_stats) {}
 
   void OnRequest(net::HttpRequest& req,
                  std::unique_ptr<net::HttpResponder> responder) override {
@@ -84,10 +88,45 @@ class AdminHandler : public net::HttpHandler {
                                static_cast<consumer::DeadLetterReason>(i))}},
                static_cast<double>(s.dead_letters[i].load()));
     }
+    RenderAlerts(w);
     return w.Take();
   }
 
+  void RenderAlerts(admin::PrometheusWriter& w) const {
+    const alerts::AlertStats& a = *alert_stats_;
+    auto per_kind = [&](std::string_view name, std::string_view help,
+                        const alerts::AlertStats::PerKind& values) {
+      w.Family(name, help, admin::PrometheusWriter::Type::kCounter);
+      for (size_t i = 0; i < values.size(); ++i) {
+        w.Sample({{"target",
+                   alerts::TargetKindName(static_cast<alerts::TargetKind>(i))}},
+                 static_cast<double>(values[i].load()));
+      }
+    };
+    per_kind("backend_alerts_queued",
+             "notifications queued in the outbox, by target kind", a.queued);
+    per_kind("backend_alerts_sent", "notifications delivered, by target kind",
+             a.sent);
+    per_kind("backend_alerts_failed",
+             "notifications given up on (max_attempts or a permanent error)",
+             a.failed);
+    per_kind("backend_alerts_retried",
+             "delivery attempts that failed and were rescheduled", a.retried);
+    w.Counter("backend_alerts_suppressed",
+              "notifications held back by the project's hourly cap",
+              static_cast<uint64_t>(a.suppressed.load()));
+    w.Family("backend_alerts_outbox_depth",
+             "notifications pending or being sent",
+             admin::PrometheusWriter::Type::kGauge);
+    w.Sample({}, static_cast<double>(a.outbox_depth.load()));
+    w.Family("backend_alerts_outbox_oldest_age_seconds",
+             "age of the oldest notification not yet sent",
+             admin::PrometheusWriter::Type::kGauge);
+    w.Sample({}, static_cast<double>(a.outbox_oldest_age_ms.load()) / 1000.0);
+  }
+
   const std::atomic<const consumer::Ingest*>* ingest_;
+  const alerts::AlertStats* alert_stats_;
 };
 
 // Paths outside /api/0/: /metrics and /healthz to the admin handler, every
@@ -153,6 +192,12 @@ absl::StatusOr<std::pair<int64_t, int64_t>> RunCleanup(storage::Store* store,
     issues += *n;
     if (*n == 0) break;
   }
+  // Notifications that are done age out with the events that caused them.
+  for (;;) {
+    absl::StatusOr<int64_t> n = store->DeleteOutboxBefore(cutoff, limit);
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+  }
   return std::make_pair(events, issues);
 }
 
@@ -161,7 +206,12 @@ struct Backend::Impl {
   std::unique_ptr<storage::Store> store;
   // Set once ingest runs, read by the admin handler on the server's thread.
   std::atomic<const consumer::Ingest*> ingest_view{nullptr};
-  AdminHandler admin{&ingest_view};
+  alerts::AlertStats alert_stats;
+  AdminHandler admin{&ingest_view, &alert_stats};
+  // Declared before the store's use of it ends: Stop() clears the store's
+  // planner before the store goes.
+  std::unique_ptr<alerts::Engine> alert_engine;
+  std::unique_ptr<alerts::Sender> sender;
   std::unique_ptr<ui::UiHandler> ui;
   std::unique_ptr<ExtraRouter> extra;
   std::unique_ptr<api::ApiServer> server;
@@ -207,6 +257,16 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Start(
       storage::OpenStore(config.store.dsn);
   if (!store.ok()) return store.status();
   impl->store = *std::move(store);
+  if (config.alerts.enabled) {
+    alerts::EngineOptions engine;
+    engine.default_cooldown = config.alerts.cooldown;
+    engine.default_min_level = alerts::LevelRank(config.alerts.min_level);
+    engine.project_hourly_cap =
+        static_cast<int64_t>(config.alerts.project_hourly_cap);
+    impl->alert_engine =
+        std::make_unique<alerts::Engine>(std::move(engine), &impl->alert_stats);
+    impl->store->SetAlertPlanner(impl->alert_engine.get());
+  }
 
   ui::UiOptions ui_options;
   ui_options.api_token = config.auth.api_token;
@@ -239,6 +299,16 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Start(
     return ingest.status();
   }
   impl->ingest = *std::move(ingest);
+  if (config.alerts.enabled) {
+    absl::StatusOr<std::unique_ptr<alerts::Sender>> sender =
+        alerts::Sender::Start(config, impl->store.get(), &impl->alert_stats);
+    if (!sender.ok()) {
+      impl->ingest->Stop();
+      impl->server->Stop();
+      return sender.status();
+    }
+    impl->sender = *std::move(sender);
+  }
   // Published to the admin handler, which runs on the server's thread; the
   // pointer is set once here and cleared after the server stopped.
   impl->ingest_view.store(impl->ingest.get());
@@ -259,10 +329,13 @@ void Backend::Stop() {
   }
   impl_->wake.notify_all();
   if (impl_->cleanup.joinable()) impl_->cleanup.join();
+  if (impl_->sender != nullptr) impl_->sender->Stop();
   if (impl_->ingest != nullptr) impl_->ingest->Stop();
   if (impl_->server != nullptr) impl_->server->Stop();
   impl_->ingest_view.store(nullptr);
   impl_->ingest.reset();
+  impl_->sender.reset();
+  if (impl_->store != nullptr) impl_->store->SetAlertPlanner(nullptr);
   impl_->store.reset();
 }
 

@@ -43,8 +43,10 @@ class Backend {
   std::unique_ptr<Impl> impl_;
 };
 
-// Deletes events received more than `days` days ago and then issues with no
-// event left, `batch` rows per statement. Returns {events, issues} deleted.
+// Deletes events received more than `days` days ago, then issues with no
+// event left, then finished notifications (sent, failed, suppressed) created
+// before the same cutoff, `batch` rows per statement. Returns {events,
+// issues} deleted.
 absl::StatusOr<std::pair<int64_t, int64_t>> RunCleanup(storage::Store* store,
                                                        uint64_t days,
                                                        uint64_t batch);

@@ -164,6 +164,7 @@ absl::Status BatchBuilder::AddEvent(const protocol::EventMessage& event,
   record.environment = std::move(facts->environment);
   record.platform = std::move(facts->platform);
   record.tags_json = std::move(facts->tags_json);
+  record.user_key = std::move(facts->user_key);
   record.payload.assign(event.payload);
 
   for (const protocol::ChunkedAttachment& a : event.attachments) {

@@ -194,6 +194,19 @@ absl::StatusOr<EventFacts> Analyze(std::string_view event_json) {
   facts.timestamp_ms = TimeMs(event["timestamp"]);
   facts.received_ms = TimeMs(event["received"]);
   facts.tags_json = TagsJson(event["tags"]);
+  {
+    const protocol::JsonValue& user = event["user"];
+    for (std::string_view key : {"id", "email", "username", "ip_address"}) {
+      const protocol::JsonValue& v = user[key];
+      std::string_view text = v.is_string()   ? v.string()
+                              : v.is_number() ? v.raw_number()
+                                              : std::string_view();
+      if (text.empty()) continue;
+      facts.user_key = absl::StrCat(key == "ip_address" ? "ip" : ToAbsl(key),
+                                    ":", ToAbsl(text.substr(0, 200)));
+      break;
+    }
+  }
 
   std::string_view transaction = StrOr(event, "transaction");
   if (facts.is_transaction) {

@@ -48,6 +48,10 @@ struct EventFacts {
   // keep their arrival order.
   std::optional<int64_t> received_ms;
   std::string tags_json = "[]";  // [["k","v"],..] compact
+  // Who saw it, as Sentry's user tag names them: "id:<user.id>", else
+  // "email:...", "username:...", "ip:<user.ip_address>"; "" without a user.
+  // Alert rules count distinct users with it.
+  std::string user_key;
   // Issue fields, Sentry's rules: title "Type: first line of value" (or the
   // message / transaction / "<unlabeled event>"), culprit from the crashing
   // frame (transaction first, as Sentry), metadata as Sentry stores it.

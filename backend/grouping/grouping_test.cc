@@ -331,6 +331,22 @@ std::string PythonEvent(std::string_view frames_json,
   return out;
 }
 
+TEST(GroupingTest, UserKeyNamesTheUserAsSentrysUserTag) {
+  auto key = [](std::string_view json) {
+    auto facts = Analyze(json);
+    EXPECT_TRUE(facts.ok()) << facts.status();
+    return facts.ok() ? facts->user_key : std::string("?");
+  };
+  EXPECT_EQ(key(R"({"message":"m"})"), "");
+  EXPECT_EQ(key(R"({"user":{"id":"u1","ip_address":"10.0.0.1"}})"), "id:u1");
+  EXPECT_EQ(key(R"({"user":{"id":42}})"), "id:42");
+  EXPECT_EQ(key(R"({"user":{"email":"a@x.org","username":"a"}})"),
+            "email:a@x.org");
+  EXPECT_EQ(key(R"({"user":{"username":"ann"}})"), "username:ann");
+  EXPECT_EQ(key(R"({"user":{"ip_address":"10.0.0.1"}})"), "ip:10.0.0.1");
+  EXPECT_EQ(key(R"({"user":"not an object"})"), "");
+}
+
 TEST(GroupingTest, MessageEventHashesItsParameterizedMessage) {
   GroupingHashes h = HashesOf(R"({"message":"user 42 failed"})");
   EXPECT_EQ(HashesToJson(h),

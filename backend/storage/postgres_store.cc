@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -129,13 +130,46 @@ CREATE TABLE consumer_offsets (
   PRIMARY KEY (topic, partition)
 );
 )sql",
+    R"sql(
+CREATE TABLE alert_rules (
+  id BIGSERIAL PRIMARY KEY,
+  project_id BIGINT NOT NULL,
+  definition TEXT NOT NULL,
+  created BIGINT NOT NULL,
+  updated BIGINT NOT NULL
+);
+CREATE INDEX alert_rules_project ON alert_rules (project_id);
+CREATE TABLE outbox (
+  id BIGSERIAL PRIMARY KEY,
+  project_id BIGINT NOT NULL,
+  rule_id BIGINT NOT NULL,
+  issue_id BIGINT NOT NULL,
+  dedup_key TEXT NOT NULL UNIQUE,
+  cause TEXT NOT NULL,
+  target_kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  target_index BIGINT NOT NULL,
+  event_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt BIGINT NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  created BIGINT NOT NULL,
+  sent BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt);
+CREATE INDEX outbox_rule_issue ON outbox (rule_id, issue_id, created);
+CREATE INDEX outbox_project ON outbox (project_id, created);
+CREATE INDEX outbox_issue ON outbox (issue_id, created);
+ALTER TABLE events ADD COLUMN user_key TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // Taken (per transaction) while migrating, so backends starting together do
 // not both create the tables. Any constant works; this spells "tern".
 constexpr int64_t kMigrationLock = 0x7465726e;
 
-// Rows per multi-row INSERT: 13 parameters a row stays far below libpq's
+// Rows per multi-row INSERT: 14 parameters a row stays far below libpq's
 // 65535-parameter limit.
 constexpr size_t kRowsPerInsert = 500;
 
@@ -572,7 +606,7 @@ class PostgresStoreImpl final : public Store {
         c,
         "INSERT INTO events (project_id, event_id, issue_id, is_transaction, "
         "received, timestamp, level, release, environment, platform, tags, "
-        "payload) VALUES ",
+        "payload, user_key) VALUES ",
         todo.size(),
         [&](size_t k, Params& p) {
           const EventRecord& e = batch.events[todo[k]];
@@ -585,7 +619,8 @@ class PostgresStoreImpl final : public Store {
               p.Add(e.level), ", ", p.Add(e.release), ", ",
               p.Add(e.environment), ", ", p.Add(e.platform), ", ",
               p.Add(e.tags_json), ", ",
-              p.AddBinary(internal::CompressPayload(e.payload)), "::bytea)");
+              p.AddBinary(internal::CompressPayload(e.payload)), "::bytea, ",
+              p.Add(e.user_key), ")");
         },
         " ON CONFLICT (project_id, event_id) DO NOTHING RETURNING project_id, "
         "event_id",
@@ -632,13 +667,16 @@ class PostgresStoreImpl final : public Store {
       lasts.push_back(d.last_ms);
       if (!d.is_new) existing.push_back(d.issue_id);
     }
+    absl::flat_hash_set<int64_t> regressed;
     if (!existing.empty()) {
       Params p;
       std::string sql = absl::StrCat(
           "UPDATE issues SET status = 'unresolved' WHERE id = ANY(",
-          p.Add(IntArray(existing)), "::bigint[]) AND status = 'resolved'");
+          p.Add(IntArray(existing)),
+          "::bigint[]) AND status = 'resolved' RETURNING id");
       TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
-      result.regressions += r.Changed();
+      result.regressions += r.rows();
+      for (int i = 0; i < r.rows(); ++i) regressed.insert(r.Int(i, 0));
     }
     if (!ids.empty()) {
       Params p;
@@ -651,6 +689,19 @@ class PostgresStoreImpl final : public Store {
           p.Add(IntArray(lasts)),
           "::bigint[]) AS u(id, n, f, l) WHERE i.id = u.id");
       TERN_RETURN_IF_ERROR(c->Run(sql, p));
+    }
+
+    if (AlertPlanner* planner = planner_.load(); planner != nullptr) {
+      std::vector<IssueActivity> activity =
+          internal::BuildActivity(batch, plan, inserted, regressed);
+      if (!activity.empty()) {
+        TxAlertReader reader(c);
+        TERN_ASSIGN_OR_RETURN(std::vector<OutboxEntry> rows,
+                              planner->Plan(activity, reader));
+        for (const OutboxEntry& o : rows) {
+          TERN_RETURN_IF_ERROR(InsertOutbox(c, o));
+        }
+      }
     }
 
     TERN_RETURN_IF_ERROR(AddSessions(c, batch.sessions));
@@ -921,6 +972,150 @@ class PostgresStoreImpl final : public Store {
     return r.ReadAll(internal::ReadSession<Result::Row>);
   }
 
+  void SetAlertPlanner(AlertPlanner* planner) override {
+    planner_.store(planner);
+  }
+
+  absl::StatusOr<std::vector<AlertRule>> ListAlertRules(
+      int64_t project_id) override {
+    Params p;
+    std::string id = p.Add(project_id);
+    std::string sql = absl::StrCat(
+        "SELECT ", internal::kRuleCols, " FROM alert_rules WHERE ", id,
+        "::bigint = 0 OR project_id = ", id, "::bigint ORDER BY id");
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    return r.ReadAll(internal::ReadAlertRule<Result::Row>);
+  }
+
+  absl::StatusOr<AlertRule> GetAlertRule(int64_t rule_id) override {
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT ", internal::kRuleCols,
+        " FROM alert_rules WHERE id = ", p.Add(rule_id), "::bigint");
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    if (r.rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("rule ", rule_id));
+    }
+    return internal::ReadAlertRule(r.row(0));
+  }
+
+  absl::StatusOr<AlertRule> CreateAlertRule(
+      int64_t project_id, std::string_view definition_json) override {
+    TERN_RETURN_IF_ERROR(internal::CheckRuleJson(definition_json));
+    TERN_RETURN_IF_ERROR(GetProject(project_id).status());
+    const int64_t now = internal::NowMs();
+    Params p;
+    std::string sql = absl::StrCat(
+        "INSERT INTO alert_rules (project_id, definition, created, updated) "
+        "VALUES (",
+        p.Add(project_id), "::bigint, ", p.Add(definition_json), ", ",
+        p.Add(now), "::bigint, ", p.Add(now), "::bigint) RETURNING id");
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
+    if (r.rows() != 1) return absl::InternalError("INSERT gave no id");
+    return AlertRule{r.Int(0, 0), project_id, std::string(definition_json), now,
+                     now};
+  }
+
+  absl::StatusOr<AlertRule> UpdateAlertRule(
+      int64_t rule_id, std::string_view definition_json) override {
+    TERN_RETURN_IF_ERROR(internal::CheckRuleJson(definition_json));
+    Params p;
+    std::string sql = absl::StrCat(
+        "UPDATE alert_rules SET definition = ", p.Add(definition_json),
+        ", updated = ", p.Add(internal::NowMs()),
+        "::bigint WHERE id = ", p.Add(rule_id), "::bigint RETURNING ",
+        internal::kRuleCols);
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
+    if (r.rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("rule ", rule_id));
+    }
+    return internal::ReadAlertRule(r.row(0));
+  }
+
+  absl::Status DeleteAlertRule(int64_t rule_id) override {
+    Params p;
+    std::string sql = absl::StrCat(
+        "DELETE FROM alert_rules WHERE id = ", p.Add(rule_id), "::bigint");
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
+    if (r.Changed() == 0) {
+      return absl::NotFoundError(absl::StrCat("rule ", rule_id));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<OutboxEntry>> ClaimOutbox(int64_t now_ms,
+                                                       int64_t lease_ms,
+                                                       int limit) override {
+    // SKIP LOCKED: rows another backend is claiming right now are passed
+    // over instead of waited for, and never claimed by both.
+    Params p;
+    std::string sql = absl::StrCat(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, "
+        "next_attempt = ",
+        p.Add(now_ms + lease_ms),
+        "::bigint WHERE id IN (SELECT id FROM outbox WHERE status IN "
+        "('pending', 'sending') AND next_attempt <= ",
+        p.Add(now_ms), "::bigint ORDER BY next_attempt, id LIMIT ",
+        p.Add(int64_t{internal::ClampLimit(limit)}),
+        " FOR UPDATE SKIP LOCKED) RETURNING ", internal::kOutboxCols);
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
+    std::vector<OutboxEntry> rows =
+        r.ReadAll(internal::ReadOutbox<Result::Row>);
+    std::sort(
+        rows.begin(), rows.end(),
+        [](const OutboxEntry& a, const OutboxEntry& b) { return a.id < b.id; });
+    return rows;
+  }
+
+  absl::Status FinishOutbox(int64_t id, OutboxStatus status,
+                            int64_t next_attempt_ms,
+                            std::string_view error) override {
+    const int64_t sent = status == OutboxStatus::kSent ? internal::NowMs() : 0;
+    Params p;
+    std::string sql = absl::StrCat(
+        "UPDATE outbox SET status = ", p.Add(OutboxStatusName(status)),
+        ", next_attempt = ", p.Add(next_attempt_ms),
+        "::bigint, last_error = ", p.Add(error), ", sent = ", p.Add(sent),
+        "::bigint WHERE id = ", p.Add(id), "::bigint");
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
+    if (r.Changed() == 0) {
+      return absl::NotFoundError(absl::StrCat("outbox row ", id));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(
+      const OutboxQuery& q) override {
+    Params p;
+    std::string sql =
+        absl::StrCat("SELECT ", internal::kOutboxCols,
+                     " FROM outbox WHERE created >= ", p.Add(q.since_ms),
+                     "::bigint AND created < ", p.Add(q.until_ms), "::bigint");
+    if (q.project_id != 0) {
+      absl::StrAppend(&sql, " AND project_id = ", p.Add(q.project_id),
+                      "::bigint");
+    }
+    if (q.issue_id != 0) {
+      absl::StrAppend(&sql, " AND issue_id = ", p.Add(q.issue_id), "::bigint");
+    }
+    if (q.status) {
+      absl::StrAppend(&sql,
+                      " AND status = ", p.Add(OutboxStatusName(*q.status)));
+    }
+    absl::StrAppend(&sql, " ORDER BY created DESC, id DESC LIMIT ",
+                    p.Add(int64_t{internal::ClampLimit(q.limit)}));
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    return r.ReadAll(internal::ReadOutbox<Result::Row>);
+  }
+
+  absl::StatusOr<OutboxDepth> GetOutboxDepth() override {
+    TERN_ASSIGN_OR_RETURN(
+        Result r, Read("SELECT count(*), coalesce(min(created), 0) FROM "
+                       "outbox WHERE status IN ('pending', 'sending')"));
+    if (r.rows() == 0) return OutboxDepth();
+    return OutboxDepth{r.Int(0, 0), r.Int(0, 1)};
+  }
+
   absl::StatusOr<int64_t> DeleteEventsBefore(int64_t cutoff_ms,
                                              int limit) override {
     if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
@@ -1159,6 +1354,101 @@ class PostgresStoreImpl final : public Store {
     return c->Run(sql, p);
   }
 
+  absl::StatusOr<int64_t> DeleteOutboxBefore(int64_t cutoff_ms,
+                                             int limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
+    Params p;
+    std::string sql = absl::StrCat(
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created "
+        "< ",
+        p.Add(cutoff_ms),
+        "::bigint AND status IN ('sent', 'failed', 'suppressed') ORDER BY id "
+        "LIMIT ",
+        p.Add(int64_t{limit}), ")");
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
+    return r.Changed();
+  }
+
+  // The AlertReader of WriteBatch: its queries run on the writer inside the
+  // batch's transaction.
+  class TxAlertReader final : public AlertReader {
+   public:
+    explicit TxAlertReader(Connection* c) : c_(c) {}
+
+    absl::StatusOr<std::vector<AlertRule>> Rules(int64_t project_id) override {
+      Params p;
+      std::string sql = absl::StrCat("SELECT ", internal::kRuleCols,
+                                     " FROM alert_rules WHERE project_id "
+                                     "= ",
+                                     p.Add(project_id), "::bigint ORDER BY id");
+      TERN_ASSIGN_OR_RETURN(Result r, c_->Exec(sql, p));
+      return r.ReadAll(internal::ReadAlertRule<Result::Row>);
+    }
+    absl::StatusOr<int64_t> CountIssueEvents(int64_t issue_id, int64_t since_ms,
+                                             int64_t cap) override {
+      Params p;
+      std::string sql = absl::StrCat(
+          "SELECT count(*) FROM (SELECT 1 FROM events WHERE issue_id = ",
+          p.Add(issue_id), "::bigint AND received >= ", p.Add(since_ms),
+          "::bigint LIMIT ", p.Add(cap), ") AS recent");
+      return One(sql, p);
+    }
+    absl::StatusOr<int64_t> CountIssueUsers(int64_t issue_id, int64_t since_ms,
+                                            int64_t cap) override {
+      Params p;
+      std::string sql = absl::StrCat(
+          "SELECT count(*) FROM (SELECT DISTINCT user_key FROM events WHERE "
+          "issue_id = ",
+          p.Add(issue_id), "::bigint AND received >= ", p.Add(since_ms),
+          "::bigint AND user_key != '' LIMIT ", p.Add(cap), ") AS users");
+      return One(sql, p);
+    }
+    absl::StatusOr<std::optional<int64_t>> LastNotified(
+        int64_t rule_id, int64_t issue_id) override {
+      Params p;
+      std::string sql = absl::StrCat(
+          "SELECT max(created) FROM outbox WHERE rule_id = ", p.Add(rule_id),
+          "::bigint AND issue_id = ", p.Add(issue_id),
+          "::bigint AND status != 'suppressed'");
+      TERN_ASSIGN_OR_RETURN(Result r, c_->Exec(sql, p));
+      if (r.rows() == 0 || r.IsNull(0, 0)) return std::optional<int64_t>();
+      return std::optional<int64_t>(r.Int(0, 0));
+    }
+    absl::StatusOr<int64_t> CountNotified(int64_t project_id,
+                                          int64_t since_ms) override {
+      Params p;
+      std::string sql = absl::StrCat(
+          "SELECT count(*) FROM outbox WHERE project_id = ", p.Add(project_id),
+          "::bigint AND created >= ", p.Add(since_ms),
+          "::bigint AND target_index = 0 AND cause != 'summary' AND status "
+          "!= 'suppressed'");
+      return One(sql, p);
+    }
+
+   private:
+    absl::StatusOr<int64_t> One(const std::string& sql, const Params& p) {
+      TERN_ASSIGN_OR_RETURN(Result r, c_->Exec(sql, p));
+      return r.rows() > 0 ? r.Int(0, 0) : 0;
+    }
+    Connection* c_;
+  };
+
+  static absl::Status InsertOutbox(Connection* c, const OutboxEntry& o) {
+    Params p;
+    std::string sql = absl::StrCat(
+        "INSERT INTO outbox (project_id, rule_id, issue_id, dedup_key, cause, "
+        "target_kind, target, target_index, event_id, status, attempts, "
+        "next_attempt, last_error, created, sent) VALUES (",
+        p.Add(o.project_id), "::bigint, ", p.Add(o.rule_id), "::bigint, ",
+        p.Add(o.issue_id), "::bigint, ", p.Add(o.dedup_key), ", ",
+        p.Add(o.trigger), ", ", p.Add(o.target_kind), ", ",
+        p.Add(o.target_json), ", ", p.Add(o.target_index), "::bigint, ",
+        p.Add(o.event_id), ", ", p.Add(OutboxStatusName(o.status)), ", 0, ",
+        p.Add(o.next_attempt_ms), "::bigint, '', ", p.Add(o.created_ms),
+        "::bigint, 0) ON CONFLICT (dedup_key) DO NOTHING");
+    return c->Run(sql, p);
+  }
+
   absl::StatusOr<Issue> GetIssueLocked(Connection* c, int64_t issue_id) {
     Params p;
     std::string sql =
@@ -1173,6 +1463,7 @@ class PostgresStoreImpl final : public Store {
 
   std::unique_ptr<Connection> writer_;
   std::unique_ptr<Connection> reader_;
+  std::atomic<AlertPlanner*> planner_{nullptr};
 };
 
 }  // namespace

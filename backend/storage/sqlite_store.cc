@@ -14,6 +14,8 @@
 // the file) and I/O errors are Unavailable.
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
 #include <map>
 #include <optional>
 #include <string>
@@ -127,6 +129,39 @@ CREATE TABLE consumer_offsets (
   next_offset INTEGER NOT NULL,
   PRIMARY KEY (topic, partition)
 );
+)sql",
+    R"sql(
+CREATE TABLE alert_rules (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL,
+  definition TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+);
+CREATE INDEX alert_rules_project ON alert_rules (project_id);
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL,
+  rule_id INTEGER NOT NULL,
+  issue_id INTEGER NOT NULL,
+  dedup_key TEXT NOT NULL UNIQUE,
+  cause TEXT NOT NULL,
+  target_kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  target_index INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  created INTEGER NOT NULL,
+  sent INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt);
+CREATE INDEX outbox_rule_issue ON outbox (rule_id, issue_id, created);
+CREATE INDEX outbox_project ON outbox (project_id, created);
+CREATE INDEX outbox_issue ON outbox (issue_id, created);
+ALTER TABLE events ADD COLUMN user_key TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
@@ -479,12 +514,12 @@ class SqliteStoreImpl final : public Store {
           int64_t changed,
           c->Run("INSERT INTO events (project_id, event_id, issue_id, "
                  "is_transaction, received, timestamp, level, release, "
-                 "environment, platform, tags, payload) VALUES (?, ?, ?, "
-                 "?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                 "environment, platform, tags, payload, user_key) VALUES (?, "
+                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                  e.project_id, e.event_id, issue_id, int64_t{e.is_transaction},
                  e.received_ms, e.timestamp_ms, e.level, e.release,
                  e.environment, e.platform, e.tags_json,
-                 Blob{internal::CompressPayload(e.payload)}));
+                 Blob{internal::CompressPayload(e.payload)}, e.user_key));
       if (changed == 0) {
         ++result.duplicates;
         continue;
@@ -502,6 +537,7 @@ class SqliteStoreImpl final : public Store {
       }
     }
 
+    absl::flat_hash_set<int64_t> regressed;
     for (const internal::IssueDelta& d :
          internal::IssueDeltas(batch, plan, inserted)) {
       if (!d.is_new) {
@@ -511,6 +547,7 @@ class SqliteStoreImpl final : public Store {
                    "status = 'resolved'",
                    d.issue_id));
         result.regressions += reopened;
+        if (reopened > 0) regressed.insert(d.issue_id);
       }
       TERN_RETURN_IF_ERROR(
           c->Run("UPDATE issues SET times_seen = times_seen + ?, first_seen = "
@@ -518,6 +555,19 @@ class SqliteStoreImpl final : public Store {
                  "= ?",
                  d.count, d.first_ms, d.last_ms, d.issue_id)
               .status());
+    }
+
+    if (AlertPlanner* planner = planner_.load(); planner != nullptr) {
+      std::vector<IssueActivity> activity =
+          internal::BuildActivity(batch, plan, inserted, regressed);
+      if (!activity.empty()) {
+        TxAlertReader reader(c);
+        TERN_ASSIGN_OR_RETURN(std::vector<OutboxEntry> rows,
+                              planner->Plan(activity, reader));
+        for (const OutboxEntry& o : rows) {
+          TERN_RETURN_IF_ERROR(InsertOutbox(c, o));
+        }
+      }
     }
 
     for (const SessionDelta& d : batch.sessions) {
@@ -779,6 +829,140 @@ class SqliteStoreImpl final : public Store {
                     project_id, since_s);
   }
 
+  void SetAlertPlanner(AlertPlanner* planner) override {
+    planner_.store(planner);
+  }
+
+  absl::StatusOr<std::vector<AlertRule>> ListAlertRules(
+      int64_t project_id) override {
+    return ReadRows(internal::ReadAlertRule<Stmt>,
+                    absl::StrCat("SELECT ", internal::kRuleCols,
+                                 " FROM alert_rules WHERE ? = 0 OR "
+                                 "project_id = ? ORDER BY id"),
+                    project_id, project_id);
+  }
+
+  absl::StatusOr<AlertRule> GetAlertRule(int64_t rule_id) override {
+    TERN_ASSIGN_OR_RETURN(
+        std::vector<AlertRule> rows,
+        ReadRows(internal::ReadAlertRule<Stmt>,
+                 absl::StrCat("SELECT ", internal::kRuleCols,
+                              " FROM alert_rules WHERE id = ?"),
+                 rule_id));
+    if (rows.empty()) {
+      return absl::NotFoundError(absl::StrCat("rule ", rule_id));
+    }
+    return rows.front();
+  }
+
+  absl::StatusOr<AlertRule> CreateAlertRule(
+      int64_t project_id, std::string_view definition_json) override {
+    TERN_RETURN_IF_ERROR(internal::CheckRuleJson(definition_json));
+    TERN_RETURN_IF_ERROR(GetProject(project_id).status());
+    const int64_t now = internal::NowMs();
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        auto s, c->Query("INSERT INTO alert_rules (project_id, definition, "
+                         "created, updated) VALUES (?, ?, ?, ?) RETURNING id",
+                         project_id, definition_json, now, now));
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
+    return AlertRule{s->Int(0), project_id, std::string(definition_json), now,
+                     now};
+  }
+
+  absl::StatusOr<AlertRule> UpdateAlertRule(
+      int64_t rule_id, std::string_view definition_json) override {
+    TERN_RETURN_IF_ERROR(internal::CheckRuleJson(definition_json));
+    {
+      Connection* c = writer_.get();
+      absl::MutexLock lock(&c->mu());
+      TERN_ASSIGN_OR_RETURN(
+          int64_t n,
+          c->Run("UPDATE alert_rules SET definition = ?, updated = ? WHERE "
+                 "id = ?",
+                 definition_json, internal::NowMs(), rule_id));
+      if (n == 0) return absl::NotFoundError(absl::StrCat("rule ", rule_id));
+    }
+    return GetAlertRule(rule_id);
+  }
+
+  absl::Status DeleteAlertRule(int64_t rule_id) override {
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        int64_t n, c->Run("DELETE FROM alert_rules WHERE id = ?", rule_id));
+    if (n == 0) return absl::NotFoundError(absl::StrCat("rule ", rule_id));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<OutboxEntry>> ClaimOutbox(int64_t now_ms,
+                                                       int64_t lease_ms,
+                                                       int limit) override {
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        auto s,
+        c->Query(absl::StrCat(
+                     "UPDATE outbox SET status = 'sending', attempts = "
+                     "attempts + 1, next_attempt = ? WHERE id IN (SELECT id "
+                     "FROM outbox WHERE status IN ('pending', 'sending') AND "
+                     "next_attempt <= ? ORDER BY next_attempt, id LIMIT ?) "
+                     "RETURNING ",
+                     internal::kOutboxCols),
+                 now_ms + lease_ms, now_ms,
+                 int64_t{internal::ClampLimit(limit)}));
+    TERN_ASSIGN_OR_RETURN(std::vector<OutboxEntry> rows,
+                          s->ReadAll(internal::ReadOutbox<Stmt>));
+    std::sort(
+        rows.begin(), rows.end(),
+        [](const OutboxEntry& a, const OutboxEntry& b) { return a.id < b.id; });
+    return rows;
+  }
+
+  absl::Status FinishOutbox(int64_t id, OutboxStatus status,
+                            int64_t next_attempt_ms,
+                            std::string_view error) override {
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    const int64_t sent = status == OutboxStatus::kSent ? internal::NowMs() : 0;
+    TERN_ASSIGN_OR_RETURN(
+        int64_t n,
+        c->Run("UPDATE outbox SET status = ?, next_attempt = ?, last_error = "
+               "?, sent = ? WHERE id = ?",
+               OutboxStatusName(status), next_attempt_ms, error, sent, id));
+    if (n == 0) return absl::NotFoundError(absl::StrCat("outbox row ", id));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(
+      const OutboxQuery& q) override {
+    const std::string status =
+        q.status ? std::string(OutboxStatusName(*q.status)) : std::string();
+    return ReadRows(internal::ReadOutbox<Stmt>,
+                    absl::StrCat("SELECT ", internal::kOutboxCols,
+                                 " FROM outbox WHERE (?1 = 0 OR project_id = "
+                                 "?1) AND (?2 = 0 OR issue_id = ?2) AND (?3 "
+                                 "= '' OR status = ?3) AND created >= ?4 AND "
+                                 "created < ?5 ORDER BY created DESC, id "
+                                 "DESC LIMIT ?6"),
+                    q.project_id, q.issue_id, status, q.since_ms, q.until_ms,
+                    int64_t{internal::ClampLimit(q.limit)});
+  }
+
+  absl::StatusOr<OutboxDepth> GetOutboxDepth() override {
+    TERN_ASSIGN_OR_RETURN(
+        auto rows,
+        ReadRows(
+            [](Stmt& r) {
+              return OutboxDepth{r.Int(0), r.Int(1)};
+            },
+            "SELECT count(*), coalesce(min(created), 0) FROM outbox WHERE "
+            "status IN ('pending', 'sending')"));
+    return rows.empty() ? OutboxDepth() : rows.front();
+  }
+
   absl::StatusOr<int64_t> DeleteEventsBefore(int64_t cutoff_ms,
                                              int limit) override {
     if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
@@ -834,7 +1018,90 @@ class SqliteStoreImpl final : public Store {
     return static_cast<int64_t>(doomed.size());
   }
 
+  absl::StatusOr<int64_t> DeleteOutboxBefore(int64_t cutoff_ms,
+                                             int limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    return c->Run(
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created "
+        "< ? AND status IN ('sent', 'failed', 'suppressed') ORDER BY id "
+        "LIMIT ?)",
+        cutoff_ms, int64_t{limit});
+  }
+
  private:
+  // The AlertReader of WriteBatch: its queries run on the writer inside the
+  // batch's transaction.
+  class TxAlertReader final : public AlertReader {
+   public:
+    explicit TxAlertReader(Connection* c) : c_(c) {}
+
+    absl::StatusOr<std::vector<AlertRule>> Rules(int64_t project_id) override {
+      TERN_ASSIGN_OR_RETURN(
+          auto s, c_->Query(absl::StrCat("SELECT ", internal::kRuleCols,
+                                         " FROM alert_rules WHERE project_id "
+                                         "= ? ORDER BY id"),
+                            project_id));
+      return s->ReadAll(internal::ReadAlertRule<Stmt>);
+    }
+    absl::StatusOr<int64_t> CountIssueEvents(int64_t issue_id, int64_t since_ms,
+                                             int64_t cap) override {
+      return One(
+          "SELECT count(*) FROM (SELECT 1 FROM events WHERE issue_id "
+          "= ? AND received >= ? LIMIT ?)",
+          issue_id, since_ms, cap);
+    }
+    absl::StatusOr<int64_t> CountIssueUsers(int64_t issue_id, int64_t since_ms,
+                                            int64_t cap) override {
+      return One(
+          "SELECT count(*) FROM (SELECT DISTINCT user_key FROM events WHERE "
+          "issue_id = ? AND received >= ? AND user_key != '' LIMIT ?)",
+          issue_id, since_ms, cap);
+    }
+    absl::StatusOr<std::optional<int64_t>> LastNotified(
+        int64_t rule_id, int64_t issue_id) override {
+      TERN_ASSIGN_OR_RETURN(
+          auto s, c_->Query("SELECT max(created) FROM outbox WHERE rule_id = "
+                            "? AND issue_id = ? AND status != 'suppressed'",
+                            rule_id, issue_id));
+      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row || s->IsNull(0)) return std::optional<int64_t>();
+      return std::optional<int64_t>(s->Int(0));
+    }
+    absl::StatusOr<int64_t> CountNotified(int64_t project_id,
+                                          int64_t since_ms) override {
+      return One(
+          "SELECT count(*) FROM outbox WHERE project_id = ? AND "
+          "created >= ? AND target_index = 0 AND cause != 'summary' "
+          "AND status != 'suppressed'",
+          project_id, since_ms);
+    }
+
+   private:
+    template <typename... Args>
+    absl::StatusOr<int64_t> One(std::string_view sql, const Args&... args) {
+      TERN_ASSIGN_OR_RETURN(auto s, c_->Query(sql, args...));
+      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+      return row ? s->Int(0) : 0;
+    }
+    Connection* c_;
+  };
+
+  static absl::Status InsertOutbox(Connection* c, const OutboxEntry& o) {
+    return c
+        ->Run(
+            "INSERT INTO outbox (project_id, rule_id, issue_id, dedup_key, "
+            "cause, target_kind, target, target_index, event_id, status, "
+            "attempts, next_attempt, last_error, created, sent) VALUES (?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?, 0) ON CONFLICT "
+            "(dedup_key) DO NOTHING",
+            o.project_id, o.rule_id, o.issue_id, o.dedup_key, o.trigger,
+            o.target_kind, o.target_json, o.target_index, o.event_id,
+            OutboxStatusName(o.status), o.next_attempt_ms, o.created_ms)
+        .status();
+  }
+
   // Every row of `sql` (bound to `args`) on the reader, each read by `read`.
   template <typename Read, typename... Args>
   auto ReadRows(Read read, std::string_view sql, const Args&... args)
@@ -907,6 +1174,7 @@ class SqliteStoreImpl final : public Store {
 
   std::unique_ptr<Connection> writer_;
   std::unique_ptr<Connection> reader_;
+  std::atomic<AlertPlanner*> planner_{nullptr};
 };
 
 }  // namespace

@@ -37,6 +37,31 @@ std::optional<IssueStatus> ParseIssueStatus(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view OutboxStatusName(OutboxStatus status) {
+  switch (status) {
+    case OutboxStatus::kPending:
+      return "pending";
+    case OutboxStatus::kSending:
+      return "sending";
+    case OutboxStatus::kSent:
+      return "sent";
+    case OutboxStatus::kFailed:
+      return "failed";
+    case OutboxStatus::kSuppressed:
+      return "suppressed";
+  }
+  return "pending";
+}
+
+std::optional<OutboxStatus> ParseOutboxStatus(std::string_view name) {
+  for (OutboxStatus s :
+       {OutboxStatus::kPending, OutboxStatus::kSending, OutboxStatus::kSent,
+        OutboxStatus::kFailed, OutboxStatus::kSuppressed}) {
+    if (OutboxStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view dsn) {
   if (dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")) {
     return internal::OpenPostgresStore(dsn);
@@ -337,6 +362,45 @@ std::vector<IssueDelta> IssueDeltas(const Batch& batch, const BatchPlan& plan,
     out.push_back(deltas[i]);
   }
   return out;
+}
+
+std::vector<IssueActivity> BuildActivity(
+    const Batch& batch, const BatchPlan& plan,
+    const std::vector<bool>& inserted,
+    const absl::flat_hash_set<int64_t>& regressed) {
+  std::vector<IssueActivity> out(plan.issues.size());
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    int index = plan.event_issue[i];
+    if (index < 0 || !inserted[i]) continue;
+    const EventRecord& e = batch.events[i];
+    IssueActivity& a = out[index];
+    ++a.events;
+    if (a.events == 1 || e.received_ms >= a.last_received_ms) {
+      a.last_received_ms = e.received_ms;
+      a.event_id = e.event_id;
+      a.level = e.level;
+      a.environment = e.environment;
+      a.release = e.release;
+    }
+  }
+  std::vector<IssueActivity> kept;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i].events == 0) continue;
+    out[i].project_id = plan.issues[i].project_id;
+    out[i].issue_id = plan.issues[i].issue_id;
+    out[i].created = plan.issues[i].is_new;
+    out[i].regressed = regressed.contains(out[i].issue_id);
+    kept.push_back(std::move(out[i]));
+  }
+  return kept;
+}
+
+absl::Status CheckRuleJson(std::string_view definition_json) {
+  absl::StatusOr<protocol::JsonValue> v = protocol::ParseJson(definition_json);
+  if (!v.ok() || !v->is_object()) {
+    return absl::InvalidArgumentError("a rule must be a JSON object");
+  }
+  return absl::OkStatus();
 }
 
 std::vector<int64_t> BatchProjects(const Batch& batch) {

@@ -100,7 +100,10 @@ struct EventRecord {
   std::string environment;
   std::string platform;
   std::string tags_json = "[]";  // JSON array of ["key","value"] pairs
-  std::string payload;           // the event JSON; stored zstd-compressed
+  // grouping::EventFacts::user_key ("id:42", "ip:10.0.0.1"; "" for none),
+  // for alert rules that count distinct users.
+  std::string user_key;
+  std::string payload;  // the event JSON; stored zstd-compressed
   std::vector<Attachment> attachments;
 };
 
@@ -220,6 +223,125 @@ struct SessionRow {
   int64_t abnormal = 0;
 };
 
+// --- alerts (backend/alerts evaluates rules; the store keeps them and the
+// outbox, and runs the rules inside WriteBatch's transaction) ---
+
+// What one batch did to one issue: the facts alert rules are evaluated on.
+struct IssueActivity {
+  int64_t project_id = 0;
+  int64_t issue_id = 0;
+  bool created = false;    // the batch opened the issue
+  bool regressed = false;  // the batch reopened the issue (it was resolved)
+  int64_t events = 0;      // events of the issue the batch inserted
+  // The newest of those events (by received time).
+  int64_t last_received_ms = 0;
+  std::string event_id;
+  std::string level;
+  std::string environment;
+  std::string release;
+};
+
+// A project's alert rule. The store keeps `definition_json` as given (a
+// JSON object; backend/alerts/rule.h says what it holds).
+struct AlertRule {
+  int64_t id = 0;
+  int64_t project_id = 0;
+  std::string definition_json = "{}";
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+// pending: waits for its next attempt; sending: claimed by a sender until
+// next_attempt_ms (a crashed sender's claim runs out and the row is claimed
+// again); sent, failed: final; suppressed: over the project's hourly cap,
+// never sent itself, counted in the hour's summary.
+enum class OutboxStatus : uint8_t {
+  kPending,
+  kSending,
+  kSent,
+  kFailed,
+  kSuppressed
+};
+// "pending", "sending", "sent", "failed", "suppressed".
+std::string_view OutboxStatusName(OutboxStatus status);
+std::optional<OutboxStatus> ParseOutboxStatus(std::string_view name);
+
+// One notification to one target.
+struct OutboxEntry {
+  int64_t id = 0;
+  int64_t project_id = 0;
+  int64_t rule_id = 0;   // 0: none
+  int64_t issue_id = 0;  // 0: none (an hourly summary)
+  // Unique: (rule, issue, trigger window, target). A second insert of the
+  // same key is ignored, so a replayed or concurrent evaluation cannot
+  // queue the same notification twice.
+  std::string dedup_key;
+  std::string trigger;       // new_issue, regression, frequency, summary
+  std::string target_kind;   // email, webhook, slack, dingtalk, feishu
+  std::string target_json;   // the rule's target object, as the rule has it
+  int64_t target_index = 0;  // the target's place in its rule (0: first)
+  std::string event_id;      // the triggering event, "" for a summary
+  OutboxStatus status = OutboxStatus::kPending;
+  int64_t attempts = 0;
+  int64_t next_attempt_ms = 0;
+  std::string last_error;
+  int64_t created_ms = 0;
+  int64_t sent_ms = 0;  // 0 until sent
+};
+
+struct OutboxQuery {
+  int64_t project_id = 0;  // 0: every project
+  int64_t issue_id = 0;    // 0: every issue
+  std::optional<OutboxStatus> status;
+  int64_t since_ms = 0;          // created >= since_ms
+  int64_t until_ms = INT64_MAX;  // created < until_ms
+  int limit = 50;                // 1..100; newest first
+};
+
+struct OutboxDepth {
+  int64_t depth = 0;              // rows pending or sending
+  int64_t oldest_created_ms = 0;  // the oldest of them; 0 when none
+};
+
+// The reads an AlertPlanner makes inside WriteBatch's transaction (so they
+// see the batch's own events and what other backends committed before).
+class AlertReader {
+ public:
+  virtual ~AlertReader() = default;
+  // The rules of a project, by id.
+  virtual absl::StatusOr<std::vector<AlertRule>> Rules(int64_t project_id) = 0;
+  // Events of an issue received at or after since_ms, counted up to `cap`
+  // (the answer is min(count, cap), so the query stays bounded).
+  virtual absl::StatusOr<int64_t> CountIssueEvents(int64_t issue_id,
+                                                   int64_t since_ms,
+                                                   int64_t cap) = 0;
+  // Distinct non-empty user_keys among those events, counted up to `cap`.
+  virtual absl::StatusOr<int64_t> CountIssueUsers(int64_t issue_id,
+                                                  int64_t since_ms,
+                                                  int64_t cap) = 0;
+  // created_ms of the newest outbox row of (rule, issue) that was not
+  // suppressed; nullopt when there is none.
+  virtual absl::StatusOr<std::optional<int64_t>> LastNotified(
+      int64_t rule_id, int64_t issue_id) = 0;
+  // Notifications of a project (first targets only, summaries and
+  // suppressed rows excluded) created at or after since_ms.
+  virtual absl::StatusOr<int64_t> CountNotified(int64_t project_id,
+                                                int64_t since_ms) = 0;
+};
+
+// Turns a batch's issue activity into outbox rows (backend/alerts).
+class AlertPlanner {
+ public:
+  virtual ~AlertPlanner() = default;
+  // Called inside WriteBatch's transaction, after the batch's events and
+  // issue counters are written, with every issue the batch inserted events
+  // for. The rows returned are inserted in the same transaction (a row whose
+  // dedup_key exists is skipped), so they commit or roll back with the
+  // batch. An error fails the batch (the consumer retries it).
+  virtual absl::StatusOr<std::vector<OutboxEntry>> Plan(
+      std::span<const IssueActivity> activity, AlertReader& reader) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -291,6 +413,44 @@ class Store {
   virtual absl::StatusOr<std::vector<SessionRow>> ListSessions(
       int64_t project_id, int64_t since_s) = 0;
 
+  // --- alerts ---
+
+  // Makes WriteBatch run `planner` in its transaction (nullptr: none, the
+  // default). Set before the consumer starts; `planner` outlives the store's
+  // use of it.
+  virtual void SetAlertPlanner(AlertPlanner* planner) = 0;
+
+  // Rules of a project (project_id > 0) or of all projects (0), by id.
+  virtual absl::StatusOr<std::vector<AlertRule>> ListAlertRules(
+      int64_t project_id) = 0;
+  virtual absl::StatusOr<AlertRule> GetAlertRule(int64_t rule_id) = 0;
+  // Stores a new rule (id and times set here). InvalidArgument unless
+  // definition_json is a JSON object; NotFound for an unknown project.
+  virtual absl::StatusOr<AlertRule> CreateAlertRule(
+      int64_t project_id, std::string_view definition_json) = 0;
+  // Replaces a rule's definition. NotFound for an unknown rule.
+  virtual absl::StatusOr<AlertRule> UpdateAlertRule(
+      int64_t rule_id, std::string_view definition_json) = 0;
+  // NotFound for an unknown rule. Its outbox rows stay (history).
+  virtual absl::Status DeleteAlertRule(int64_t rule_id) = 0;
+
+  // Claims up to `limit` rows that are due (pending, or sending with a claim
+  // that ran out, next_attempt_ms <= now_ms), oldest first: each becomes
+  // sending with next_attempt_ms = now_ms + lease_ms and attempts + 1. Two
+  // backends on one PostgreSQL never claim the same row (FOR UPDATE SKIP
+  // LOCKED); SQLite has one writer.
+  virtual absl::StatusOr<std::vector<OutboxEntry>> ClaimOutbox(int64_t now_ms,
+                                                               int64_t lease_ms,
+                                                               int limit) = 0;
+  // Records the outcome of an attempt: sent (sent_ms = now), pending again
+  // at next_attempt_ms (a retry), or failed; `error` is kept as last_error.
+  virtual absl::Status FinishOutbox(int64_t id, OutboxStatus status,
+                                    int64_t next_attempt_ms,
+                                    std::string_view error) = 0;
+  virtual absl::StatusOr<std::vector<OutboxEntry>> ListOutbox(
+      const OutboxQuery& query) = 0;
+  virtual absl::StatusOr<OutboxDepth> GetOutboxDepth() = 0;
+
   // --- retention ---
 
   // Deletes up to `limit` events received before `cutoff_ms` (with their
@@ -301,6 +461,11 @@ class Store {
   // Deletes up to `limit` issues that have no event left (with their
   // grouphashes) and returns how many.
   virtual absl::StatusOr<int64_t> DeleteEmptyIssues(int limit) = 0;
+  // Deletes up to `limit` outbox rows in a final state (sent, failed,
+  // suppressed) created before `cutoff_ms` and returns how many; pending and
+  // sending rows are kept whatever their age.
+  virtual absl::StatusOr<int64_t> DeleteOutboxBefore(int64_t cutoff_ms,
+                                                     int limit) = 0;
 };
 
 // Opens (and creates or migrates) the store named by `dsn`:

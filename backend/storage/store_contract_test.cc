@@ -1079,6 +1079,235 @@ TEST_P(StoreContractTest, ReadersRunBesideTheWriter) {
 }
 
 // PostgreSQL only: what happens when the server drops the connections.
+// A planner that records the facts it was given and returns the rows it is
+// told to (or an error), for the outbox contract.
+class FakePlanner : public AlertPlanner {
+ public:
+  absl::StatusOr<std::vector<OutboxEntry>> Plan(
+      std::span<const IssueActivity> activity, AlertReader& reader) override {
+    seen.assign(activity.begin(), activity.end());
+    if (!fail.ok()) return fail;
+    for (const IssueActivity& a : activity) {
+      auto rules = reader.Rules(a.project_id);
+      if (!rules.ok()) return rules.status();
+      rules_seen = static_cast<int>(rules->size());
+      auto n = reader.CountIssueEvents(a.issue_id, 0, 1000);
+      if (!n.ok()) return n.status();
+      counted = *n;
+      auto u = reader.CountIssueUsers(a.issue_id, 0, 1000);
+      if (!u.ok()) return u.status();
+      users = *u;
+    }
+    std::vector<OutboxEntry> out;
+    for (const IssueActivity& a : activity) {
+      for (const std::string& key : keys) {
+        OutboxEntry e;
+        e.project_id = a.project_id;
+        e.rule_id = 7;
+        e.issue_id = a.issue_id;
+        e.dedup_key = key;
+        e.trigger = a.created ? "new_issue" : "regression";
+        e.target_kind = "email";
+        e.target_json = R"({"type":"email","to":["a@x.org"]})";
+        e.event_id = a.event_id;
+        e.next_attempt_ms = 1000;
+        e.created_ms = 1000;
+        out.push_back(e);
+      }
+    }
+    return out;
+  }
+  std::vector<IssueActivity> seen;
+  std::vector<std::string> keys;
+  absl::Status fail;
+  int rules_seen = -1;
+  int64_t counted = -1;
+  int64_t users = -1;
+};
+
+TEST_P(StoreContractTest, AlertRulesCrud) {
+  int64_t p = NewProject();
+  EXPECT_EQ(store_->CreateAlertRule(p, "[1]").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->CreateAlertRule(p + 100, R"({"name":"x"})").status().code(),
+            absl::StatusCode::kNotFound);
+  auto r = store_->CreateAlertRule(p, R"({"name":"a"})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto r2 = store_->CreateAlertRule(p, R"({"name":"b"})");
+  ASSERT_TRUE(r2.ok());
+  auto u = store_->UpdateAlertRule(r->id, R"({"name":"a2"})");
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->definition_json, R"({"name":"a2"})");
+  EXPECT_EQ(u->project_id, p);
+  auto list = store_->ListAlertRules(p);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].definition_json, R"({"name":"a2"})");
+  EXPECT_TRUE(store_->DeleteAlertRule(r->id).ok());
+  EXPECT_EQ(store_->DeleteAlertRule(r->id).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetAlertRule(r->id).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->UpdateAlertRule(r->id, "{}").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListAlertRules(0)->size(), 1u);
+}
+
+TEST_P(StoreContractTest, PlannerRowsCommitWithTheirBatch) {
+  int64_t p = NewProject();
+  ASSERT_TRUE(store_->CreateAlertRule(p, R"({"name":"a"})").ok());
+  FakePlanner planner;
+  planner.keys = {"k1", "k2"};
+  store_->SetAlertPlanner(&planner);
+  Batch b;
+  b.events = {Event(p, 1, {"h1"}, 1000), Event(p, 2, {"h1"}, 2000),
+              Event(p, 6, {"h1"}, 2000)};
+  b.events[0].user_key = "id:1";
+  b.events[1].user_key = "id:1";
+  Write(b);
+  ASSERT_EQ(planner.seen.size(), 1u);
+  EXPECT_EQ(planner.users, 1);  // one distinct user; the third has none
+  EXPECT_TRUE(planner.seen[0].created);
+  EXPECT_FALSE(planner.seen[0].regressed);
+  EXPECT_EQ(planner.seen[0].events, 3);
+  EXPECT_EQ(planner.seen[0].last_received_ms, 2000);
+  EXPECT_EQ(planner.rules_seen, 1);
+  EXPECT_EQ(planner.counted, 3);  // the batch's own events are visible
+  auto rows = store_->ListOutbox(OutboxQuery{});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].status, OutboxStatus::kPending);
+
+  // The same keys again: skipped, not an error; a replayed batch (nothing
+  // inserted) asks nothing.
+  planner.seen.clear();
+  Write(b);
+  EXPECT_TRUE(planner.seen.empty());
+  WriteOne(Event(p, 3, {"h1"}));
+  EXPECT_FALSE(planner.seen[0].created);
+  EXPECT_EQ(store_->ListOutbox(OutboxQuery{})->size(), 2u);
+
+  // Resolved, then back: a regression fact.
+  ASSERT_TRUE(
+      store_->SetIssueStatus(IssueOf(p, 1), IssueStatus::kResolved).ok());
+  planner.keys = {"k3"};
+  WriteOne(Event(p, 4, {"h1"}));
+  EXPECT_TRUE(planner.seen[0].regressed);
+
+  // A planner error fails the batch: neither events nor rows are stored.
+  planner.fail = absl::UnavailableError("planner down");
+  planner.keys = {"k4"};
+  Batch failing;
+  failing.events = {Event(p, 5, {"h2"})};
+  EXPECT_EQ(store_->WriteBatch(failing).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store_->GetEvent(p, EventId(5)).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListOutbox(OutboxQuery{})->size(), 3u);
+  store_->SetAlertPlanner(nullptr);
+  Write(failing);  // no planner: nothing asked
+}
+
+TEST_P(StoreContractTest, OutboxClaimLeaseRetryAndDepth) {
+  int64_t p = NewProject();
+  FakePlanner planner;
+  planner.keys = {"a", "b", "c"};
+  store_->SetAlertPlanner(&planner);
+  WriteOne(Event(p, 1, {"h1"}));
+  store_->SetAlertPlanner(nullptr);
+  auto depth = store_->GetOutboxDepth();
+  ASSERT_TRUE(depth.ok());
+  EXPECT_EQ(depth->depth, 3);
+  EXPECT_EQ(depth->oldest_created_ms, 1000);
+
+  // Due at 1000: nothing at 999.
+  EXPECT_TRUE(store_->ClaimOutbox(999, 500, 10)->empty());
+  auto first = store_->ClaimOutbox(1000, 500, 2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].status, OutboxStatus::kSending);
+  EXPECT_EQ((*first)[0].attempts, 1);
+  EXPECT_EQ((*first)[0].next_attempt_ms, 1500);
+  // Claimed rows are not claimed again while the lease runs.
+  auto second = store_->ClaimOutbox(1001, 500, 10);
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_NE((*second)[0].id, (*first)[0].id);
+  EXPECT_NE((*second)[0].id, (*first)[1].id);
+
+  EXPECT_TRUE(
+      store_->FinishOutbox((*first)[0].id, OutboxStatus::kSent, 0, "").ok());
+  EXPECT_TRUE(store_
+                  ->FinishOutbox((*first)[1].id, OutboxStatus::kPending, 3000,
+                                 "smtp: refused")
+                  .ok());
+  EXPECT_EQ(store_->FinishOutbox(424242, OutboxStatus::kSent, 0, "").code(),
+            absl::StatusCode::kNotFound);
+  // The third row's lease (1501) ran out: claimed again, attempt 2; the
+  // retried row waits until 3000.
+  auto again = store_->ClaimOutbox(2000, 5000, 10);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].id, (*second)[0].id);
+  EXPECT_EQ((*again)[0].attempts, 2);
+  auto retry = store_->ClaimOutbox(3000, 500, 10);
+  ASSERT_EQ(retry->size(), 1u);
+  EXPECT_EQ((*retry)[0].id, (*first)[1].id);
+  EXPECT_EQ((*retry)[0].last_error, "smtp: refused");
+  EXPECT_TRUE(
+      store_->FinishOutbox((*retry)[0].id, OutboxStatus::kFailed, 0, "gave up")
+          .ok());
+
+  OutboxQuery q;
+  q.status = OutboxStatus::kSent;
+  auto sent = store_->ListOutbox(q);
+  ASSERT_EQ(sent->size(), 1u);
+  EXPECT_GT((*sent)[0].sent_ms, 0);
+  q.status = OutboxStatus::kFailed;
+  EXPECT_EQ(store_->ListOutbox(q)->front().last_error, "gave up");
+  q = OutboxQuery{};
+  q.project_id = p + 1;
+  EXPECT_TRUE(store_->ListOutbox(q)->empty());
+  EXPECT_EQ(store_->GetOutboxDepth()->depth, 1);  // the one still sending
+
+  // Retention takes the finished rows only, `limit` at a time.
+  EXPECT_EQ(store_->DeleteOutboxBefore(1000, 10).value_or(-1), 0);
+  EXPECT_EQ(store_->DeleteOutboxBefore(1001, 1).value_or(-1), 1);
+  EXPECT_EQ(store_->DeleteOutboxBefore(1001, 10).value_or(-1), 1);
+  EXPECT_EQ(store_->DeleteOutboxBefore(1001, 10).value_or(-1), 0);
+  EXPECT_EQ(store_->ListOutbox(OutboxQuery{})->size(), 1u);
+  EXPECT_EQ(store_->DeleteOutboxBefore(1001, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContractTest, TwoStoresNeverClaimTheSameRow) {
+  int64_t p = NewProject();
+  FakePlanner planner;
+  for (int i = 0; i < 200; ++i) planner.keys.push_back(absl::StrCat("k", i));
+  store_->SetAlertPlanner(&planner);
+  WriteOne(Event(p, 1, {"h1"}));
+  store_->SetAlertPlanner(nullptr);
+  auto other = OpenStore(dsn_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  std::vector<int64_t> a, b;
+  auto claim_all = [](Store* s, std::vector<int64_t>* ids) {
+    for (;;) {
+      auto rows = s->ClaimOutbox(1000, 1'000'000, 7);
+      if (!rows.ok()) {
+        if (absl::IsUnavailable(rows.status())) continue;  // SQLite busy
+        ADD_FAILURE() << rows.status();
+        return;
+      }
+      if (rows->empty()) return;
+      for (const OutboxEntry& o : *rows) ids->push_back(o.id);
+    }
+  };
+  std::thread t1(claim_all, store_.get(), &a);
+  std::thread t2(claim_all, other->get(), &b);
+  t1.join();
+  t2.join();
+  std::set<int64_t> all(a.begin(), a.end());
+  for (int64_t id : b) EXPECT_TRUE(all.insert(id).second) << "claimed twice";
+  EXPECT_EQ(all.size(), 200u);
+}
+
 class PostgresStoreTest : public StoreContractTest {};
 
 TEST_P(PostgresStoreTest, LostConnectionIsUnavailableThenReconnects) {

@@ -80,6 +80,12 @@ constexpr absl::string_view kProjectCols = "id, name, slug, created";
 constexpr absl::string_view kKeyCols =
     "id, public_key, project_id, active, created, settings";
 constexpr absl::string_view kOffsetCols = "topic, partition, next_offset";
+constexpr absl::string_view kRuleCols =
+    "id, project_id, definition, created, updated";
+constexpr absl::string_view kOutboxCols =
+    "id, project_id, rule_id, issue_id, dedup_key, cause, target_kind, "
+    "target, target_index, event_id, status, attempts, next_attempt, "
+    "last_error, created, sent";
 constexpr absl::string_view kSessionCols =
     "release, environment, hour, started, healthy, errored, crashed, abnormal";
 
@@ -145,6 +151,33 @@ template <typename Row>
 SessionRow ReadSession(const Row& r) {
   return {r.Text(0), r.Text(1), r.Int(2), r.Int(3),
           r.Int(4),  r.Int(5),  r.Int(6), r.Int(7)};
+}
+
+template <typename Row>
+AlertRule ReadAlertRule(const Row& r) {
+  return AlertRule{r.Int(0), r.Int(1), r.Text(2), r.Int(3), r.Int(4)};
+}
+
+template <typename Row>
+OutboxEntry ReadOutbox(const Row& r) {
+  OutboxEntry o;
+  o.id = r.Int(0);
+  o.project_id = r.Int(1);
+  o.rule_id = r.Int(2);
+  o.issue_id = r.Int(3);
+  o.dedup_key = r.Text(4);
+  o.trigger = r.Text(5);
+  o.target_kind = r.Text(6);
+  o.target_json = r.Text(7);
+  o.target_index = r.Int(8);
+  o.event_id = r.Text(9);
+  o.status = ParseOutboxStatus(r.Text(10)).value_or(OutboxStatus::kPending);
+  o.attempts = r.Int(11);
+  o.next_attempt_ms = r.Int(12);
+  o.last_error = r.Text(13);
+  o.created_ms = r.Int(14);
+  o.sent_ms = r.Int(15);
+  return o;
 }
 
 // The page size the list calls use: `limit` clamped to 1..100.
@@ -253,6 +286,17 @@ struct IssueDelta {
 // inserted event are left out.
 std::vector<IssueDelta> IssueDeltas(const Batch& batch, const BatchPlan& plan,
                                     const std::vector<bool>& inserted);
+
+// The alert facts of a batch: one IssueActivity per issue that got inserted
+// events, `regressed` holding the ids of the issues the batch reopened.
+std::vector<IssueActivity> BuildActivity(
+    const Batch& batch, const BatchPlan& plan,
+    const std::vector<bool>& inserted,
+    const absl::flat_hash_set<int64_t>& regressed);
+
+// CreateAlertRule's and UpdateAlertRule's argument check: InvalidArgument
+// unless `definition_json` is a JSON object.
+absl::Status CheckRuleJson(std::string_view definition_json);
 
 // The distinct project ids of a batch's events and sessions.
 std::vector<int64_t> BatchProjects(const Batch& batch);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/alerts/rule.h"
 #include "backend/api/format.h"
 #include "backend/api/query.h"
 #include "backend/ui/html.h"
@@ -393,6 +394,56 @@ void AppendEvent(std::string* out, const IssueView& v) {
   }
 }
 
+// Where a notification went: the addresses or the URL, without a secret.
+std::string TargetText(std::string_view target_json) {
+  absl::StatusOr<alerts::Target> t = alerts::ParseTargetJson(target_json);
+  if (!t.ok()) return "?";
+  if (t->kind != alerts::TargetKind::kEmail) return t->url;
+  std::string out;
+  for (const std::string& a : t->to) Append(&out, out.empty() ? "" : ", ", a);
+  return out;
+}
+
+std::string OutboxBadge(storage::OutboxStatus status) {
+  const std::string_view name = storage::OutboxStatusName(status);
+  return Cat("<span class=\"badge outbox-", name, "\">", name, "</span>");
+}
+
+// The notifications table of the alerts and issue pages.
+void AppendNotifications(std::string* body,
+                         std::span<const storage::OutboxEntry> rows,
+                         bool with_issue, int64_t now_ms) {
+  if (rows.empty()) {
+    Append(body, "<p class=\"muted\">No notification yet.</p>");
+    return;
+  }
+  Append(body,
+         "<table id=\"notifications\"><tr><th>when</th><th>trigger"
+         "</th>",
+         with_issue ? "<th>issue</th>" : "",
+         "<th>target</th><th>status</th><th>attempts</th><th>last error"
+         "</th></tr>");
+  for (const storage::OutboxEntry& o : rows) {
+    Append(body, "<tr class=\"notification\"><td class=\"small\" title=\"",
+           FormatUtc(o.created_ms), "\">", Ago(o.created_ms, now_ms),
+           "</td><td>", Escape(o.trigger), "</td>");
+    if (with_issue) {
+      if (o.issue_id == 0) {
+        Append(body, "<td class=\"muted\">summary</td>");
+      } else {
+        Append(body, "<td><a href=\"/issues/", o.issue_id, "/\">", o.issue_id,
+               "</a></td>");
+      }
+    }
+    Append(body, "<td>", Escape(o.target_kind), ": ",
+           Escape(Truncate(TargetText(o.target_json), 120)), "</td><td>",
+           OutboxBadge(o.status), "</td><td class=\"num\">", o.attempts,
+           "</td><td class=\"small\">", Escape(Truncate(o.last_error, 200)),
+           "</td></tr>");
+  }
+  Append(body, "</table>");
+}
+
 }  // namespace
 
 std::string RenderLayout(std::string_view title, std::string_view body_html,
@@ -456,6 +507,9 @@ std::string RenderIssues(const IssuesView& v) {
       Cat("<p class=\"small\"><a href=\"/\">Projects"
           "</a> /</p><h1>",
           Escape(v.project.name), "</h1>");
+  Append(&body, "<p class=\"small\"><a id=\"alerts\" href=\"/projects/",
+         api::UrlEncode(v.project.slug),
+         "/alerts/\">Alert rules and notifications</a></p>");
   Append(&body, "<div class=\"tabs\">");
   for (std::string_view status : {"unresolved", "resolved", "ignored", "all"}) {
     Append(&body, "<a", status == v.status ? " class=\"on\"" : "", " href=\"",
@@ -560,6 +614,8 @@ std::string RenderIssue(const IssueView& v) {
   }
   Append(&body, "</div><div class=\"small muted\">last 14 days</div>",
          Sparkline(v.histogram, 280, 40, "14d"));
+  Append(&body, "<h2>Alerts fired</h2>");
+  AppendNotifications(&body, v.notifications, false, v.now_ms);
   if (v.event) {
     AppendEvent(&body, v);
   } else {
@@ -568,6 +624,63 @@ std::string RenderIssue(const IssueView& v) {
            "more (retention).</p>");
   }
   return RenderLayout(i.fields.title, body, v.logout);
+}
+
+std::string RenderAlerts(const AlertsView& v) {
+  std::string body = Cat(
+      "<p class=\"small\"><a href=\"/\">Projects</a> / <a href=\"/projects/",
+      api::UrlEncode(v.project.slug), "/\">", Escape(v.project.name),
+      "</a> /</p><h1>Alerts</h1><h2>Rules</h2>");
+  if (v.rules.empty()) {
+    Append(&body,
+           "<p class=\"muted\">No rule. Add one with POST /api/0/projects/",
+           Escape(v.project.slug), "/rules/ (docs/alerts.md).</p>");
+  } else {
+    Append(&body,
+           "<table id=\"rules\"><tr><th>id</th><th>name</th><th>"
+           "trigger</th><th>filters</th><th>targets</th><th>state"
+           "</th></tr>");
+    for (const storage::AlertRule& r : v.rules) {
+      absl::StatusOr<alerts::Rule> rule = alerts::ParseRule(r.definition_json);
+      Append(&body, "<tr class=\"rule\"><td class=\"num\">", r.id, "</td>");
+      if (!rule.ok()) {
+        Append(&body, "<td colspan=\"5\" class=\"muted\">unreadable: ",
+               Escape(std::string(rule.status().message())), "</td></tr>");
+        continue;
+      }
+      std::string trigger(alerts::TriggerName(rule->trigger));
+      if (rule->trigger == alerts::Trigger::kFrequency) {
+        Append(&trigger, " &gt; ", rule->frequency_count, " in ",
+               absl::ToInt64Minutes(rule->frequency_window), " min");
+      }
+      std::string filters;
+      if (rule->min_level) Append(&filters, "level &ge; ", *rule->min_level);
+      if (!rule->environment.empty()) {
+        Append(&filters, filters.empty() ? "" : ", ", "environment ",
+               Escape(rule->environment));
+      }
+      if (!rule->release_glob.empty()) {
+        Append(&filters, filters.empty() ? "" : ", ", "release ",
+               Escape(rule->release_glob));
+      }
+      std::string targets;
+      for (const alerts::Target& t : rule->targets) {
+        Append(&targets, targets.empty() ? "" : "<br>",
+               alerts::TargetKindName(t.kind), ": ",
+               Escape(Truncate(TargetText(alerts::TargetJson(t)), 120)));
+      }
+      Append(
+          &body, "<td>", Escape(rule->name), "</td><td>", trigger,
+          "</td><td class=\"small\">", filters.empty() ? "default" : filters,
+          "</td><td class=\"small\">", targets, "</td><td>",
+          rule->enabled ? "enabled" : "<span class=\"muted\">disabled</span>",
+          "</td></tr>");
+    }
+    Append(&body, "</table>");
+  }
+  Append(&body, "<h2>Recent notifications</h2>");
+  AppendNotifications(&body, v.notifications, true, v.now_ms);
+  return RenderLayout(Cat(v.project.name, " alerts"), body, v.logout);
 }
 
 std::string RenderError(int status, std::string_view message, bool logout) {

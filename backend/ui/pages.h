@@ -74,6 +74,8 @@ struct IssueView {
   std::optional<std::string> older_event_id;
   // Events per day over the last 14 days, oldest first.
   std::vector<int64_t> histogram;
+  // The notifications alert rules queued for this issue, newest first.
+  std::vector<storage::OutboxEntry> notifications;
   int64_t now_ms = 0;
   bool logout = false;
 };
@@ -83,6 +85,20 @@ struct IssueView {
 // marked, context lines), message, tags, breadcrumbs, request, user,
 // contexts, and links to the newer and older events.
 std::string RenderIssue(const IssueView& view);
+
+struct AlertsView {
+  storage::Project project;
+  std::vector<storage::AlertRule> rules;
+  // The project's recent notifications, newest first.
+  std::vector<storage::OutboxEntry> notifications;
+  int64_t now_ms = 0;
+  bool logout = false;
+};
+
+// A project's alert rules (name, trigger, filters, targets; a rule the
+// parser refuses is shown as unreadable) and its recent notifications with
+// their status, attempts and last error.
+std::string RenderAlerts(const AlertsView& view);
 
 // An error page with `status` and a message (escaped).
 std::string RenderError(int status, std::string_view message, bool logout);

@@ -330,6 +330,83 @@ TEST(RenderIssues, EmptyListSaysSo) {
   EXPECT_THAT(RenderIssues(v), HasSubstr("No issue matches."));
 }
 
+storage::OutboxEntry ANotification(int64_t id, std::string trigger,
+                                   storage::OutboxStatus status) {
+  storage::OutboxEntry o;
+  o.id = id;
+  o.project_id = 1;
+  o.rule_id = 3;
+  o.issue_id = 7;
+  o.trigger = std::move(trigger);
+  o.target_kind = "webhook";
+  o.target_json =
+      R"({"type":"webhook","format":"generic","url":"https://h.example/x",)"
+      R"("secret":"do-not-show"})";
+  o.status = status;
+  o.attempts = 2;
+  o.last_error = "webhook: HTTP 500: <oops>";
+  o.created_ms = kNow - 120'000;
+  return o;
+}
+
+TEST(RenderIssue, ListsTheAlertsThatFired) {
+  IssueView v = AnIssueView("{}");
+  const std::string none = RenderIssue(v);
+  EXPECT_THAT(none, HasSubstr("<h2>Alerts fired</h2>"));
+  EXPECT_THAT(none, HasSubstr("No notification yet."));
+  v.notifications = {
+      ANotification(2, "regression", storage::OutboxStatus::kSent),
+      ANotification(1, "new_issue", storage::OutboxStatus::kFailed)};
+  const std::string html = RenderIssue(v);
+  EXPECT_EQ(Count(html, "<tr class=\"notification\">"), 2u);
+  EXPECT_THAT(html, HasSubstr("<td>regression</td>"));
+  EXPECT_THAT(html, HasSubstr("outbox-sent\">sent</span>"));
+  EXPECT_THAT(html, HasSubstr("outbox-failed\">failed</span>"));
+  EXPECT_THAT(html, HasSubstr("webhook: https://h.example/x"));
+  EXPECT_THAT(html, HasSubstr("HTTP 500: &lt;oops&gt;"));
+  EXPECT_THAT(html, Not(HasSubstr("do-not-show")));
+}
+
+TEST(RenderAlerts, ShowsRulesAndNotifications) {
+  AlertsView v;
+  v.project = Demo();
+  v.now_ms = kNow;
+  const std::string empty = RenderAlerts(v);
+  EXPECT_THAT(empty, HasSubstr("No rule."));
+  EXPECT_THAT(empty, HasSubstr("No notification yet."));
+  v.rules = {
+      {3, 1,
+       R"({"name":"Spikes <x>","trigger":"frequency","enabled":false,)"
+       R"("frequency":{"count":50,"minutes":10},"filters":{"environment":)"
+       R"("prod"},"targets":[{"type":"email","to":["a@x.org","b@x.org"]}]})",
+       kNow, kNow},
+      {4, 1, R"({"name": 1})", kNow, kNow}};
+  storage::OutboxEntry summary =
+      ANotification(5, "summary", storage::OutboxStatus::kPending);
+  summary.issue_id = 0;
+  v.notifications = {
+      summary, ANotification(4, "new_issue", storage::OutboxStatus::kSent)};
+  const std::string html = RenderAlerts(v);
+  EXPECT_EQ(Count(html, "<tr class=\"rule\">"), 2u);
+  EXPECT_THAT(html, HasSubstr("<td>Spikes &lt;x&gt;</td>"));
+  EXPECT_THAT(html, HasSubstr("frequency &gt; 50 in 10 min"));
+  EXPECT_THAT(html, HasSubstr("environment prod"));
+  EXPECT_THAT(html, HasSubstr("email: a@x.org, b@x.org"));
+  EXPECT_THAT(html, HasSubstr("disabled"));
+  EXPECT_THAT(html, HasSubstr("unreadable: name: expected a string"));
+  EXPECT_EQ(Count(html, "<tr class=\"notification\">"), 2u);
+  EXPECT_THAT(html, HasSubstr("<td class=\"muted\">summary</td>"));
+  EXPECT_THAT(html, HasSubstr("<a href=\"/issues/7/\">7</a>"));
+  EXPECT_THAT(html, Not(HasSubstr("do-not-show")));
+}
+
+TEST(RenderIssues, LinksTheAlertsPage) {
+  IssuesView v;
+  v.project = Demo();
+  EXPECT_THAT(RenderIssues(v),
+              HasSubstr("<a id=\"alerts\" href=\"/projects/demo/alerts/\">"));
+}
+
 TEST(RenderProjects, LinksEachProject) {
   std::vector<storage::Project> projects = {Demo()};
   projects.push_back(Demo());

@@ -329,6 +329,10 @@ Reply UiHandler::Route(const net::HttpRequest& req) {
   if (get && parts.size() == 2 && parts[0] == "projects") {
     return Issues(req, parts[1]);
   }
+  if (get && parts.size() == 3 && parts[0] == "projects" &&
+      parts[2] == "alerts") {
+    return Alerts(parts[1]);
+  }
   if (parts.size() >= 2 && parts[0] == "issues") {
     int64_t id = 0;
     if (!absl::SimpleAtoi(ToAbsl(parts[1]), &id) || id <= 0) {
@@ -398,6 +402,27 @@ Reply UiHandler::StoreError(const absl::Status& status) {
                                  logged_in_));
   }
   return Page(500, RenderError(500, "internal error", logged_in_));
+}
+
+Reply UiHandler::Alerts(std::string_view slug) {
+  absl::StatusOr<storage::Project> project = store_->GetProjectBySlug(slug);
+  if (!project.ok()) return StoreError(project.status());
+  AlertsView view;
+  view.project = *std::move(project);
+  absl::StatusOr<std::vector<storage::AlertRule>> rules =
+      store_->ListAlertRules(view.project.id);
+  if (!rules.ok()) return StoreError(rules.status());
+  view.rules = *std::move(rules);
+  storage::OutboxQuery q;
+  q.project_id = view.project.id;
+  q.limit = 50;
+  absl::StatusOr<std::vector<storage::OutboxEntry>> rows =
+      store_->ListOutbox(q);
+  if (!rows.ok()) return StoreError(rows.status());
+  view.notifications = *std::move(rows);
+  view.now_ms = Now();
+  view.logout = logged_in_;
+  return Page(200, RenderAlerts(view));
 }
 
 Reply UiHandler::Projects() {
@@ -483,6 +508,15 @@ Reply UiHandler::Issue(const net::HttpRequest& req, int64_t issue_id) {
       return StoreError(event.status());
     }
   }
+
+  storage::OutboxQuery notifications;
+  notifications.project_id = view.issue.project_id;
+  notifications.issue_id = issue_id;
+  notifications.limit = 20;
+  absl::StatusOr<std::vector<storage::OutboxEntry>> fired =
+      store_->ListOutbox(notifications);
+  if (!fired.ok()) return StoreError(fired.status());
+  view.notifications = *std::move(fired);
 
   if (view.event) {
     const storage::EventSummary& s = view.event->summary;

@@ -12,6 +12,7 @@
 //                                then 303 back to the issue
 //   GET  /login, POST /login     form token=<auth.api_token>, next=<path>
 //   POST /logout
+//   GET  /projects/{slug}/alerts/  alert rules and recent notifications
 //   GET  /dev/browser-test, GET /dev/sdk/<file>   dev mode only
 //
 // Auth: POST /login with the API token creates a session (a random id kept
@@ -91,6 +92,8 @@ class UiHandler final : public net::HttpHandler {
   Reply Login(const net::HttpRequest& req);
   Reply Logout(const net::HttpRequest& req);
   Reply Projects();
+  // /projects/{slug}/alerts/: the project's rules and notifications.
+  Reply Alerts(std::string_view slug);
   Reply Issues(const net::HttpRequest& req, std::string_view slug);
   Reply Issue(const net::HttpRequest& req, int64_t issue_id);
   Reply SetStatus(const net::HttpRequest& req, int64_t issue_id);

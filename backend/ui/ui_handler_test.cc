@@ -194,6 +194,28 @@ TEST_F(UiHandlerTest, WithoutASessionEveryPageRedirectsToLogin) {
               HasSubstr("default-src 'none'"));
 }
 
+TEST_F(UiHandlerTest, AlertsPageShowsTheProjectsRulesOnly) {
+  ASSERT_TRUE(store_
+                  ->CreateAlertRule(demo_.id,
+                                    R"({"name":"Demo mails","trigger":)"
+                                    R"("new_issue","targets":[{"type":)"
+                                    R"("email","to":["a@x.org"]}]})")
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->CreateAlertRule(other_.id,
+                                    R"({"name":"Other hooks","trigger":)"
+                                    R"("new_issue","targets":[{"type":)"
+                                    R"("email","to":["b@x.org"]}]})")
+                  .ok());
+  const std::string cookie = LogIn();
+  const Response r = Get("/projects/demo/alerts/", cookie);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("<td>Demo mails</td>"));
+  EXPECT_THAT(r.body, Not(HasSubstr("Other hooks")));
+  EXPECT_EQ(Get("/projects/nope/alerts/", cookie).status, 404);
+  EXPECT_EQ(Get("/projects/demo/alerts/").status, 303);  // no session
+}
+
 TEST_F(UiHandlerTest, LoginSetsAStrictHttpOnlyCookieThatOpensPages) {
   Response r = Post(
       "/login", absl::StrCat("token=", kToken, "&next=%2Fprojects%2Fdemo%2F"));
