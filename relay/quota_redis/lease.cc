@@ -1,6 +1,7 @@
 #include "relay/quota_redis/lease.h"
 
 #include <hiredis/hiredis.h>
+#include <hiredis/read.h>
 
 #include <algorithm>
 #include <cmath>
@@ -118,6 +119,29 @@ bool ParseLeaseReply(const redisReply* reply, uint64_t wanted, LeaseReply* out,
   out->granted = static_cast<uint64_t>(g->integer);
   out->total = static_cast<uint64_t>(t->integer);
   return true;
+}
+
+namespace {
+
+// hiredis's own reply functions, read from the first reader limited.
+const redisReplyObjectFunctions* default_reply_functions = nullptr;
+
+void* CreateBoundedArray(const redisReadTask* task, int elements) {
+  if (elements > kMaxReplyElements) return nullptr;  // the reader's OOM error
+  return default_reply_functions->createArray(task, elements);
+}
+
+}  // namespace
+
+void LimitReplyElements(redisReader* reader) {
+  // One table for every reader: they all start from hiredis's defaults.
+  static redisReplyObjectFunctions* const bounded = [reader] {
+    default_reply_functions = reader->fn;
+    auto* table = new redisReplyObjectFunctions(*reader->fn);
+    table->createArray = &CreateBoundedArray;
+    return table;
+  }();
+  reader->fn = bounded;
 }
 
 }  // namespace tern::relay::quota_redis

@@ -20,6 +20,7 @@
 #include "relay/quota/quota.h"
 
 struct redisReply;
+struct redisReader;
 
 namespace tern::relay::quota_redis {
 
@@ -78,6 +79,18 @@ std::string_view ReplyProblemName(ReplyProblem p);
 // grant above `wanted` is a bad shape (no Redis we talk to does that).
 bool ParseLeaseReply(const redisReply* reply, uint64_t wanted, LeaseReply* out,
                      ReplyProblem* problem);
+
+// The most elements an array in a Redis reply may announce. A lease answer
+// has two; hiredis 0.14 (Debian 12) allocates an announced array before its
+// elements arrive and has no limit of its own, so "*999999999\r\n" from a
+// broken or hostile server would allocate gigabytes.
+inline constexpr int kMaxReplyElements = 16;
+
+// Makes `reader` (a redisContext's, or one from redisReaderCreate) refuse an
+// array of more than kMaxReplyElements: the reader then fails with its
+// out-of-memory error, which the caller counts like any bad reply. The
+// reader must use hiredis's default reply functions.
+void LimitReplyElements(redisReader* reader);
 
 }  // namespace tern::relay::quota_redis
 

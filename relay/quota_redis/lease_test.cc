@@ -30,6 +30,30 @@ struct Reply {
   redisReply* reply = nullptr;
 };
 
+// hiredis 0.14 allocates an announced array up front; the leaser's reader
+// refuses one larger than kMaxReplyElements instead of allocating gigabytes
+// (found by redis_reply_fuzz: "*999999990\r\n").
+TEST(LeaseTest, AHugeAnnouncedArrayIsAReaderErrorNotAnAllocation) {
+  redisReader* r = redisReaderCreate();
+  LimitReplyElements(r);
+  const std::string huge = "*999999990\r\n:1\r\n";
+  ASSERT_EQ(redisReaderFeed(r, huge.data(), huge.size()), REDIS_OK);
+  void* out = nullptr;
+  EXPECT_EQ(redisReaderGetReply(r, &out), REDIS_ERR);
+  EXPECT_EQ(out, nullptr);
+  redisReaderFree(r);
+  // A lease answer still reads, also nested within the bound.
+  r = redisReaderCreate();
+  LimitReplyElements(r);
+  const std::string ok = "*2\r\n:3\r\n*1\r\n:4\r\n";
+  ASSERT_EQ(redisReaderFeed(r, ok.data(), ok.size()), REDIS_OK);
+  ASSERT_EQ(redisReaderGetReply(r, &out), REDIS_OK);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(static_cast<redisReply*>(out)->elements, 2u);
+  freeReplyObject(out);
+  redisReaderFree(r);
+}
+
 TEST(LeaseTest, SlicesFollowTheRateWithinOnePercentOverAllRelays) {
   EXPECT_EQ(MaxSlice(1000, 3), 3u);  // 10 per window over 3 relays
   EXPECT_EQ(MaxSlice(1000, 20), 1u);

@@ -311,6 +311,7 @@ void RedisLeaser::Connect() {
     return;
   }
   ctx->data = this;
+  LimitReplyElements(ctx->c.reader);
   if (redisLibuvAttach(ctx, control_->loop()) != REDIS_OK) {
     counters_.connect_errors.fetch_add(1, std::memory_order_relaxed);
     redisAsyncFree(ctx);

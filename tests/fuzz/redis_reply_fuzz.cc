@@ -29,6 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t wanted = size > 0 ? data[0] : 0;
   redisReader* reader = redisReaderCreate();
   Check(reader != nullptr);
+  // As the leaser's connection reads replies: arrays are bounded.
+  tern::relay::quota_redis::LimitReplyElements(reader);
   if (size > 1 &&
       redisReaderFeed(reader, input.data() + 1, size - 1) == REDIS_OK) {
     for (int i = 0; i < 64; ++i) {
