@@ -88,10 +88,7 @@ start() {  # start MODE NAME
   BENCH_RELAY_YAML=$extra bench_start_relay "$bin/tern-relay" "$relay_cpu" "$work" "$2" "$port" \
     null 1 "$bootstrap" "$work/projects.yml"
 }
-metric() {
-  curl -sf "http://127.0.0.1:$port/metrics" |
-    awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d\n", s }'
-}
+metric() { bench_metric "$port" "$1"; }
 bench() {  # bench NAME JSON [flags]
   local name=$1 json=$2
   shift 2

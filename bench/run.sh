@@ -149,10 +149,7 @@ start_stack() {
 }
 
 # One value of the relay's /metrics (sum over label sets), 0 if absent.
-metric() {
-  curl -sf "http://127.0.0.1:$http_port/metrics" |
-    awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d\n", s }'
-}
+metric() { bench_metric "$http_port" "$1"; }
 
 # The tern-bench flags of the current scenario (keys that are flags).
 bench_flags() {

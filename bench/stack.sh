@@ -22,6 +22,9 @@
 #                                   the relay's body and headers for it;
 #                                   sets nginx_pid; returns 1 if it does
 #                                   not answer
+#   bench_metric PORT NAME          one value of the relay's /metrics on
+#                                   PORT (summed over label sets), 0 if
+#                                   absent
 #   bench_stop_stack                stops (TERM, then waits for) the relay,
 #                                   the mock and nginx in relay_pid,
 #                                   mock_pid and nginx_pid, and clears them
@@ -141,6 +144,11 @@ NGINX
   echo "bench: nginx peer did not answer" >&2
   cat "$dir/stdout.log" "$dir/error.log" >&2 2>/dev/null
   return 1
+}
+
+bench_metric() {
+  curl -sf "http://127.0.0.1:$1/metrics" |
+    awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d\n", s }'
 }
 
 bench_stop_stack() {

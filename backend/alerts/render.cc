@@ -5,16 +5,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "backend/api/format.h"
 #include "common/status.h"
 #include "protocol/json_writer.h"
 
 namespace tern::alerts {
 namespace {
-
-std::string Iso(int64_t ms) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms),
-                          absl::UTCTimeZone());
-}
 
 std::string HumanTime(int64_t ms) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMillis(ms),
@@ -201,9 +197,9 @@ std::string RenderWebhookBody(TargetKind kind, const Notification& n,
       w.Key("count");
       w.String(absl::StrCat(n.count));
       w.Key("firstSeen");
-      w.String(Iso(n.first_seen_ms));
+      w.String(api::FormatTimeMs(n.first_seen_ms));
       w.Key("lastSeen");
-      w.String(Iso(n.last_seen_ms));
+      w.String(api::FormatTimeMs(n.last_seen_ms));
       w.Key("url");
       w.String(n.url);
       w.Key("latestEventId");
@@ -213,7 +209,7 @@ std::string RenderWebhookBody(TargetKind kind, const Notification& n,
         w.Int(n.suppressed);
       }
       w.Key("triggeredAt");
-      w.String(Iso(now_ms));
+      w.String(api::FormatTimeMs(now_ms));
       w.EndObject();
       break;
     }

@@ -462,7 +462,8 @@ void RelayHandler::OnTableInstalled() {
     held_datagram_bytes_ = 0;
     const absl::Time now = absl::Now();
     for (HeldDatagram& d : datagrams) {
-      ProcessDatagram(d.data, d.client_ip, /*retry=*/true, now, d.deadline);
+      ProcessDatagram(d.data, d.split, d.client_ip, /*retry=*/true, now,
+                      d.deadline);
     }
     counters_.udp_held_now.store(held_datagrams_.size(),
                                  std::memory_order_relaxed);
@@ -521,10 +522,11 @@ void RelayHandler::ReleaseHeld() {
 }
 
 void RelayHandler::OnDatagram(std::string_view data, const sockaddr* peer) {
-  // Neither an envelope datagram (its header's dsn is the auth) nor
-  // "<auth>\n\n<body>".
+  // An envelope datagram (its header's dsn is the auth), or
+  // "<auth>\n\n<body>" split where the auth ends.
+  size_t split = 0;
   if (data.empty() || data.front() != '{') {
-    const size_t split = data.find("\n\n");
+    split = data.find("\n\n");
     if (split == std::string_view::npos || split == 0) {
       counters_.udp_dropped[static_cast<int>(UdpDrop::kMalformed)].fetch_add(
           1, std::memory_order_relaxed);
@@ -533,20 +535,18 @@ void RelayHandler::OnDatagram(std::string_view data, const sockaddr* peer) {
   }
   ip_scratch_ = net::IpToString(peer);
   const absl::Time now = absl::Now();
-  ProcessDatagram(data, ip_scratch_, /*retry=*/false, now,
+  ProcessDatagram(data, split, ip_scratch_, /*retry=*/false, now,
                   now + shared_->fetch_wait);
 }
 
-void RelayHandler::ProcessDatagram(std::string_view data,
+void RelayHandler::ProcessDatagram(std::string_view data, size_t split,
                                    std::string_view client_ip, bool retry,
                                    absl::Time now, absl::Time deadline) {
   pipeline::Request pr;
-  if (!data.empty() && data.front() == '{') {
+  if (split == 0) {
     pr.route = pipeline::Request::kEnvelope;
     pr.body = data;
   } else {
-    // OnDatagram checked the split.
-    const size_t split = data.find("\n\n");
     pr.route = pipeline::Request::kStore;
     pr.x_sentry_auth = data.substr(0, split);
     pr.body = data.substr(split + 2);
@@ -571,8 +571,8 @@ void RelayHandler::ProcessDatagram(std::string_view data,
         held_datagram_bytes_ + data.size() <= kMaxHeldDatagramBytes) {
       if (!retry) counters_.udp_held.fetch_add(1, std::memory_order_relaxed);
       held_datagram_bytes_ += data.size();
-      held_datagrams_.push_back(
-          HeldDatagram{std::string(data), std::string(client_ip), deadline});
+      held_datagrams_.push_back(HeldDatagram{std::string(data), split,
+                                             std::string(client_ip), deadline});
       counters_.udp_held_now.store(held_datagrams_.size(),
                                    std::memory_order_relaxed);
       StartHoldTimer();

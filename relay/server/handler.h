@@ -173,13 +173,17 @@ class RelayHandler final : public net::HttpHandler {
 
   struct HeldDatagram {
     std::string data;
+    size_t split;  // as for ProcessDatagram
     std::string client_ip;
     absl::Time deadline;
   };
   // Runs one datagram; holds it when its key is pending, holding is on, the
   // deadline has not passed and the hold has room, else counts the drop.
-  void ProcessDatagram(std::string_view data, std::string_view client_ip,
-                       bool retry, absl::Time now, absl::Time deadline);
+  // `split` is where "<auth>\n\n" ends in a legacy datagram, 0 for an
+  // envelope datagram (OnDatagram finds it once).
+  void ProcessDatagram(std::string_view data, size_t split,
+                       std::string_view client_ip, bool retry, absl::Time now,
+                       absl::Time deadline);
   void StartHoldTimer();
   void StopHoldTimerIfIdle();
 
