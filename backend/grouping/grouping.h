@@ -77,6 +77,13 @@ std::string HashesToJson(const GroupingHashes& hashes);
 // boolean values after '=' replaced by <email>, <url>, ... placeholders.
 std::string NormalizeMessageForGrouping(std::string_view message);
 
+namespace internal {
+// NormalizeMessageForGrouping with every alternative of the alternation
+// tried, whatever the message holds: the reference the per-feature
+// alternations are tested against.
+std::string NormalizeMessageWithEveryPattern(std::string_view message);
+}  // namespace internal
+
 // The component tree of every variant, one line per component, for
 // debugging and for tests that explain a hash ("app*: exception ...").
 std::string DebugDump(const protocol::JsonValue& event);

@@ -1,26 +1,55 @@
 // Message parameterization (Sentry's parameterization.py regexes, in its
 // order; the first alternative that matches at a position wins).
+//
+// The alternation is compiled per set of subject features: most messages
+// lack an '@' or an '=', and the email alternative alone (a long character
+// class tried from every position, then backtracked) was most of the regex's
+// time. Leaving out alternatives that cannot match keeps every result equal.
+// Results are cached per thread for the messages that recur.
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "backend/grouping/grouping.h"
 #include "backend/grouping/regex.h"
+#include "common/status.h"
 
 namespace tern::grouping {
 namespace {
 
-constexpr const char* kNames[] = {
-    "email", "url",      "hostname", "ip",    "uuid", "sha1",       "md5",
-    "date",  "duration", "hex",      "float", "int",  "quoted_str", "bool"};
+// Features of a subject that the alternatives below need: an alternative
+// whose needed characters are all absent from the subject cannot match
+// anywhere in it, so leaving it out of the alternation changes no result.
+enum Feature : unsigned {
+  kAt = 1,       // '@'
+  kColon = 2,    // ':'
+  kDot = 4,      // '.'
+  kDash = 8,     // '-'
+  kDigit = 16,   // an ASCII digit, or any non-ASCII byte (UCP's \d)
+  kParen = 32,   // '('
+  kEquals = 64,  // '='
+  kAllFeatures = 127,
+};
 
-// One alternation of named groups, (?x) syntax as in Sentry.
-constexpr std::string_view kPattern = R"RE(
-(?P<email>[a-zA-Z0-9.!\#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*)
-|
-(?P<url>\b(wss?|https?|ftp)://[^\s/$.?\#].[^\s]*)
-|
-(?P<hostname>
+struct Alternative {
+  const char* name;
+  // Any one of these features must be present (0: always tried).
+  unsigned needs;
+  std::string_view pattern;  // (?x) syntax, as in Sentry
+};
+
+// Sentry's parameterization.py regexes, in its order: the first alternative
+// that matches at a position wins.
+constexpr Alternative kAlternatives[] = {
+    {"email", kAt,
+     R"RE((?P<email>[a-zA-Z0-9.!\#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*))RE"},
+    {"url", kColon, R"RE((?P<url>\b(wss?|https?|ftp)://[^\s/$.?\#].[^\s]*))RE"},
+    {"hostname", kDot, R"RE((?P<hostname>
   \b
   ([a-zA-Z0-9\-]{1,63}\.)+?
   (
@@ -28,9 +57,8 @@ constexpr std::string_view kPattern = R"RE(
     (com|net|org|jp|de|uk|fr|br|it|ru|es|me|gov|pl|ca|au|cn|co|in|nl|edu|info|eu|ch|id|at|kr|cz|mx|be|tv|se|tr|tw|al|ua|ir|vn|cl|sk|ly|cc|to|no|fi|us|pt|dk|ar|hu|tk|gr|il|news|ro|my|biz|ie|za|nz|sg|ee|th|io|xyz|pe|bg|hk|rs|lt|link|ph|club|si|site|mobi|by|cat|wiki|la|ga|xxx|cf|hr|ng|jobs|online|kz|ug|gq|ae|is|lv|pro|fm|tips|ms|sa|app)
   )
   \b
-)
-|
-(?P<ip>
+))RE"},
+    {"ip", kColon | kDot, R"RE((?P<ip>
   (
     ([0-9a-fA-F]{1,4}:){7,7}[0-9a-fA-F]{1,4}|
     ([0-9a-fA-F]{1,4}:){1,7}:|
@@ -53,15 +81,12 @@ constexpr std::string_view kPattern = R"RE(
     \b((25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9])\.){3,3}
     (25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9])\b
   )
-)
-|
-(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)
-|
-(?P<sha1>\b[0-9a-fA-F]{40}\b)
-|
-(?P<md5>\b[0-9a-fA-F]{32}\b)
-|
-(?P<date>
+))RE"},
+    {"uuid", kDash,
+     R"RE((?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b))RE"},
+    {"sha1", 0, R"RE((?P<sha1>\b[0-9a-fA-F]{40}\b))RE"},
+    {"md5", 0, R"RE((?P<md5>\b[0-9a-fA-F]{32}\b))RE"},
+    {"date", kDigit | kParen, R"RE((?P<date>
   ((?:Sun|Mon|Tue|Wed|Thu|Fri|Sat),\s\d{1,2}\s(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s\d{2,4}\s\d{1,2}:\d{1,2}(:\d{1,2})?\s([-\+][\d]{2}[0-5][\d]|(?:UT|GMT|(?:E|C|M|P)(?:ST|DT)|[A-IK-Z])))
   |
   (((?:Sun|Mon|Tue|Wed|Thu|Fri|Sat)\s)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s[0-3]\d,\s\d{2,4})
@@ -100,35 +125,90 @@ constexpr std::string_view kPattern = R"RE(
     ([-\+][\d]{2}[0-5][\d]|(?:UT|GMT|(?:E|C|M|P)(?:ST|DT)|[A-IK-Z]))
   ) |
   (datetime.datetime\(.*?\))
-)
-|
-(?P<duration>\b(\d+ms) | (\d+(\.\d+)?s)\b)
-|
-(?P<hex>\b0[xX][0-9a-fA-F]+\b)
-|
-(?P<float>-\d+\.\d+\b | \b\d+\.\d+\b)
-|
-(?P<int>-\d+\b | \b\d+\b)
-|
-(?<==)(?P<quoted_str>'([^']+)' | "([^"]+)")
-|
-(?<==)(?P<bool>True | true | False | false)
-)RE";
+))RE"},
+    {"duration", kDigit, R"RE((?P<duration>\b(\d+ms) | (\d+(\.\d+)?s)\b))RE"},
+    {"hex", kDigit, R"RE((?P<hex>\b0[xX][0-9a-fA-F]+\b))RE"},
+    {"float", kDigit, R"RE((?P<float>-\d+\.\d+\b | \b\d+\.\d+\b))RE"},
+    {"int", kDigit, R"RE((?P<int>-\d+\b | \b\d+\b))RE"},
+    {"quoted_str", kEquals,
+     R"RE((?<==)(?P<quoted_str>'([^']+)' | "([^"]+)"))RE"},
+    {"bool", kEquals, R"RE((?<==)(?P<bool>True | true | False | false))RE"},
+};
 
-const Regex& ParameterizationRegex() {
-  static const Regex re(kPattern, /*extended=*/true);
-  return re;
+constexpr size_t kAlternativeCount = std::size(kAlternatives);
+
+// The alternation of the alternatives a subject with `features` can match,
+// and the capture number of each alternative's named group in it (-1 for
+// those left out), in kAlternatives order.
+struct Variant {
+  explicit Variant(unsigned features) : regex(Compose(features), true) {
+    for (size_t i = 0; i < kAlternativeCount; ++i) {
+      groups[i] = Possible(kAlternatives[i], features)
+                      ? regex.GroupNumber(kAlternatives[i].name)
+                      : -1;
+    }
+  }
+  static bool Possible(const Alternative& a, unsigned features) {
+    return a.needs == 0 || (a.needs & features) != 0;
+  }
+  static std::string Compose(unsigned features) {
+    std::string pattern;
+    for (const Alternative& a : kAlternatives) {
+      if (!Possible(a, features)) continue;
+      if (!pattern.empty()) pattern += "\n|\n";
+      pattern += a.pattern;
+    }
+    return pattern;
+  }
+  Regex regex;
+  std::array<int, kAlternativeCount> groups;
+};
+
+// Compiled on first use per feature set (at most 128, a few in practice) and
+// kept for the process; lookups after the first take no lock.
+const Variant& VariantFor(unsigned features) {
+  static std::array<std::atomic<const Variant*>, kAllFeatures + 1> variants{};
+  static std::mutex compile;
+  const Variant* v = variants[features].load(std::memory_order_acquire);
+  if (v != nullptr) return *v;
+  std::lock_guard<std::mutex> lock(compile);
+  v = variants[features].load(std::memory_order_relaxed);
+  if (v == nullptr) {
+    v = new Variant(features);  // kept for the process's lifetime
+    variants[features].store(v, std::memory_order_release);
+  }
+  return *v;
 }
 
-const std::vector<int>& GroupNumbers() {
-  static const std::vector<int> numbers = [] {
-    std::vector<int> out;
-    for (const char* name : kNames) {
-      out.push_back(ParameterizationRegex().GroupNumber(name));
+unsigned FeaturesOf(std::string_view subject) {
+  unsigned features = 0;
+  for (char c : subject) {
+    switch (c) {
+      case '@':
+        features |= kAt;
+        break;
+      case ':':
+        features |= kColon;
+        break;
+      case '.':
+        features |= kDot;
+        break;
+      case '-':
+        features |= kDash;
+        break;
+      case '(':
+        features |= kParen;
+        break;
+      case '=':
+        features |= kEquals;
+        break;
+      default:
+        if ((c >= '0' && c <= '9') || static_cast<unsigned char>(c) >= 0x80) {
+          features |= kDigit;
+        }
     }
-    return out;
-  }();
-  return numbers;
+  }
+  return features;
 }
 
 bool IsBlank(std::string_view line) {
@@ -141,9 +221,7 @@ bool IsBlank(std::string_view line) {
   return true;
 }
 
-}  // namespace
-
-std::string NormalizeMessageForGrouping(std::string_view message) {
+std::string Normalize(std::string_view message, bool every_pattern) {
   // The first two non-empty lines (Python's splitlines: \n, \r\n, \r and a
   // few more separators; the ASCII ones are what SDKs send).
   std::string trimmed;
@@ -165,17 +243,49 @@ std::string NormalizeMessageForGrouping(std::string_view message) {
                    : 1);
   }
   if (trimmed != message) trimmed += "...";
-  const std::vector<int>& groups = GroupNumbers();
-  return ParameterizationRegex().Replace(
+  const Variant& variant =
+      VariantFor(every_pattern ? kAllFeatures : FeaturesOf(trimmed));
+  // Replace reports the position in `groups` of the first group that took
+  // part; the -1 entries (alternatives left out) never do.
+  return variant.regex.Replace(
       trimmed,
       [](std::string_view, int which, std::string* out) {
         if (which > 0) {
           out->push_back('<');
-          out->append(kNames[which - 1]);
+          out->append(kAlternatives[which - 1].name);
           out->push_back('>');
         }
       },
-      groups);
+      variant.groups);
 }
+
+}  // namespace
+
+std::string NormalizeMessageForGrouping(std::string_view message) {
+  // The same exception values and messages recur across the events of an
+  // issue, and the regex costs about 50 ns per character: a bounded cache
+  // per thread answers repeats with one lookup. Long messages are rare and
+  // mostly unique, so they are not kept. Emptying the whole cache when it is
+  // full keeps its memory bounded (kCacheEntries * 2 * kCacheableBytes plus
+  // "...") without tracking use.
+  constexpr size_t kCacheEntries = 4096;
+  constexpr size_t kCacheableBytes = 512;
+  if (message.size() > kCacheableBytes) {
+    return Normalize(message, /*every_pattern=*/false);
+  }
+  thread_local absl::flat_hash_map<std::string, std::string> cache;
+  auto it = cache.find(ToAbsl(message));
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= kCacheEntries) cache.clear();
+  std::string normalized = Normalize(message, /*every_pattern=*/false);
+  cache.emplace(std::string(message), normalized);
+  return normalized;
+}
+
+namespace internal {
+std::string NormalizeMessageWithEveryPattern(std::string_view message) {
+  return Normalize(message, /*every_pattern=*/true);
+}
+}  // namespace internal
 
 }  // namespace tern::grouping

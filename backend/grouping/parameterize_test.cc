@@ -1,5 +1,6 @@
 // Message parameterization: each pattern of Sentry's parameterization.py,
 // expected outputs produced by the Python regex itself.
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,81 @@ TEST(NormalizeMessageTest, FirstTwoNonEmptyLines) {
 TEST(NormalizeMessageTest, InvalidUtf8DoesNotBreakMatching) {
   std::string bad = "count 42 \xff\xfe and 7";
   EXPECT_EQ(NormalizeMessageForGrouping(bad), "count <int> \xff\xfe and <int>");
+}
+
+// The alternation is compiled per set of features the message has (an '@',
+// a digit, ...); leaving out the alternatives a message cannot match must
+// give what the whole alternation gives. Random messages built from pieces
+// of every pattern, glued with and without the feature characters.
+TEST(NormalizeMessageTest, FeatureAlternationsEqualTheWholeOne) {
+  const std::vector<std::string> pieces = {
+      "hello",
+      " ",
+      "foo.bar@example.com",
+      "https://example.com/a?b=c",
+      "api.example.com",
+      "192.168.0.1",
+      "::1",
+      "fe80::1%eth0",
+      "550e8400-e29b-41d4-a716-446655440000",
+      "deadbeefdeadbeefdeadbeefdeadbeef",
+      "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+      "2019-04-17T22:31:45Z",
+      "Wed Apr 17 22:31:45 2019",
+      "10:30 PM",
+      "150ms",
+      "1.5s",
+      "0xBEEF",
+      "3.14",
+      "-7",
+      "42",
+      "='x y'",
+      "=\"q\"",
+      "=true",
+      "=False",
+      "datetime.datetime(2020, 1, 1)",
+      "datetimeXdatetime(a)",
+      "@",
+      ":",
+      ".",
+      "-",
+      "=",
+      "(",
+      ")",
+      "\xd9\xa3",
+      "\xff",
+      "abcdefab",
+      "x",
+      "\n",
+      "Mon, 3 Jan"};
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
+  std::uniform_int_distribution<int> length(1, 8);
+  int differing = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string message;
+    for (int n = length(rng); n > 0; --n) message += pieces[pick(rng)];
+    const std::string fast = NormalizeMessageForGrouping(message);
+    const std::string every =
+        internal::NormalizeMessageWithEveryPattern(message);
+    EXPECT_EQ(fast, every) << message;
+    if (fast != message) ++differing;
+  }
+  // The messages exercise the patterns, not only the pass-through.
+  EXPECT_GT(differing, 10000);
+}
+
+TEST(NormalizeMessageTest, MessagesWithFewFeatures) {
+  // Only a pattern that needs none of the features applies.
+  EXPECT_EQ(
+      NormalizeMessageForGrouping("hash deadbeefdeadbeefdeadbeefdeadbeef"),
+      "hash <md5>");
+  // Arabic-Indic three: UCP's \d matches it, as Python's does.
+  EXPECT_EQ(NormalizeMessageForGrouping("n \xd9\xa3"), "n <int>");
+  EXPECT_EQ(NormalizeMessageForGrouping("x=true"), "x=<bool>");
+  EXPECT_EQ(NormalizeMessageForGrouping("at datetimeXdatetime(now)"),
+            "at <date>");
+  EXPECT_EQ(NormalizeMessageForGrouping("a@b"), "<email>");
 }
 
 }  // namespace
