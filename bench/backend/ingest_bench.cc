@@ -8,7 +8,8 @@
 // items_per_second is events per second of this thread's CPU (the store is
 // in-process for SQLite; for PostgreSQL the server's own CPU is on the other
 // core and not counted, see bench/RESULTS.md). 50 error types spread the
-// events over 50 issues, so both the new-issue and the join paths run.
+// events over 50 issues, so both the new-issue and the join paths run. The
+// argument is the event's shape: 0 without a stack trace, 1 with one.
 #include <unistd.h>
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -46,11 +48,41 @@ std::string Variant(const std::string& event, int variant) {
   return out;
 }
 
-// One batch's messages, each with a fresh event id on every call.
+// The event with a stack trace of `frames` JavaScript frames (a bundle and
+// its vendor chunk, as browser SDKs send) in its first exception: grouping
+// then hashes the frames and leaves the value raw.
+std::string WithStackTrace(const std::string& event, int frames) {
+  constexpr std::string_view kValues = "\"exception\":{\"values\":[{";
+  const size_t at = event.find(kValues);
+  if (at == std::string::npos) return event;
+  std::string trace = "\"stacktrace\":{\"frames\":[";
+  for (int i = 0; i < frames; ++i) {
+    const bool vendor = i < frames / 2;
+    absl::StrAppend(&trace, i ? "," : "",
+                    "{\"filename\":\"https://app.example.com/static/js/",
+                    vendor ? "vendor.4f3a9c.js" : "main.8b21d0.js",
+                    "\",\"abs_path\":\"https://app.example.com/static/js/",
+                    vendor ? "vendor.4f3a9c.js" : "main.8b21d0.js",
+                    "\",\"function\":\"",
+                    vendor ? "Object.dispatch" : "handleClick", i,
+                    "\",\"lineno\":", 1 + i, ",\"colno\":", 100 * i + 7,
+                    ",\"in_app\":", vendor ? "false" : "true", "}");
+  }
+  trace += "]},";
+  std::string out = event;
+  out.insert(at + kValues.size(), trace);
+  return out;
+}
+
+// One batch's messages, each with a fresh event id on every call. Shape 0:
+// the 2 KiB event has no stack trace (its value is parameterized); shape 1:
+// about 2 KiB with an 8-frame stack trace.
 class Messages {
  public:
-  Messages(int64_t project) : project_(project) {
-    const std::string base = tern::bench::MakeEventJson(2048);
+  Messages(int64_t project, int shape) : project_(project) {
+    const std::string base =
+        shape == 0 ? tern::bench::MakeEventJson(2048)
+                   : WithStackTrace(tern::bench::MakeEventJson(800), 8);
     for (int i = 0; i < kErrorTypes; ++i) events_.push_back(Variant(base, i));
   }
   std::span<const tern::backend::kafka::Message> Next() {
@@ -88,6 +120,7 @@ class Messages {
 };
 
 void RunIngest(benchmark::State& state, const std::string& dsn) {
+  const int shape = static_cast<int>(state.range(0));
   auto store = tern::storage::OpenStore(dsn);
   if (!store.ok()) {
     state.SkipWithError(std::string(store.status().message()).c_str());
@@ -103,7 +136,7 @@ void RunIngest(benchmark::State& state, const std::string& dsn) {
     return;
   }
   const int64_t project = created->first.id;
-  Messages messages(project);
+  Messages messages(project, shape);
   BatchBuilder builder(TopicNames{"ingest-events", "ingest-attachments",
                                   "ingest-transactions", "ingest-sessions"});
   tern::storage::Batch batch;
@@ -133,7 +166,7 @@ void BM_IngestSqlite(benchmark::State& state) {
   RunIngest(state, absl::StrCat("sqlite:", (dir / "bench.db").string()));
   std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_IngestSqlite)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IngestSqlite)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 void BM_IngestPostgres(benchmark::State& state) {
   const char* uri = std::getenv("TERN_BENCH_POSTGRES_URI");
@@ -143,6 +176,6 @@ void BM_IngestPostgres(benchmark::State& state) {
   }
   RunIngest(state, absl::StrCat(uri, "/postgres"));
 }
-BENCHMARK(BM_IngestPostgres)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IngestPostgres)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
