@@ -31,9 +31,10 @@
 # relay's core, answering every request with STATUS (bench_start_nginx in
 # bench/stack.sh); the row's "x nginx" is relay events (or answers) per
 # relay CPU-second over nginx answers per nginx CPU-second.
-# The e2e scenario instead runs a real Kafka broker (scripts/kafka/up.sh),
-# tern-backend on SQLite and the relay, and measures events stored per
-# second and the latency until the API shows an event (see run_e2e).
+# The e2e scenarios instead run a real Kafka broker (scripts/kafka/up.sh),
+# one or two tern-backends on SQLite or PostgreSQL and the relay, and
+# measure events stored per second and the latency until the API shows an
+# event (see run_e2e).
 # TERN_BENCH_KEEP=1 keeps the work directory (logs, JSON) for a look after.
 set -euo pipefail
 
@@ -178,7 +179,10 @@ run_bench_at() {
     --duration "$duration" --warmup "$warmup" "${flags[@]}" "$@"
 }
 
-# --- e2e: relay -> real Kafka -> tern-backend (SQLite) -> API ------------------
+# --- e2e: relay -> real Kafka -> tern-backend(s) (SQLite or PostgreSQL) -> API --
+# Scenario keys: store (sqlite | postgres: a server of its own from
+# scripts/postgres/up.sh), backends (how many, in one consumer group) and
+# partitions (of each topic the broker creates).
 # The relay on $relay_cpu; the broker, the backend and the load share
 # $load_cpu. Reported: events/s from the first send until the backend has
 # stored everything the relay answered 2xx, events per CPU-second of relay
@@ -186,17 +190,37 @@ run_bench_at() {
 # (marker events sent about once a second during the run, each polled until
 # the issue search finds it).
 kafka_dir=
-backend_pid=
+pg_dir=
+backend_pids=()
+bports=()
 stop_e2e() {
   bench_stop_stack
-  if [[ -n $backend_pid ]] && kill -TERM "$backend_pid" 2>/dev/null; then
-    wait "$backend_pid" 2>/dev/null || true
-  fi
-  backend_pid=
+  local pid
+  for pid in "${backend_pids[@]}"; do
+    if kill -TERM "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
+  done
+  backend_pids=()
   if [[ -n $kafka_dir ]]; then "$root/scripts/kafka/down.sh" "$kafka_dir" >/dev/null 2>&1 || true; fi
   kafka_dir=
+  if [[ -n $pg_dir ]]; then "$root/scripts/postgres/down.sh" "$pg_dir" >/dev/null 2>&1 || true; fi
+  pg_dir=
 }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# User + system ticks of the processes given.
+cpu_ticks() {
+  local pid total=0
+  for pid in "$@"; do total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done
+  echo "$total"
+}
+# Events stored by all backends together.
+backends_stored() {
+  local port total=0 n
+  for port in "${bports[@]}"; do
+    n=$(curl -sf "http://127.0.0.1:$port/metrics" |
+      awk '$1 == "tern_backend_events_stored_total" { print $2 }')
+    total=$((total + ${n:-0}))
+  done
+  echo "$total"
+}
 
 run_e2e() {
   local name=$1
@@ -211,21 +235,41 @@ for _ in range(200):
             s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
         print(p); break
     except OSError: pass')
-  taskset -c "$load_cpu" "$root/scripts/kafka/up.sh" "$kafka_dir" "$kport" >&2 || return 1
+  local partitions=${sc[partitions]:-1} backends=${sc[backends]:-1}
+  KAFKA_PARTITIONS=$partitions taskset -c "$load_cpu" "$root/scripts/kafka/up.sh" \
+    "$kafka_dir" "$kport" >&2 || return 1
   local bootstrap=127.0.0.1:$kport
-  local bport token=e2e-bench-token-0123456789
-  bport=$(bench_free_port)
-  printf '%s\n' "listen:" "  http: \"127.0.0.1:$bport\"" "store:" "  dsn: \"sqlite:$work/e2e.db\"" \
-    "kafka:" "  bootstrap_servers: \"$bootstrap\"" "auth:" "  api_token: \"$token\"" \
-    "logging:" "  level: warn" >"$work/backend.yml"
-  "$bin/tern-backend" project create --name e2e --config "$work/backend.yml" >"$work/project.txt" || return 1
-  taskset -c "$load_cpu" "$bin/tern-backend" run --config "$work/backend.yml" >"$work/backend.log" 2>&1 &
-  backend_pid=$!
-  local _
-  for _ in $(seq 200); do
-    curl -sf "http://127.0.0.1:$bport/healthz" >/dev/null && break
-    sleep 0.1
+  local store_dsn="sqlite:$work/e2e.db"
+  if [[ ${sc[store]:-sqlite} == postgres ]]; then
+    pg_dir=$work/postgres
+    taskset -c "$load_cpu" "$root/scripts/postgres/up.sh" "$pg_dir" >&2 || return 1
+    # A fresh server: its maintenance database is the backend's.
+    store_dsn="$(cat "$pg_dir/uri")/postgres"
+  fi
+  local token=e2e-bench-token-0123456789 b bport
+  bports=()
+  backend_pids=()
+  for b in $(seq 1 "$backends"); do
+    bport=$(bench_free_port)
+    bports+=("$bport")
+    # One consumer group (the default group id) for every backend.
+    printf '%s\n' "listen:" "  http: \"127.0.0.1:$bport\"" "store:" "  dsn: \"$store_dsn\"" \
+      "kafka:" "  bootstrap_servers: \"$bootstrap\"" "auth:" "  api_token: \"$token\"" \
+      "logging:" "  level: warn" >"$work/backend$b.yml"
+    if ((b == 1)); then
+      "$bin/tern-backend" project create --name e2e --config "$work/backend1.yml" \
+        >"$work/project.txt" || return 1
+    fi
+    taskset -c "$load_cpu" "$bin/tern-backend" run --config "$work/backend$b.yml" \
+      >"$work/backend$b.log" 2>&1 &
+    backend_pids+=($!)
+    local _
+    for _ in $(seq 200); do
+      curl -sf "http://127.0.0.1:$bport/healthz" >/dev/null && break
+      sleep 0.1
+    done
   done
+  bport=${bports[0]}
   # tern-bench's project 1 (its key, from its projects file) is the
   # backend's project 1: the backend checks project ids, the relay keys.
   http_port=$(bench_free_port)
@@ -238,7 +282,7 @@ for _ in range(200):
   local duration=${sc[duration]:-60}
   [[ -n $duration_override ]] && duration=$duration_override
   local b0 r0 t0
-  b0=$(cpu_ticks "$backend_pid")
+  b0=$(cpu_ticks "${backend_pids[@]}")
   r0=$(cpu_ticks "$relay_pid")
   t0=$(date +%s.%N)
   (
@@ -270,14 +314,13 @@ for _ in range(200):
   markers=$(wc -l <"$work/latency.txt")
   local want=$((sent_ok + markers)) stored=0
   for _ in $(seq 1200); do
-    stored=$(curl -sf "http://127.0.0.1:$bport/metrics" |
-      awk '$1 == "tern_backend_events_stored_total" { print $2 }')
+    stored=$(backends_stored)
     [[ ${stored:-0} -ge $want ]] && break
     sleep 0.1
   done
   local t1 b1 r1
   t1=$(date +%s.%N)
-  b1=$(cpu_ticks "$backend_pid")
+  b1=$(cpu_ticks "${backend_pids[@]}")
   r1=$(cpu_ticks "$relay_pid")
   echo "e2e: ${stored:-0} of $want events stored"
   python3 - "$name" "$work/$name.json" "$work/latency.txt" "$t0" "$t1" "${stored:-0}" "$want" \
@@ -296,7 +339,7 @@ print(json.dumps({
     "cpu_share": None, "peak_rss_kb": r["target"]["peak_rss_kb"],
     "by_status": r["by_status"], "target": None,
     "p50": q(0.5), "p99": q(0.99),
-    "latency_from": f"send until the API finds it ({len(lats)} markers under load); per CPU-s counts relay + backend",
+    "latency_from": f"send until the API finds it ({len(lats)} markers under load); per CPU-s counts relay + backends (not a PostgreSQL server's)",
     "e2e_complete": stored >= want,
 }))
 PY

@@ -13,6 +13,7 @@
 #                    fetches them from Maven Central; later runs reuse them.
 #   KAFKA_START_TIMEOUT  seconds to wait for the broker to answer (default 60)
 #   KAFKA_JAVA_OPTS      extra JVM options for the format step and the broker
+#   KAFKA_PARTITIONS     partitions of each auto-created topic (default 1)
 #   KAFKA_KEEP_DATA=1    restart on the data a previous run left in WORKDIR
 #                        (no wipe, no format): its topics and messages stay.
 #                        Without it every start is a fresh, empty cluster.
@@ -106,7 +107,10 @@ else
   rm -rf "$W/data" "$W/logs" "$W/kafka.pid" "$W/bootstrap" "$W/server.properties"
 fi
 mkdir -p "$W/data" "$W/logs"
+PARTITIONS=${KAFKA_PARTITIONS:-1}
+[[ $PARTITIONS =~ ^[1-9][0-9]*$ ]] || die "bad KAFKA_PARTITIONS '$PARTITIONS'"
 sed -e "s#@DATA@#$W/data#g" -e "s#@PORT@#$PORT#g" -e "s#@CONTROLLER_PORT@#$CPORT#g" \
+  -e "s#^num.partitions=1\$#num.partitions=$PARTITIONS#" \
   "$HERE/server.properties" >"$W/server.properties"
 
 # C1 only (TieredStopAtLevel=1): about half the start-up CPU on a busy 2-core
