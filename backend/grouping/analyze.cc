@@ -48,14 +48,6 @@ std::string_view Strip(std::string_view s) {
   return s;
 }
 
-std::string FunctionNameForFrame(const JsonValue& frame,
-                                 std::string_view platform) {
-  std::string_view function = StrOr(frame, "function");
-  if (!StrOr(frame, "raw_function").empty()) return std::string(function);
-  if (function.empty()) return "";
-  return TrimFunctionName(function, StrOr(frame, "platform", platform));
-}
-
 // Sentry's get_frame_culprit.
 std::string FrameCulprit(const JsonValue& frame, std::string_view platform) {
   platform = StrOr(frame, "platform", platform);
@@ -173,7 +165,8 @@ std::string TagsJson(const JsonValue& tags) {
 
 }  // namespace
 
-absl::StatusOr<EventFacts> Analyze(std::string_view event_json) {
+absl::StatusOr<EventFacts> Analyze(std::string_view event_json,
+                                   const ProjectGrouping& project) {
   TERN_ASSIGN_OR_RETURN(JsonValue event, protocol::ParseJson(event_json));
   if (!event.is_object()) {
     return absl::InvalidArgumentError("event is not a JSON object");
@@ -216,7 +209,7 @@ absl::StatusOr<EventFacts> Analyze(std::string_view event_json) {
     return facts;
   }
 
-  TERN_ASSIGN_OR_RETURN(facts.hashes, ComputeHashes(event));
+  TERN_ASSIGN_OR_RETURN(facts.hashes, ComputeHashes(event, project));
 
   if (const JsonValue* exc = LastException(event)) {
     // ErrorEvent: type (unless synthetic) and value; crash location.
@@ -262,6 +255,10 @@ absl::StatusOr<EventFacts> Analyze(std::string_view event_json) {
       facts.title = "<unlabeled event>";
     }
   }
+
+  // A fingerprinting rule's title="..." names the issue instead (Sentry
+  // stores it as the event's title).
+  if (facts.hashes.rule_title) facts.title = *facts.hashes.rule_title;
 
   // Sentry's get_culprit: the client's culprit, else the transaction, else
   // one generated from the crashing frame.

@@ -3,6 +3,7 @@
 #include <functional>
 #include <vector>
 
+#include "backend/grouping/event_fields.h"
 #include "backend/grouping/regex.h"
 
 namespace tern::grouping {
@@ -347,6 +348,14 @@ std::string TrimFunctionName(std::string_view function,
     return TrimNativeFunctionName(function, platform);
   }
   return std::string(function);
+}
+
+std::string FunctionNameForFrame(const protocol::JsonValue& frame,
+                                 std::string_view platform) {
+  std::string_view function = StrOr(frame, "function");
+  if (!StrOr(frame, "raw_function").empty()) return std::string(function);
+  if (function.empty()) return "";
+  return TrimFunctionName(function, StrOr(frame, "platform", platform));
 }
 
 }  // namespace tern::grouping

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/json_value.h"
+
 namespace tern::grouping {
 
 // "native" (c, cocoa, native, objc, swift), "javascript" (javascript, node)
@@ -25,6 +27,12 @@ std::string TrimFunctionName(std::string_view function,
 // "std::vector<T>::push_back").
 std::string TrimNativeFunctionName(std::string_view function,
                                    std::string_view platform);
+
+// Sentry's get_function_name_for_frame: the function as sent when the frame
+// has a raw_function, else TrimFunctionName of it for the frame's (or the
+// event's) platform; "" without a function.
+std::string FunctionNameForFrame(const protocol::JsonValue& frame,
+                                 std::string_view platform);
 
 }  // namespace tern::grouping
 

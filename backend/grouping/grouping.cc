@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "backend/grouping/enhancers.h"
 #include "backend/grouping/event_fields.h"
+#include "backend/grouping/fingerprinting.h"
 #include "backend/grouping/functions.h"
 #include "backend/grouping/md5.h"
 #include "backend/grouping/regex.h"
@@ -1112,14 +1113,38 @@ void ResolveFingerprintValues(const JsonValue& event,
   }
 }
 
+// Sentry's expand_title_template: every {{ variable }} in `title` resolved
+// as in a fingerprint; an unknown one stays as written.
+std::string ExpandTitleTemplate(std::string_view title,
+                                const JsonValue& event) {
+  static const Regex variable(R"(\{\{\s*(\S+)\s*\}\})");
+  return variable.Replace(
+      title, [&](std::string_view match, int, std::string* out) {
+        std::optional<std::string_view> key = FingerprintVariable(match);
+        std::optional<std::string> v;
+        if (key) v = ResolveFingerprintVariable(*key, event);
+        out->append(v ? *v : std::string(match));
+      });
+}
+
 }  // namespace
 
-absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event) {
+absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event,
+                                             const ProjectGrouping& project) {
   if (!event.is_object()) {
     return absl::InvalidArgumentError("event is not a JSON object");
   }
   Variants variants = ComponentVariants(event);
   std::optional<std::vector<std::string>> fingerprint = Fingerprint(event);
+  // A server-side rule overrides what the client sent (Sentry's
+  // apply_server_fingerprinting); an empty rule fingerprint means default.
+  const FingerprintRule* rule = project.fingerprinting != nullptr
+                                    ? project.fingerprinting->Match(event)
+                                    : nullptr;
+  if (rule != nullptr) {
+    fingerprint = rule->fingerprint;
+    if (fingerprint->empty()) fingerprint.reset();
+  }
   if (!fingerprint) fingerprint = std::vector<std::string>{"{{ default }}"};
   ResolveFingerprintValues(event, &*fingerprint);
   bool has_default = false, only_default = true;
@@ -1164,6 +1189,11 @@ absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event) {
   for (const auto& [name, hash] : result.variants) any |= hash.has_value();
   if (!any) result.variants.emplace_back("fallback", Md5Hex(""));
   SortSystemLast(&result);
+  if (rule != nullptr) {
+    result.fingerprint_rule_line = rule->line;
+    if (rule->title)
+      result.rule_title = ExpandTitleTemplate(*rule->title, event);
+  }
   return result;
 }
 

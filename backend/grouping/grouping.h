@@ -34,6 +34,18 @@ struct GroupingHashes {
   // Distinct hashes in assignment order: app (or custom/hybrid) first,
   // system last. An event joins the group of the first hash already known.
   std::vector<std::string> ordered;
+  // Set when a project's fingerprinting rule decided the fingerprint: the
+  // rule's line, and its title="..." with the variables expanded.
+  int fingerprint_rule_line = 0;
+  std::optional<std::string> rule_title;
+};
+
+class FingerprintingRules;
+
+// A project's own grouping configuration (server-side rules); null members
+// are none. Owned by the caller and read only.
+struct ProjectGrouping {
+  const FingerprintingRules* fingerprinting = nullptr;
 };
 
 // Everything the backend stores about an event, from ONE parse.
@@ -62,11 +74,16 @@ struct EventFacts {
 
 // Parses `event_json` (a raw SDK event or the relay's normalized payload)
 // and computes its facts. InvalidArgument when it is not a JSON object.
-absl::StatusOr<EventFacts> Analyze(std::string_view event_json);
+// `project` adds the project's server-side rules: a matching fingerprinting
+// rule replaces the event's fingerprint and, with a title attribute, the
+// issue title.
+absl::StatusOr<EventFacts> Analyze(std::string_view event_json,
+                                   const ProjectGrouping& project = {});
 
 // The grouping hashes of an already parsed event. InvalidArgument when
 // `event` is not an object.
-absl::StatusOr<GroupingHashes> ComputeHashes(const protocol::JsonValue& event);
+absl::StatusOr<GroupingHashes> ComputeHashes(
+    const protocol::JsonValue& event, const ProjectGrouping& project = {});
 
 // {"app":"<md5>"|null,"system":...}, in the order of `hashes.variants`.
 std::string HashesToJson(const GroupingHashes& hashes);
