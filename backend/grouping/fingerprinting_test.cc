@@ -9,6 +9,8 @@
 #include "backend/grouping/grouping.h"
 #include "gtest/gtest.h"
 #include "protocol/json_value.h"
+#include "protocol/json_writer.h"
+#include "tests/support/samples.h"
 
 namespace tern::grouping {
 namespace {
@@ -248,6 +250,63 @@ TEST(FingerprintingGroupingTest, RuleFingerprintAndTitle) {
   const std::string other = R"({"exception":{"values":[{"type":"Else"}]}})";
   EXPECT_EQ(Analyze(other, project)->hashes.ordered,
             Analyze(other)->hashes.ordered);
+}
+
+// Sentry's own fixtures (tests/sentry/grouping/fingerprint_inputs and the
+// snapshots of test_fingerprinting, collected in
+// testdata/sentry_fingerprinting_cases.json): per input event, its rules,
+// the fingerprint values the matching rule resolves to (null: no rule
+// matches) and the issue title. The values are checked through the hash: an
+// event with the rules hashes as the same event with those values sent as
+// its client fingerprint.
+TEST(FingerprintingGroupingTest, SentryFixtures) {
+  const std::string file = std::string(TERN_SOURCE_DIR) +
+                           "/backend/grouping/testdata/"
+                           "sentry_fingerprinting_cases.json";
+  absl::StatusOr<protocol::JsonValue> cases =
+      protocol::ParseJson(tern::testing::ReadFileOrDie(file));
+  ASSERT_TRUE(cases.ok()) << cases.status();
+  ASSERT_GE(cases->items().size(), 30u);
+  for (const protocol::JsonValue& c : cases->items()) {
+    const std::string name(c["name"].string());
+    SCOPED_TRACE(name);
+    FingerprintingRules rules = Rules(c["rules"].string());
+    std::string event;
+    c["event"].AppendJson(&event);
+    absl::StatusOr<protocol::JsonValue> parsed = protocol::ParseJson(event);
+    ASSERT_TRUE(parsed.ok());
+    absl::StatusOr<EventFacts> with_rules = Analyze(event, {&rules});
+    ASSERT_TRUE(with_rules.ok()) << with_rules.status();
+    const protocol::JsonValue& values = c["expected_fingerprint_values"];
+    if (values.is_null()) {
+      EXPECT_EQ(rules.Match(*parsed), nullptr);
+      EXPECT_EQ(with_rules->hashes.ordered, Analyze(event)->hashes.ordered);
+    } else {
+      EXPECT_NE(rules.Match(*parsed), nullptr);
+      // The same event with the expected values as its client fingerprint.
+      std::string client;
+      protocol::JsonWriter w(&client);
+      w.BeginObject();
+      w.Key("fingerprint");
+      w.BeginArray();
+      for (const protocol::JsonValue& v : values.items()) w.String(v.string());
+      w.EndArray();
+      for (const auto& [key, value] : parsed->members()) {
+        if (key == "fingerprint") continue;
+        w.Key(key);
+        std::string raw;
+        value.AppendJson(&raw);
+        w.Raw(raw);
+      }
+      w.EndObject();
+      absl::StatusOr<EventFacts> expected = Analyze(client);
+      ASSERT_TRUE(expected.ok());
+      EXPECT_EQ(with_rules->hashes.ordered, expected->hashes.ordered) << client;
+    }
+    if (c["expected_title"].is_string()) {
+      EXPECT_EQ(with_rules->title, c["expected_title"].string());
+    }
+  }
 }
 
 TEST(NormalizeSdkTagTest, SentrysTable) {

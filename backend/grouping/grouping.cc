@@ -1029,7 +1029,7 @@ std::optional<std::string> ResolveFingerprintVariable(std::string_view key,
   if (key == "transaction") {
     return OrPlaceholder(StrOr(event, "transaction"), "<no-transaction>");
   }
-  if (key == "message") {
+  if (key == "message" || key == "raw_message") {
     std::string_view m;
     const JsonValue& logentry = event["logentry"];
     if (logentry.is_object()) {
@@ -1044,7 +1044,8 @@ std::optional<std::string> ResolveFingerprintVariable(std::string_view key,
   if (key == "type" || key == "error.type") {
     return OrPlaceholder(exc_field("type"), "<no-type>");
   }
-  if (key == "value" || key == "error.value") {
+  if (key == "value" || key == "raw_value" || key == "error.value" ||
+      key == "error.raw_value") {
     return OrPlaceholder(exc_field("value"), "<no-value>");
   }
   if (key == "function" || key == "stack.function") {
@@ -1108,6 +1109,11 @@ void ResolveFingerprintValues(const JsonValue& event,
     if (!key || *key == "default") continue;
     if (std::optional<std::string> v =
             ResolveFingerprintVariable(*key, event)) {
+      // Sentry parameterizes the message (all of it, not its first two
+      // lines) where a fingerprint uses it; a title keeps it raw.
+      if (*key == "message" && *v != "<no-message>") {
+        *v = NormalizeMessageForGrouping(*v, /*trim=*/false);
+      }
       entry = std::move(*v);
     }
   }

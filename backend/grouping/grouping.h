@@ -92,7 +92,10 @@ std::string HashesToJson(const GroupingHashes& hashes);
 // (plus "..." when that dropped anything), with emails, URLs, hostnames, IPs,
 // UUIDs, SHA1s, MD5s, dates, durations, hex, floats, ints and quoted or
 // boolean values after '=' replaced by <email>, <url>, ... placeholders.
-std::string NormalizeMessageForGrouping(std::string_view message);
+// Without `trim` every line is kept (Sentry's trim_message=False, for a
+// fingerprint's {{ message }}).
+std::string NormalizeMessageForGrouping(std::string_view message,
+                                        bool trim = true);
 
 namespace internal {
 // NormalizeMessageForGrouping with every alternative of the alternation

@@ -211,6 +211,22 @@ unsigned FeaturesOf(std::string_view subject) {
   return features;
 }
 
+// Every match of the variant's alternation replaced by its placeholder.
+std::string Substitute(const Variant& variant, std::string_view text) {
+  // Replace reports the position in `groups` of the first group that took
+  // part; the -1 entries (alternatives left out) never do.
+  return variant.regex.Replace(
+      text,
+      [](std::string_view, int which, std::string* out) {
+        if (which > 0) {
+          out->push_back('<');
+          out->append(kAlternatives[which - 1].name);
+          out->push_back('>');
+        }
+      },
+      variant.groups);
+}
+
 bool IsBlank(std::string_view line) {
   for (char c : line) {
     if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '\f' &&
@@ -221,7 +237,13 @@ bool IsBlank(std::string_view line) {
   return true;
 }
 
-std::string Normalize(std::string_view message, bool every_pattern) {
+std::string Normalize(std::string_view message, bool every_pattern,
+                      bool trim = true) {
+  if (!trim) {
+    const Variant& variant =
+        VariantFor(every_pattern ? kAllFeatures : FeaturesOf(message));
+    return Substitute(variant, message);
+  }
   // The first two non-empty lines (Python's splitlines: \n, \r\n, \r and a
   // few more separators; the ASCII ones are what SDKs send).
   std::string trimmed;
@@ -245,23 +267,13 @@ std::string Normalize(std::string_view message, bool every_pattern) {
   if (trimmed != message) trimmed += "...";
   const Variant& variant =
       VariantFor(every_pattern ? kAllFeatures : FeaturesOf(trimmed));
-  // Replace reports the position in `groups` of the first group that took
-  // part; the -1 entries (alternatives left out) never do.
-  return variant.regex.Replace(
-      trimmed,
-      [](std::string_view, int which, std::string* out) {
-        if (which > 0) {
-          out->push_back('<');
-          out->append(kAlternatives[which - 1].name);
-          out->push_back('>');
-        }
-      },
-      variant.groups);
+  return Substitute(variant, trimmed);
 }
 
 }  // namespace
 
-std::string NormalizeMessageForGrouping(std::string_view message) {
+std::string NormalizeMessageForGrouping(std::string_view message, bool trim) {
+  if (!trim) return Normalize(message, /*every_pattern=*/false, /*trim=*/false);
   // The same exception values and messages recur across the events of an
   // issue, and the regex costs about 50 ns per character: a bounded cache
   // per thread answers repeats with one lookup. Long messages are rare and
