@@ -119,6 +119,10 @@ class FlakyStore : public storage::Store {
                               std::string_view settings_json) override {
     TERN_FORWARD(SetKeySettings(key, settings_json));
   }
+  absl::Status SetProjectRules(int64_t id, std::string_view fingerprinting,
+                               std::string_view stacktrace) override {
+    TERN_FORWARD(SetProjectRules(id, fingerprinting, stacktrace));
+  }
   absl::StatusOr<storage::IssuePage> ListIssues(
       const storage::IssueQuery& q) override {
     TERN_FORWARD(ListIssues(q));

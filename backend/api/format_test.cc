@@ -74,7 +74,7 @@ TEST(ApiCursorTest, EventCursorRoundTripsAndRejectsJunk) {
 }
 
 TEST(ApiWriteIssueTest, SentryShape) {
-  storage::Project project{7, "Backend", "backend", 0};
+  storage::Project project{7, "Backend", "backend", 0, "", ""};
   storage::Issue issue;
   issue.id = 123;
   issue.project_id = 7;
@@ -176,7 +176,7 @@ TEST(ApiWriteEventTest, PayloadEmbeddedAsJsonOrStringWhenBroken) {
 }
 
 TEST(ApiProjectConfigTest, AllKeysAndMergedDomains) {
-  storage::Project project{5, "Web", "web", 0};
+  storage::Project project{5, "Web", "web", 0, "", ""};
   std::vector<storage::ProjectKey> keys(3);
   keys[0].id = 10;
   keys[0].public_key = std::string(32, 'a');
@@ -209,7 +209,7 @@ TEST(ApiProjectConfigTest, AllKeysAndMergedDomains) {
 }
 
 TEST(ApiProjectConfigTest, QuotasAreTheUnionOfTheKeysById) {
-  storage::Project project{5, "Web", "web", 0};
+  storage::Project project{5, "Web", "web", 0, "", ""};
   std::vector<storage::ProjectKey> keys(4);
   for (size_t i = 0; i < keys.size(); ++i) {
     keys[i].id = static_cast<int64_t>(10 + i);

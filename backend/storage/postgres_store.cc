@@ -163,6 +163,10 @@ CREATE INDEX outbox_project ON outbox (project_id, created);
 CREATE INDEX outbox_issue ON outbox (issue_id, created);
 ALTER TABLE events ADD COLUMN user_key TEXT NOT NULL DEFAULT '';
 )sql",
+    R"sql(
+ALTER TABLE projects ADD COLUMN fingerprinting_rules TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN stacktrace_rules TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // Taken (per transaction) while migrating, so backends starting together do
@@ -805,6 +809,19 @@ class PostgresStoreImpl final : public Store {
                      "::boolean WHERE public_key = ", p.Add(public_key));
     TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
     if (r.Changed() == 0) return absl::NotFoundError("no such key");
+    return absl::OkStatus();
+  }
+
+  absl::Status SetProjectRules(int64_t project_id,
+                               std::string_view fingerprinting_rules,
+                               std::string_view stacktrace_rules) override {
+    Params p;
+    std::string sql = absl::StrCat(
+        "UPDATE projects SET fingerprinting_rules = ",
+        p.Add(fingerprinting_rules), ", stacktrace_rules = ",
+        p.Add(stacktrace_rules), " WHERE id = ", p.Add(project_id), "::bigint");
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
+    if (r.Changed() == 0) return absl::NotFoundError("no such project");
     return absl::OkStatus();
   }
 

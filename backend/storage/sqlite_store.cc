@@ -163,6 +163,10 @@ CREATE INDEX outbox_project ON outbox (project_id, created);
 CREATE INDEX outbox_issue ON outbox (issue_id, created);
 ALTER TABLE events ADD COLUMN user_key TEXT NOT NULL DEFAULT '';
 )sql",
+    R"sql(
+ALTER TABLE projects ADD COLUMN fingerprinting_rules TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN stacktrace_rules TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 absl::Status SqliteError(sqlite3* db, int rc, std::string_view what) {
@@ -682,6 +686,19 @@ class SqliteStoreImpl final : public Store {
         int64_t n, c->Run("UPDATE keys SET active = ? WHERE public_key = ?",
                           int64_t{active}, public_key));
     if (n == 0) return absl::NotFoundError("no such key");
+    return absl::OkStatus();
+  }
+
+  absl::Status SetProjectRules(int64_t project_id,
+                               std::string_view fingerprinting_rules,
+                               std::string_view stacktrace_rules) override {
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        int64_t n, c->Run("UPDATE projects SET fingerprinting_rules = ?, "
+                          "stacktrace_rules = ? WHERE id = ?",
+                          fingerprinting_rules, stacktrace_rules, project_id));
+    if (n == 0) return absl::NotFoundError("no such project");
     return absl::OkStatus();
   }
 

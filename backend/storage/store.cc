@@ -269,7 +269,7 @@ absl::StatusOr<std::pair<Project, ProjectKey>> NewProject(
     std::string_view name) {
   TERN_ASSIGN_OR_RETURN(std::string slug, MakeSlug(name));
   TERN_ASSIGN_OR_RETURN(std::string public_key, NewPublicKey());
-  Project project{0, std::string(name), std::move(slug), NowMs()};
+  Project project{0, std::string(name), std::move(slug), NowMs(), "", ""};
   ProjectKey key;
   key.public_key = std::move(public_key);
   key.created_ms = project.created_ms;

@@ -47,6 +47,12 @@ struct Project {
   std::string name;
   std::string slug;  // lowercase name, [a-z0-9-]; unique
   int64_t created_ms = 0;
+  // Server-side grouping rules in Sentry's text syntax, "" for none:
+  // fingerprinting rules (Sentry's sentry:fingerprinting_rules) and
+  // stack-trace rules (sentry:grouping_enhancements). The store keeps the
+  // text as given; backend/api validates it first (docs/grouping.md).
+  std::string fingerprinting_rules;
+  std::string stacktrace_rules;
 };
 
 struct ProjectKey {
@@ -383,6 +389,12 @@ class Store {
   // protocol::ParseJson before the database is touched); NotFound for an
   // unknown key. What the settings mean (quotas, allowed origins) is the
   // API's business (backend/api ProjectConfigFor), not the store's.
+  // Replaces the project's grouping rules (see Project); NotFound for an
+  // unknown project. Consumers pick the change up on their next project
+  // refresh (backend/consumer).
+  virtual absl::Status SetProjectRules(int64_t project_id,
+                                       std::string_view fingerprinting_rules,
+                                       std::string_view stacktrace_rules) = 0;
   virtual absl::Status SetKeySettings(std::string_view public_key,
                                       std::string_view settings_json) = 0;
 

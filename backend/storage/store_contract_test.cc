@@ -363,6 +363,39 @@ TEST_P(StoreContractTest, KeySettings) {
       absl::StatusCode::kNotFound);
 }
 
+TEST_P(StoreContractTest, ProjectRules) {
+  auto a = store_->CreateProject("rules-a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = store_->CreateProject("rules-b");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->first.fingerprinting_rules, "");
+  const std::string fp = "error.type:\"It's\" -> it\n";
+  const std::string st = "stack.function:std::* -app\n";
+  ASSERT_TRUE(store_->SetProjectRules(a->first.id, fp, st).ok());
+  auto got = store_->GetProject(a->first.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->fingerprinting_rules, fp);
+  EXPECT_EQ(got->stacktrace_rules, st);
+  auto listed = store_->ListProjects();
+  ASSERT_TRUE(listed.ok());
+  for (const Project& p : *listed) {
+    if (p.id == b->first.id) {
+      EXPECT_EQ(p.fingerprinting_rules, "");
+      EXPECT_EQ(p.stacktrace_rules, "");
+    }
+    if (p.id == a->first.id) {
+      EXPECT_EQ(p.fingerprinting_rules, fp);
+    }
+  }
+  auto by_slug = store_->GetProjectBySlug("rules-a");
+  ASSERT_TRUE(by_slug.ok());
+  EXPECT_EQ(by_slug->stacktrace_rules, st);
+  ASSERT_TRUE(store_->SetProjectRules(a->first.id, "", "").ok());
+  EXPECT_EQ(store_->GetProject(a->first.id)->fingerprinting_rules, "");
+  EXPECT_EQ(store_->SetProjectRules(987654321, "", "").code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_P(StoreContractTest, NewEventOpensIssue) {
   int64_t p = NewProject();
   EventRecord e = Event(p, 1, {"app1", "sys1"}, 5000);

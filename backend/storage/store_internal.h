@@ -76,7 +76,8 @@ constexpr absl::string_view kIssueCols =
 constexpr absl::string_view kEventCols =
     "project_id, event_id, issue_id, received, timestamp, level, release, "
     "environment, platform, tags";
-constexpr absl::string_view kProjectCols = "id, name, slug, created";
+constexpr absl::string_view kProjectCols =
+    "id, name, slug, created, fingerprinting_rules, stacktrace_rules";
 constexpr absl::string_view kKeyCols =
     "id, public_key, project_id, active, created, settings";
 constexpr absl::string_view kOffsetCols = "topic, partition, next_offset";
@@ -127,7 +128,8 @@ EventSummary ReadEvent(const Row& r) {
 
 template <typename Row>
 Project ReadProject(const Row& r) {
-  return Project{r.Int(0), r.Text(1), r.Text(2), r.Int(3)};
+  return Project{r.Int(0), r.Text(1), r.Text(2), r.Int(3), r.Text(4),
+                 r.Text(5)};
 }
 
 template <typename Row>
