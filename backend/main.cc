@@ -41,6 +41,7 @@
 #include "backend/alerts/rule.h"
 #include "backend/alerts/sender.h"
 #include "backend/app/backend.h"
+#include "backend/grouping/fingerprinting.h"
 #include "backend/grouping/grouping.h"
 #include "backend/storage/store.h"
 #include "common/status.h"
@@ -56,6 +57,8 @@ constexpr char kUsage[] =
     "       tern-backend hash [FILE|-]\n"
     "       tern-backend project create --name NAME [--config FILE]\n"
     "       tern-backend project list [--config FILE]\n"
+    "       tern-backend project set-rules --project SLUG "
+    "--fingerprinting RULES_FILE [--config FILE]\n"
     "       tern-backend key disable KEY [--config FILE]\n"
     "       tern-backend key set KEY --settings JSON [--config FILE]\n"
     "       tern-backend cleanup --days N [--config FILE]\n"
@@ -84,6 +87,7 @@ struct Args {
   std::optional<std::string> settings;
   std::optional<std::string> project;
   std::optional<std::string> target;
+  std::optional<std::string> fingerprinting;
   std::vector<std::string> positional;
 };
 
@@ -114,6 +118,9 @@ std::optional<Args> ParseArgs(int argc, char** argv, int first) {
     } else if (a == "--target") {
       if (!value(&v)) return std::nullopt;
       args.target = v;
+    } else if (a == "--fingerprinting") {
+      if (!value(&v)) return std::nullopt;
+      args.fingerprinting = v;
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
       return std::nullopt;
     } else {
@@ -175,6 +182,40 @@ int Hash(const Args& args) {
   return 0;
 }
 
+// `project set-rules --project SLUG --fingerprinting FILE`: the project's
+// server-side fingerprinting rules (docs/grouping.md), checked with the
+// backend's parser first (Sentry's error message, line and column); an
+// empty file clears them. Consumers apply them within their project refresh.
+int SetProjectRules(const Args& args) {
+  if (args.positional.size() != 1 || !args.project || !args.fingerprinting) {
+    return Usage();
+  }
+  std::ifstream in(*args.fingerprinting, std::ios::binary);
+  if (!in) return Fail(absl::StrCat("cannot read ", *args.fingerprinting));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string rules = text.str();
+  if (absl::StatusOr<tern::grouping::FingerprintingRules> parsed =
+          tern::grouping::FingerprintingRules::Parse(rules);
+      !parsed.ok()) {
+    return Fail(
+        absl::StrCat(*args.fingerprinting, ": ", parsed.status().message()));
+  }
+  int code = 0;
+  std::optional<Opened> o = Open(args, &code);
+  if (!o) return code;
+  absl::StatusOr<tern::storage::Project> project =
+      o->store->GetProjectBySlug(*args.project);
+  if (!project.ok()) return Fail(project.status().message());
+  if (absl::Status s = o->store->SetProjectRules(project->id, rules,
+                                                 project->stacktrace_rules);
+      !s.ok()) {
+    return Fail(s.message());
+  }
+  std::printf("updated %s\n", project->slug.c_str());
+  return 0;
+}
+
 int Project(const Args& args) {
   if (args.positional.empty()) return Usage();
   int code = 0;
@@ -189,6 +230,9 @@ int Project(const Args& args) {
                 static_cast<long long>(project.id), project.slug.c_str(),
                 key.public_key.c_str(), Dsn(o->config, key).c_str());
     return 0;
+  }
+  if (args.positional[0] == "set-rules") {
+    return SetProjectRules(args);
   }
   if (args.positional[0] == "list") {
     if (args.positional.size() != 1) return Usage();

@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "net/test_client.h"
 #include "protocol/json_value.h"
+#include "protocol/json_writer.h"
 #include "protocol/project_config.h"
 
 namespace tern::api {
@@ -462,7 +463,7 @@ TEST_F(ApiServerTest, NotificationsListTheOutbox) {
 
 TEST_F(ApiServerTest, UnknownRoutesAndMethods) {
   for (const char* path :
-       {"/api/0/", "/api/0", "/api/0/nope/", "/api/0/projects/x/y/",
+       {"/api/0/", "/api/0", "/api/0/nope/", "/api/0/projects/x/y/z/",
         "/api/0/issues/1/other/", "/api/0/issues/1/events/x/",
         "/api/0//issues/1/", "/api/0/projects/a/b/c/issues/", "/",
         "/api/1/projects/", "/favicon.ico"}) {
@@ -488,6 +489,60 @@ TEST_F(ApiServerTest, UnknownRoutesAndMethods) {
       Call("POST", "/api/0/issues/1/", absl::StrCat("Bearer ", kApiToken), "{}")
           .status,
       405);
+}
+
+// GET/PUT /projects/[{org}/]{project}/: the project's grouping rules, set
+// only when they parse, with Sentry's error (and where) otherwise.
+TEST_F(ApiServerTest, ProjectDetailsAndFingerprintingRules) {
+  Response r = Get("/api/0/projects/backend/");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["slug"].string(), "backend");
+  EXPECT_EQ(r.Json()["fingerprintingRules"].string(), "");
+  const std::string rules = "error.type:DatabaseUnavailable -> system-down\n";
+  std::string body = "{\"fingerprintingRules\":";
+  protocol::JsonWriter::AppendQuoted(&body, rules);
+  body += "}";
+  r = Put("/api/0/projects/backend/", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["fingerprintingRules"].string(), rules);
+  // Sentry's org/project form names the same project.
+  r = Get("/api/0/projects/sentry/backend/");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["fingerprintingRules"].string(), rules);
+  auto stored = store_->GetProjectBySlug("backend");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->fingerprinting_rules, rules);
+
+  r = Put("/api/0/projects/backend/",
+          R"({"fingerprintingRules":"type:a -> b\n  oops\n"})");
+  EXPECT_EQ(r.status, 400);
+  // (The detail shows control characters as '?'.)
+  EXPECT_EQ(r.Detail(),
+            "fingerprintingRules: Invalid syntax near \"oops?\" (line 2, "
+            "column 3)");
+  r = Put("/api/0/projects/backend/", R"({"fingerprintingRules":3})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Detail(), "fingerprintingRules: expected a string");
+  r = Put("/api/0/projects/backend/", R"({"name":"x"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Detail(),
+            "name: not a field that can be set (fingerprintingRules can)");
+  EXPECT_EQ(Put("/api/0/projects/backend/", "[").status, 400);
+  // Nothing of the refused bodies was stored.
+  EXPECT_EQ(store_->GetProjectBySlug("backend")->fingerprinting_rules, rules);
+  // An empty text clears the rules.
+  r = Put("/api/0/projects/backend/", R"({"fingerprintingRules":""})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(store_->GetProjectBySlug("backend")->fingerprinting_rules, "");
+
+  r = Get("/api/0/projects/x/y/");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.Detail(), "project not found");
+  r = Call("DELETE", "/api/0/projects/backend/",
+           absl::StrCat("Bearer ", kApiToken));
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("Allow"), "GET, PUT");
+  EXPECT_EQ(Call("GET", "/api/0/projects/backend/", "").status, 401);
 }
 
 TEST_F(ApiServerTest, ListsProjects) {

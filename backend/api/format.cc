@@ -138,6 +138,19 @@ void WriteProject(protocol::JsonWriter& w, const storage::Project& project) {
   w.EndObject();
 }
 
+void WriteProjectDetails(protocol::JsonWriter& w,
+                         const storage::Project& project) {
+  w.BeginObject();
+  WriteProjectRefFields(w, project);
+  w.Key("dateCreated");
+  w.String(FormatTimeMs(project.created_ms));
+  w.Key("fingerprintingRules");
+  w.String(project.fingerprinting_rules);
+  w.Key("groupingEnhancements");
+  w.String(project.stacktrace_rules);
+  w.EndObject();
+}
+
 void WriteIssue(protocol::JsonWriter& w, const storage::Issue& issue,
                 const storage::Project& project) {
   const storage::IssueFields& f = issue.fields;

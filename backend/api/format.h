@@ -47,6 +47,10 @@ std::optional<storage::EventCursor> ParseEventCursor(std::string_view text);
 // {"id": "1", "slug": "backend", "name": "Backend", "dateCreated": "..."}.
 // Ids are strings, as in Sentry.
 void WriteProject(protocol::JsonWriter& w, const storage::Project& project);
+// WriteProject's fields and the project's grouping rules, as Sentry's
+// project details name them (fingerprintingRules, groupingEnhancements).
+void WriteProjectDetails(protocol::JsonWriter& w,
+                         const storage::Project& project);
 
 // One issue, camelCase like Sentry's group serializer: id (string), shortId,
 // title, culprit, level, status, count (string), firstSeen, lastSeen,

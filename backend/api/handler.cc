@@ -18,6 +18,7 @@
 #include "backend/alerts/rule.h"
 #include "backend/api/format.h"
 #include "backend/api/query.h"
+#include "backend/grouping/fingerprinting.h"
 #include "common/http_status.h"
 #include "common/status.h"
 #include "protocol/json_value.h"
@@ -238,6 +239,14 @@ Reply ApiHandler::Route(const net::HttpRequest& req) {
       if (!Authorized(req, auth_.api_token)) return unauthorized();
       return ListProjects();
     }
+    // /projects/{project}/ or Sentry's /projects/{org}/{project}/
+    if (s.size() == 2 || (s.size() == 3 && s[2] != "rules" &&
+                          s[2] != "notifications" && s[2] != "issues")) {
+      if (method != "GET" && method != "PUT")
+        return MethodNotAllowed("GET, PUT");
+      if (!Authorized(req, auth_.api_token)) return unauthorized();
+      return ProjectDetails(req, s.back());
+    }
     // /projects/{project}/rules/[{id}/] and /projects/{project}/notifications/
     if (s.size() == 3 && s[2] == "rules") {
       if (method != "GET" && method != "POST") {
@@ -313,6 +322,50 @@ Reply ApiHandler::ListProjects() {
   w.BeginArray();
   for (const storage::Project& p : *projects) WriteProject(w, p);
   w.EndArray();
+  return r;
+}
+
+Reply ApiHandler::ProjectDetails(const net::HttpRequest& req,
+                                 std::string_view project_ref) {
+  absl::StatusOr<storage::Project> project = FindProject(project_ref);
+  if (!project.ok()) return StoreError(project.status(), "project");
+  if (req.method == "PUT") {
+    auto body = protocol::ParseJson(req.body);
+    if (!body.ok()) {
+      return Detail(400, absl::StrCat("body: ", body.status().message()));
+    }
+    if (!body->is_object()) return Detail(400, "body: expected a JSON object");
+    std::string fingerprinting = project->fingerprinting_rules;
+    for (const auto& [key, value] : body->members()) {
+      if (key == "fingerprintingRules") {
+        if (!value.is_string()) {
+          return Detail(400, "fingerprintingRules: expected a string");
+        }
+        // Refused with Sentry's message (and where) rather than stored and
+        // ignored at ingest.
+        absl::StatusOr<grouping::FingerprintingRules> parsed =
+            grouping::FingerprintingRules::Parse(value.string());
+        if (!parsed.ok()) {
+          return Detail(400, absl::StrCat("fingerprintingRules: ",
+                                          parsed.status().message()));
+        }
+        fingerprinting = std::string(value.string());
+      } else {
+        return Detail(400, absl::StrCat(ToAbsl(key),
+                                        ": not a field that can be set "
+                                        "(fingerprintingRules can)"));
+      }
+    }
+    if (absl::Status st = store_->SetProjectRules(project->id, fingerprinting,
+                                                  project->stacktrace_rules);
+        !st.ok()) {
+      return StoreError(st, "project");
+    }
+    project->fingerprinting_rules = std::move(fingerprinting);
+  }
+  Reply r;
+  protocol::JsonWriter w(&r.body);
+  WriteProjectDetails(w, *project);
   return r;
 }
 

@@ -120,6 +120,9 @@ class ApiHandler final : public net::HttpHandler {
   bool Authorized(const net::HttpRequest& req, std::string_view token);
 
   Reply ListProjects();
+  // GET (PUT: set its grouping rules, then GET) /projects/[{org}/]{project}/.
+  Reply ProjectDetails(const net::HttpRequest& req,
+                       std::string_view project_ref);
   Reply ListIssues(const net::HttpRequest& req, std::string_view project);
   Reply GetIssue(int64_t issue_id);
   Reply PutIssue(const net::HttpRequest& req, int64_t issue_id);

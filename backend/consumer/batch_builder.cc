@@ -138,9 +138,11 @@ void BatchBuilder::Build(std::span<const kafka::Message> messages,
 absl::Status BatchBuilder::AddEvent(const protocol::EventMessage& event,
                                     bool transaction_topic,
                                     storage::Batch* batch) {
-  absl::StatusOr<grouping::EventFacts> facts = grouping::Analyze(event.payload);
-  if (!facts.ok()) return facts.status();
   const int64_t project = static_cast<int64_t>(event.project_id);
+  absl::StatusOr<grouping::EventFacts> facts = grouping::Analyze(
+      event.payload, project_grouping_ ? project_grouping_(project)
+                                       : grouping::ProjectGrouping{});
+  if (!facts.ok()) return facts.status();
   storage::EventRecord& record = batch->events.emplace_back();
   record.project_id = project;
   record.event_id = event.event_id.ToHex();

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "backend/grouping/grouping.h"
 #include "backend/kafka/client.h"
 #include "backend/storage/store.h"
 #include "protocol/kafka_codec.h"
@@ -95,6 +96,14 @@ class BatchBuilder {
              const std::function<bool(int64_t)>& project_exists,
              storage::Batch* batch, std::vector<DeadLetter>* dead);
 
+  // The grouping rules of a project, asked for each event of the batches
+  // built afterwards (unset: none). The config's pointers must stay valid
+  // until Build returns.
+  void set_project_grouping(
+      std::function<grouping::ProjectGrouping(int64_t)> lookup) {
+    project_grouping_ = std::move(lookup);
+  }
+
   const BuildCounts& counts() const { return counts_; }
   // For each event of the last batch built, the index of its message.
   std::span<const size_t> event_sources() const { return event_sources_; }
@@ -128,6 +137,7 @@ class BatchBuilder {
   void EvictIfNeeded();
 
   TopicNames topics_;
+  std::function<grouping::ProjectGrouping(int64_t)> project_grouping_;
   protocol::KafkaMessageDecoder decoder_;
   protocol::KafkaMessage decoded_;
   std::map<PendingKey, PendingAttachment> pending_;

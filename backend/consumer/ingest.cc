@@ -1,13 +1,15 @@
 #include "backend/consumer/ingest.h"
 
 #include <algorithm>
+#include <memory>
 #include <thread>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "backend/grouping/fingerprinting.h"
 #include "backend/kafka/client.h"
 #include "spdlog/spdlog.h"
 
@@ -17,6 +19,15 @@ namespace {
 constexpr absl::Duration kLogInterval = absl::Minutes(1);
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
 constexpr absl::Duration kFlushTimeout = absl::Seconds(30);
+// How often the project table (and the projects' grouping rules) is re-read
+// while events flow: a rule change applies to events consumed after it.
+constexpr absl::Duration kProjectRefresh = absl::Seconds(5);
+
+// A project's server-side rules, parsed once per change of their text.
+struct ProjectRules {
+  std::string fingerprinting_text;
+  grouping::FingerprintingRules fingerprinting;
+};
 
 // Errors that say the batch itself is wrong (an event the store cannot take),
 // as opposed to the store being down or busy: retrying cannot help.
@@ -48,7 +59,9 @@ struct Ingest::Impl {
   // Offsets stored with the last batch, read once at start; assignments
   // begin there (see kafka::ConsumerOptions::start_offset).
   std::vector<storage::PartitionOffset> stored_offsets;
-  std::unordered_set<int64_t> projects;
+  // Known projects; the value is null for a project without rules.
+  absl::flat_hash_map<int64_t, std::shared_ptr<const ProjectRules>> projects;
+  absl::Time projects_read = absl::InfinitePast();
   std::array<absl::Time, static_cast<size_t>(DeadLetterReason::kCount)>
       last_logged{};
   std::array<int64_t, static_cast<size_t>(DeadLetterReason::kCount)> unlogged{};
@@ -60,6 +73,48 @@ struct Ingest::Impl {
                            c.kafka.topics.sessions}) {
     last_logged.fill(absl::InfinitePast());
     unlogged.fill(0);
+    builder.set_project_grouping([this](int64_t id) {
+      grouping::ProjectGrouping g;
+      auto it = projects.find(id);
+      if (it != projects.end() && it->second != nullptr) {
+        g.fingerprinting = &it->second->fingerprinting;
+      }
+      return g;
+    });
+  }
+
+  // Re-reads the project table; rules whose text did not change keep their
+  // parse. Rules that no longer parse (the API and CLI refuse such text, so
+  // only an edit behind their back) are logged and ignored: the events
+  // group as without them rather than stop. False when the store failed.
+  bool ReadProjects() {
+    absl::StatusOr<std::vector<storage::Project>> all = store->ListProjects();
+    if (!all.ok()) return false;
+    absl::flat_hash_map<int64_t, std::shared_ptr<const ProjectRules>> next;
+    for (const storage::Project& p : *all) {
+      std::shared_ptr<const ProjectRules>& slot = next[p.id];
+      if (p.fingerprinting_rules.empty()) continue;
+      auto old = projects.find(p.id);
+      if (old != projects.end() && old->second != nullptr &&
+          old->second->fingerprinting_text == p.fingerprinting_rules) {
+        slot = old->second;
+        continue;
+      }
+      absl::StatusOr<grouping::FingerprintingRules> parsed =
+          grouping::FingerprintingRules::Parse(p.fingerprinting_rules);
+      if (!parsed.ok()) {
+        spdlog::warn("ingest: project {}: fingerprinting rules ignored: {}",
+                     p.slug, std::string(parsed.status().message()));
+        continue;
+      }
+      auto rules = std::make_shared<ProjectRules>();
+      rules->fingerprinting_text = p.fingerprinting_rules;
+      rules->fingerprinting = *std::move(parsed);
+      slot = std::move(rules);
+    }
+    projects = std::move(next);
+    projects_read = absl::Now();
+    return true;
   }
 
   // Known projects, re-read from the store at most once per batch on a miss
@@ -72,11 +127,9 @@ struct Ingest::Impl {
   bool ProjectExists(int64_t id, Refresh* refresh) {
     if (projects.contains(id)) return true;
     if (*refresh != Refresh::kNotYet) return *refresh == Refresh::kFailed;
-    absl::StatusOr<std::vector<storage::Project>> all = store->ListProjects();
-    *refresh = all.ok() ? Refresh::kDone : Refresh::kFailed;
-    if (!all.ok()) return true;
-    projects.clear();
-    for (const storage::Project& p : *all) projects.insert(p.id);
+    const bool ok = ReadProjects();
+    *refresh = ok ? Refresh::kDone : Refresh::kFailed;
+    if (!ok) return true;
     return projects.contains(id);
   }
 
@@ -219,6 +272,10 @@ struct Ingest::Impl {
       if (messages.empty()) continue;
       stats.messages += static_cast<int64_t>(messages.messages().size());
       Refresh refresh = Refresh::kNotYet;
+      if (absl::Now() - projects_read >= kProjectRefresh) {
+        // A failure keeps the table it had; the miss path retries.
+        refresh = ReadProjects() ? Refresh::kDone : Refresh::kNotYet;
+      }
       builder.Build(
           messages.messages(),
           [&](int64_t id) { return ProjectExists(id, &refresh); }, &batch,
