@@ -167,6 +167,27 @@ constexpr std::string_view kFieldNames[kFieldCount] = {
 
 bool IsAlias(Field f) { return f >= Field::kAliasMessage && f < Field::kCount; }
 
+// Relay's other legacy aliases, of fields the normalizer passes through
+// unread: only their name changes. Relay: legacy_alias on Event's contexts,
+// template, csp, hpkp, expectct and expectstaple.
+constexpr std::pair<std::string_view, std::string_view> kRenameAliases[] = {
+    {"sentry.interfaces.Contexts", "contexts"},
+    {"sentry.interfaces.Template", "template"},
+    {"sentry.interfaces.Csp", "csp"},
+    {"sentry.interfaces.Hpkp", "hpkp"},
+    {"sentry.interfaces.ExpectCT", "expectct"},
+    {"sentry.interfaces.ExpectStaple", "expectstaple"},
+};
+
+// The current name of a pass-through legacy alias, or "" for any other key.
+std::string_view RenamedAlias(std::string_view key) {
+  if (!key.starts_with("sentry.interfaces.")) return {};
+  for (const auto& [alias, name] : kRenameAliases) {
+    if (key == alias) return name;
+  }
+  return {};
+}
+
 // The field a legacy alias stands for (the field itself for the others).
 Field CanonicalOf(Field f) {
   switch (f) {
@@ -1994,14 +2015,22 @@ bool WriteTopLevel(dom::object top, const Plan& plan, const EventId& id,
       case Field::kMeta:
         break;  // at the end, once the notes are known
       case Field::kOther:
-      default:
-        if (rw.scrubs() && (m.key == "extra" || m.key == "contexts"))
+      default: {
+        std::string_view key = m.key;
+        if (std::string_view renamed = RenamedAlias(key); !renamed.empty())
             [[unlikely]] {
-          ok = rw.VisitScrubbed(m.key, m.value, kDepth);
+          // Written under the current name, unless that is there too (it
+          // wins, as for the aliases above).
+          if (top.at_key(renamed).error() == simdjson::SUCCESS) break;
+          key = renamed;
+        }
+        if (rw.scrubs() && (key == "extra" || key == "contexts")) [[unlikely]] {
+          ok = rw.VisitScrubbed(key, m.value, kDepth);
         } else {
-          ok = rw.VisitMember(m.key, m.value, kDepth);
+          ok = rw.VisitMember(key, m.value, kDepth);
         }
         break;
+      }
     }
     if (!ok) return false;
   }

@@ -951,7 +951,24 @@ TEST_F(CoercionTest, LegacyInterfaceAliases) {
        R"({"id":"a"})", "<absent>"},
       {R"({"sentry.interfaces.User":{"id":"b"},"user":{"id":"a"}})", "/user",
        R"({"id":"a"})", "<absent>"},
+      // Aliases of fields passed through unread: renamed only.
+      {R"({"sentry.interfaces.Contexts":{"os":{"name":"Linux"}}})", "/contexts",
+       R"({"os":{"name":"Linux"}})", "<absent>"},
+      {R"({"sentry.interfaces.Template":{"filename":"a.html","lineno":3}})",
+       "/template", R"({"filename":"a.html","lineno":3})", "<absent>"},
+      {R"({"sentry.interfaces.Csp":{"blocked_uri":"x"}})", "/csp",
+       R"({"blocked_uri":"x"})", "<absent>"},
+      {R"({"sentry.interfaces.Hpkp":{"hostname":"h"}})", "/hpkp",
+       R"({"hostname":"h"})", "<absent>"},
+      {R"({"sentry.interfaces.ExpectCT":{"hostname":"h"}})", "/expectct",
+       R"({"hostname":"h"})", "<absent>"},
+      {R"({"sentry.interfaces.ExpectStaple":{"hostname":"h"}})",
+       "/expectstaple", R"({"hostname":"h"})", "<absent>"},
+      {R"({"template":{"lineno":1},"sentry.interfaces.Template":{"lineno":2}})",
+       "/template", R"({"lineno":1})", "<absent>"},
   });
+  EXPECT_TRUE(Run(R"({"sentry.interfaces.Template":{"lineno":2}})").ok());
+  EXPECT_FALSE(Has("/sentry.interfaces.Template"));
   ASSERT_TRUE(Run(R"({"sentry.interfaces.Exception":[{"type":"E"}]})").ok());
   EXPECT_EQ(out_.type, EventType::kError);
   EXPECT_FALSE(Has("/sentry.interfaces.Exception"));
