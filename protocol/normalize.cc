@@ -1056,6 +1056,14 @@ bool Rewriter::WriteItem(Field field, const std::vector<std::string>& prefix,
     bool ok = true;
     if (has_stacktraces && m.key == "stacktrace") {
       ok = WriteStacktraceMember(m.key, m.value, path(m.key), depth + 1);
+    } else if (field == Field::kException &&
+               m.key == "sentry.interfaces.Stacktrace") [[unlikely]] {
+      // Relay's legacy alias of Exception.stacktrace: written under the
+      // current name, unless that is there too (it wins).
+      if (AsObject(item).at_key("stacktrace").error() != simdjson::SUCCESS) {
+        ok = WriteStacktraceMember("stacktrace", m.value, path("stacktrace"),
+                                   depth + 1);
+      }
     } else if (field == Field::kException && m.key == "value" &&
                m.value.type() != Type::STRING &&
                m.value.type() != Type::NULL_VALUE) {

@@ -951,6 +951,12 @@ TEST_F(CoercionTest, LegacyInterfaceAliases) {
        R"({"id":"a"})", "<absent>"},
       {R"({"sentry.interfaces.User":{"id":"b"},"user":{"id":"a"}})", "/user",
        R"({"id":"a"})", "<absent>"},
+      // Inside an exception, as raven clients nested it.
+      {R"({"exception":{"values":[{"type":"E","sentry.interfaces.Stacktrace":{"frames":[{"function":"f"}]}}]}})",
+       "/exception/values/0/stacktrace", R"({"frames":[{"function":"f"}]})",
+       "<absent>"},
+      {R"({"exception":{"values":[{"stacktrace":{"frames":[]},"sentry.interfaces.Stacktrace":{"frames":[{"function":"f"}]}}]}})",
+       "/exception/values/0", R"({"stacktrace":{"frames":[]}})", "<absent>"},
       // Aliases of fields passed through unread: renamed only.
       {R"({"sentry.interfaces.Contexts":{"os":{"name":"Linux"}}})", "/contexts",
        R"({"os":{"name":"Linux"}})", "<absent>"},
