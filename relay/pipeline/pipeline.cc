@@ -1,6 +1,7 @@
 #include "relay/pipeline/pipeline.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <utility>
@@ -280,7 +281,17 @@ Response Pipeline::Run(const Request& req, const project::ProjectTable& table) {
   Response r;
   std::optional<EventId> id = ctx.response_id;
   if (!id) id = ctx.envelope_event_id;
-  r.body = id ? absl::StrCat("{\"id\":\"", id->ToHex(), "\"}") : "{}";
+  if (id) {
+    // {"id":"<32 hex>"} built in place: one allocation, not three.
+    constexpr std::string_view kOpen = "{\"id\":\"", kClose = "\"}";
+    r.body.resize(kOpen.size() + 32 + kClose.size());
+    char* out = r.body.data();
+    std::memcpy(out, kOpen.data(), kOpen.size());
+    id->WriteHex(out + kOpen.size());
+    std::memcpy(out + kOpen.size() + 32, kClose.data(), kClose.size());
+  } else {
+    r.body = "{}";
+  }
   return r;
 }
 
