@@ -3,7 +3,8 @@
 // keep-alive connection to a whole in-process relay (relay_test_harness.h,
 // librdkafka's mock cluster, the spool on). This binary replaces the global
 // operator new and counts every C++ allocation made by any thread but the
-// test's client; librdkafka allocates with C's malloc and is not counted.
+// test's client (every form of new, nothrow and aligned included);
+// librdkafka allocates with C's malloc and is not counted.
 //
 // The test fails when the count per request grows past kMaxAllocsPerRequest,
 // the number measured when it was written (docs/performance.md): a change
@@ -60,6 +61,48 @@ void* operator new(size_t n, std::align_val_t a) {
 }
 void* operator new[](size_t n, std::align_val_t a) {
   return AllocateAligned(n, a);
+}
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return Allocate(n);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return Allocate(n);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new(size_t n, std::align_val_t a,
+                   const std::nothrow_t&) noexcept {
+  try {
+    return AllocateAligned(n, a);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t n, std::align_val_t a,
+                     const std::nothrow_t&) noexcept {
+  try {
+    return AllocateAligned(n, a);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t,
+                     const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t,
+                       const std::nothrow_t&) noexcept {
+  std::free(p);
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
