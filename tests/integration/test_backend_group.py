@@ -2,10 +2,11 @@
 
 The relay keys events by event id, so one issue's events land on every
 partition of a 4-partition topic and both backends see the first events of
-every new issue. Mid-stream a second backend joins (a rebalance) and the
-first is killed with SIGKILL and restarted (another two). Afterwards every
-issue exists once, its count equals its events, every event sent is stored
-exactly once, and short ids are unique.
+every new issue. Two relays send 20k events of 200 issues; mid-stream a
+second backend joins (a rebalance) and the first is killed with SIGKILL and
+restarted (another two). Afterwards every issue exists once with exactly
+the events of its type (what one backend would store), every event sent is
+stored exactly once, and short ids are unique.
 """
 
 from __future__ import annotations
@@ -25,67 +26,77 @@ def test_two_backends_in_one_group_through_a_rebalance_and_a_kill(
     dsn = create_database(postgres_server)
     topics = Topics(kafka_broker, partitions=4)
     # One consumer config (one group id) for both backends.
-    kafka = topics.backend_kafka(kafka_broker, batch_max_messages=10, batch_max_wait="20ms")
+    kafka = topics.backend_kafka(kafka_broker, batch_max_messages=50, batch_max_wait="20ms")
     first = backend_factory(dsn, kafka)
     project = first.create_project("group")
     first.start()
     second = backend_factory(dsn, kafka)
-    relay = relay_factory(
+    # Two relays, as on two hosts, feeding the same topics.
+    relays = [relay_factory(
         [], kafka=topics.relay_kafka(kafka_broker),
         projects_source={"file": None, "upstream": {"url": first.base, "token": RELAY_TOKEN}})
+        for _ in range(2)]
 
-    kinds = 8
+    kinds = 200
+    target = 20000
     sent: list[str] = []
+    per_kind: dict[str, int] = {}
     errors: list[str] = []
+    lock = threading.Lock()
     stop = threading.Event()
 
-    def send():
-        i = 0
-        while not stop.is_set() or i < 200:
+    def send(relay, offset: int):
+        i = offset
+        while not stop.is_set() or len(sent) < target:
             event_id = uuid.uuid4().hex
+            kind = f"GroupError{i % kinds}"
             event = {"event_id": event_id, "platform": "python", "level": "error",
-                     "exception": {"values": [{"type": f"GroupError{i % kinds}",
-                                               "value": f"boom {i}"}]}}
+                     "exception": {"values": [{"type": kind, "value": f"boom {i}"}]}}
             status, _, body = relay.post(f"/api/{project['project_id']}/store/",
                                          json.dumps(event).encode(),
                                          store_auth(project["public_key"]))
             if status != 200:
                 errors.append(f"{status} {body[:200]!r}")
                 return
-            sent.append(event_id)
-            i += 1
-            if i % 10 == 0:
-                time.sleep(0.03)  # a steady stream over the rebalances
+            with lock:
+                sent.append(event_id)
+                per_kind[kind] = per_kind.get(kind, 0) + 1
+            i += 2
+            if i % 20 == 0:
+                time.sleep(0.01)  # a steady stream over the rebalances
 
     def stored(backend) -> float:
         return metric_sum(backend.metrics(), "tern_backend_events_stored_total")
 
-    sender = threading.Thread(target=send)
-    sender.start()
+    senders = [threading.Thread(target=send, args=(r, n)) for n, r in enumerate(relays)]
+    for t in senders:
+        t.start()
     try:
-        wait_until(lambda: stored(first) >= 50, 60, "the first backend storing")
+        wait_until(lambda: stored(first) >= 500, 60, "the first backend storing")
         second.start()  # joins the group: partitions move
-        wait_until(lambda: stored(second) >= 20, 120,
+        wait_until(lambda: stored(second) >= 200, 120,
                    "the second backend storing after the rebalance")
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(timeout=10)
         first.start()  # back into the group: partitions move again
-        wait_until(lambda: stored(first) >= 20, 120,
+        wait_until(lambda: stored(first) >= 200, 120,
                    "the restarted backend storing after the rebalance")
     finally:
         stop.set()
-        sender.join(timeout=300)
+        for t in senders:
+            t.join(timeout=600)
     assert not errors, errors
     total = len(sent)
+    assert total >= target
     print(f"{total} events sent; stored by the restarted first backend: {stored(first)}, "
           f"by the second: {stored(second)}")
 
     issues = wait_for_events(second, project, total)
-    assert len(issues) == kinds, sorted(i["title"] for i in issues)
-    # One issue per exception type (the title is its opening event's).
-    assert sorted(i["title"].split(":")[0] for i in issues) == sorted(
-        f"GroupError{k}" for k in range(kinds))
-    assert sum(int(i["count"]) for i in issues) == total
+    # What one backend would produce: one issue per exception type, with
+    # exactly the events sent of that type.
+    assert len(issues) == kinds, len(issues)
+    counts = {i["title"].split(":")[0]: int(i["count"]) for i in issues}
+    assert counts == per_kind
     assert len({i["shortId"] for i in issues}) == kinds
     seen: list[str] = []
     for issue in issues:
