@@ -1381,7 +1381,8 @@ TEST_P(PostgresStoreTest, TwoStoresCreatingTheSameIssueAtOnceMakeOne) {
   int64_t p = NewProject();
   absl::StatusOr<std::unique_ptr<Store>> other = OpenStore(dsn_);
   ASSERT_TRUE(other.ok()) << other.status();
-  constexpr int kRounds = 40;
+  constexpr int kRounds = 100;
+  constexpr int kPerSide = 3;  // events of the new hash per side and round
   std::atomic<int> arrived{0};
   std::atomic<int> errors{0};
   auto writer = [&](Store* store, int side) {
@@ -1392,9 +1393,11 @@ TEST_P(PostgresStoreTest, TwoStoresCreatingTheSameIssueAtOnceMakeOne) {
       Batch b;
       // A second hash, new too, that only this side's event carries: the
       // issue links it whichever side creates the issue.
-      b.events.push_back(Event(p, 1000 * side + round,
-                               {absl::StrCat("new-", round),
-                                absl::StrCat("side", side, "-", round)}));
+      for (int k = 0; k < kPerSide; ++k) {
+        b.events.push_back(Event(p, 100000 * k + 1000 * side + round,
+                                 {absl::StrCat("new-", round),
+                                  absl::StrCat("side", side, "-", round)}));
+      }
       if (!store->WriteBatch(b).ok()) errors.fetch_add(1);
     }
   };
@@ -1414,14 +1417,14 @@ TEST_P(PostgresStoreTest, TwoStoresCreatingTheSameIssueAtOnceMakeOne) {
     int64_t two = IssueOf(p, 2000 + round);
     EXPECT_EQ(one, two) << "round " << round;
     Issue i = GetIssue(one);
-    EXPECT_EQ(i.times_seen, 2) << "round " << round;
+    EXPECT_EQ(i.times_seen, 2 * kPerSide) << "round " << round;
     short_ids.insert(i.short_id);
     // A third event through either hash of either side joins it.
     Batch later;
     later.events.push_back(
-        Event(p, 3000 + round, {absl::StrCat("side2-", round)}));
+        Event(p, 900000 + round, {absl::StrCat("side2-", round)}));
     Write(later);
-    EXPECT_EQ(IssueOf(p, 3000 + round), one) << "round " << round;
+    EXPECT_EQ(IssueOf(p, 900000 + round), one) << "round " << round;
   }
   EXPECT_EQ(short_ids.size(), static_cast<size_t>(kRounds));
 }
