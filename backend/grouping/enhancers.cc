@@ -1,10 +1,10 @@
 #include "backend/grouping/enhancers.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
-#include <functional>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -218,6 +218,23 @@ struct Glob {
     }
     return true;
   }
+  // Match("/" + v), for Sentry's path_like_match, without building the
+  // string when the pattern's literal prefix settles it.
+  bool MatchSlashed(std::string_view v) const {
+    if (literal) {
+      return pattern.size() == v.size() + 1 && pattern[0] == '/' &&
+             std::string_view(pattern).substr(1) == v;
+    }
+    if (!prefix.empty() &&
+        (prefix[0] != '/' ||
+         !v.starts_with(std::string_view(prefix).substr(1)))) {
+      return false;
+    }
+    thread_local std::string slashed;
+    slashed.assign(1, '/');
+    slashed.append(v);
+    return Match(slashed);
+  }
 };
 
 struct Matcher {
@@ -245,16 +262,16 @@ uint8_t FamilyBit(std::string_view family) {
 }
 
 // Sentry's path_like_match: the value as is, or with a leading '/' added.
-bool PathLikeMatch(const Glob& glob, const std::optional<std::string>& value,
-                   const std::optional<std::string>& slashed) {
+bool PathLikeMatch(const Glob& glob,
+                   const std::optional<std::string_view>& value) {
   if (!value) return false;
   if (glob.Match(*value)) return true;
-  return slashed && glob.Match(*slashed);
+  return !value->starts_with('/') && glob.MatchSlashed(*value);
 }
 
 bool Positive(const Matcher& m, const RuleFrame& f, const RuleException& e,
               const std::vector<std::string>* categories) {
-  auto field_glob = [&](const std::optional<std::string>& v) {
+  auto field_glob = [&](const std::optional<std::string_view>& v) {
     return v.has_value() && m.glob.Match(*v);
   };
   switch (m.field) {
@@ -268,9 +285,9 @@ bool Positive(const Matcher& m, const RuleFrame& f, const RuleException& e,
       if (m.category != -2) return f.category == m.category;
       return f.category >= 0 && m.glob.Match((*categories)[f.category]);
     case Field::kPackage:
-      return PathLikeMatch(m.glob, f.package, f.package_slashed);
+      return PathLikeMatch(m.glob, f.package);
     case Field::kPath:
-      return PathLikeMatch(m.glob, f.path, f.path_slashed);
+      return PathLikeMatch(m.glob, f.path);
     case Field::kApp: {
       const std::string& p = m.glob.pattern;
       bool want = p == "1" || p == "yes" || p == "true" || p == "on";
@@ -353,16 +370,14 @@ std::string NormalizePathValue(std::string_view v) {
   return out;
 }
 
-void RuleFrame::Finish() {
-  auto slashed = [](const std::optional<std::string>& v) {
-    std::optional<std::string> out;
-    if (v && !v->starts_with("/")) out = absl::StrCat("/", *v);
-    return out;
-  };
-  family_bit = FamilyBit(family);
-  package_slashed = slashed(package);
-  path_slashed = slashed(path);
+bool IsNormalizedPathValue(std::string_view v) {
+  for (char c : v) {
+    if (c == '\\' || (c >= 'A' && c <= 'Z')) return false;
+  }
+  return true;
 }
+
+void RuleFrame::Finish() { family_bit = FamilyBit(family); }
 
 bool GlobMatch(std::string_view pattern, std::string_view value,
                bool path_mode) {
@@ -374,20 +389,18 @@ struct Enhancements::Rule {
   std::vector<Action> actions;
   bool has_modifier = false;  // +app/-app or category=
   bool has_updater = false;   // +group/-group
-  // Quick per-stack rejection: the families a frame must have, and a
-  // function name it must carry exactly (when the rule says so).
+  // Every matcher looks at the frame itself and at what the rules never
+  // change (family, function, module, package, path): whether the rule
+  // matches a frame is then known before any rule runs, from the frame
+  // alone (Enhancements::MatchFrame).
+  bool frame_only = false;
+  // Quick per-stack rejection: the families a frame must have.
   uint8_t family_mask = 7;
-  const std::string* literal_function = nullptr;
   // The first byte that the frame's function (1) or module (2) must start
-  // with; 0: no such matcher. Lets a rule visit only those frames.
+  // with, or that follows the leading '/' of its package (3) or path (4);
+  // 0: no such matcher. Lets a rule visit only those frames.
   int anchor_field = 0;
   unsigned char anchor_byte = 0;
-
-  bool MayMatch(uint8_t stack_families,
-                const absl::flat_hash_set<std::string_view>& functions) const {
-    if ((family_mask & stack_families) == 0) return false;
-    return literal_function == nullptr || functions.contains(*literal_function);
-  }
 
   bool Matches(const std::vector<RuleFrame>& frames, size_t idx,
                const RuleException& e,
@@ -531,12 +544,17 @@ absl::StatusOr<Enhancements> Enhancements::Parse(std::string_view text) {
         [](const Matcher& a, const Matcher& b) { return a.Cost() < b.Cost(); });
     result.rules_.push_back(std::move(rule));
     Rule& added = result.rules_.back();
+    added.frame_only = true;
+    for (const Matcher& m : added.matchers) {
+      added.frame_only &=
+          m.offset == 0 &&
+          (m.field == Field::kFamily || m.field == Field::kFunction ||
+           m.field == Field::kModule || m.field == Field::kPackage ||
+           m.field == Field::kPath);
+    }
     for (const Matcher& m : added.matchers) {
       if (m.offset != 0 || m.negated) continue;
       if (m.field == Field::kFamily) added.family_mask &= m.family_mask;
-      if (m.field == Field::kFunction && m.glob.literal) {
-        added.literal_function = &m.glob.pattern;
-      }
       const std::string& lead = m.glob.literal ? m.glob.pattern : m.glob.prefix;
       if (added.anchor_field != 0) continue;
       if (!lead.empty() &&
@@ -551,6 +569,9 @@ absl::StatusOr<Enhancements> Enhancements::Parse(std::string_view text) {
       }
     }
   }
+  result.IndexFrameRules();
+  static std::atomic<uint64_t> serials{0};
+  result.serial_ = ++serials;
   return result;
 }
 
@@ -584,9 +605,92 @@ void ForRange(Range range, size_t idx, size_t n, F f) {
 
 namespace {
 
+// The slot of Enhancements::anchor_start_ for frames of family bit `family`
+// (1, 2 or 4) and a rule's anchor: (anchor_field, anchor_byte), field 0
+// (no anchor) with byte 0.
+size_t AnchorSlot(uint8_t family_bit, int field, unsigned char byte) {
+  size_t family = family_bit == 1 ? 0 : family_bit == 2 ? 1 : 2;
+  return (family * 5 + static_cast<size_t>(field)) * 256 + byte;
+}
+constexpr size_t kAnchorSlots = 3 * 5 * 256;
+
+// The byte after the leading '/' of the value as path-like matchers see it
+// ("/" + value when it has none); -1 when there is none.
+int PathKey(const std::optional<std::string_view>& v) {
+  if (!v || v->empty()) return -1;
+  if ((*v)[0] != '/') return static_cast<unsigned char>((*v)[0]);
+  if (v->size() > 1) return static_cast<unsigned char>((*v)[1]);
+  return -1;
+}
+
+int FirstByte(const std::optional<std::string_view>& v) {
+  if (!v || v->empty()) return -1;
+  return static_cast<unsigned char>((*v)[0]);
+}
+
+}  // namespace
+
+void Enhancements::IndexFrameRules() {
+  // Counting sort of (slot, rule id): ids stay in rule order per slot.
+  std::vector<std::pair<size_t, uint32_t>> entries;
+  for (uint32_t r = 0; r < rules_.size(); ++r) {
+    const Rule& rule = rules_[r];
+    if (!rule.frame_only) continue;
+    for (uint8_t bit : {1, 2, 4}) {
+      if ((rule.family_mask & bit) == 0) continue;
+      entries.emplace_back(
+          AnchorSlot(bit, rule.anchor_field,
+                     rule.anchor_field == 0 ? 0 : rule.anchor_byte),
+          r);
+    }
+  }
+  anchor_start_.assign(kAnchorSlots + 1, 0);
+  for (const auto& [slot, r] : entries) ++anchor_start_[slot + 1];
+  for (size_t i = 0; i < kAnchorSlots; ++i) {
+    anchor_start_[i + 1] += anchor_start_[i];
+  }
+  anchor_ids_.resize(entries.size());
+  std::vector<uint32_t> fill(anchor_start_.begin(), anchor_start_.end() - 1);
+  for (const auto& [slot, r] : entries) anchor_ids_[fill[slot]++] = r;
+}
+
+void Enhancements::MatchFrame(const RuleFrame& frame,
+                              std::vector<uint32_t>* out) const {
+  size_t first = out->size();
+  const RuleException none;
+  auto visit = [&](int field, int byte) {
+    if (byte < 0) return;
+    size_t slot =
+        AnchorSlot(frame.family_bit, field, static_cast<unsigned char>(byte));
+    for (uint32_t i = anchor_start_[slot]; i < anchor_start_[slot + 1]; ++i) {
+      uint32_t r = anchor_ids_[i];
+      // A frame-only rule reads neither neighbours, categories nor the
+      // exception: a dummy exception and the frame alone suffice.
+      bool all = true;
+      for (const Matcher& m : rules_[r].matchers) {
+        if (Positive(m, frame, none, nullptr) == m.negated) {
+          all = false;
+          break;
+        }
+      }
+      if (all) out->push_back(r);
+    }
+  };
+  visit(0, 0);
+  visit(1, FirstByte(frame.function));
+  visit(2, FirstByte(frame.module));
+  visit(3, PathKey(frame.package));
+  visit(4, PathKey(frame.path));
+  // Each visited slot is in rule order; merge them.
+  std::sort(out->begin() + static_cast<long>(first), out->end());
+}
+
+namespace {
+
+// What the stack's frames are, for the rules that are not frame-only:
+// the families present, and the frames by the first byte of each field.
 struct StackIndex {
   uint8_t families = 0;
-  absl::flat_hash_set<std::string_view> functions;
   // (first byte, frame index), sorted: the frames a rule anchored on a
   // first byte can match, in frame order.
   std::vector<std::pair<unsigned char, uint32_t>> by_function, by_module,
@@ -594,39 +698,24 @@ struct StackIndex {
   std::vector<uint32_t> all;
 
   explicit StackIndex(const std::vector<RuleFrame>& frames) {
-    functions.reserve(frames.size());
     all.resize(frames.size());
     for (uint32_t i = 0; i < frames.size(); ++i) {
       const RuleFrame& f = frames[i];
       all[i] = i;
       families |= f.family_bit;
-      if (f.function) {
-        functions.insert(*f.function);
-        if (!f.function->empty()) {
-          by_function.emplace_back((*f.function)[0], i);
-        }
-      }
-      if (f.module && !f.module->empty()) {
-        by_module.emplace_back((*f.module)[0], i);
-      }
-      AddPathKey(f.package, i, &by_package);
-      AddPathKey(f.path, i, &by_path);
+      Add(FirstByte(f.function), i, &by_function);
+      Add(FirstByte(f.module), i, &by_module);
+      Add(PathKey(f.package), i, &by_package);
+      Add(PathKey(f.path), i, &by_path);
     }
     for (auto* v : {&by_function, &by_module, &by_package, &by_path}) {
       std::sort(v->begin(), v->end());
     }
   }
 
-  // The byte after the leading '/' of the value as path-like matchers see
-  // it ("/" + value when it has none).
-  static void AddPathKey(const std::optional<std::string>& v, uint32_t i,
-                         std::vector<std::pair<unsigned char, uint32_t>>* out) {
-    if (!v || v->empty()) return;
-    if ((*v)[0] != '/') {
-      out->emplace_back((*v)[0], i);
-    } else if (v->size() > 1) {
-      out->emplace_back((*v)[1], i);
-    }
+  static void Add(int key, uint32_t i,
+                  std::vector<std::pair<unsigned char, uint32_t>>* out) {
+    if (key >= 0) out->emplace_back(static_cast<unsigned char>(key), i);
   }
 
   // Calls f(frame index) for every frame `rule` may match, in order.
@@ -649,34 +738,58 @@ struct StackIndex {
   }
 };
 
-// Runs every rule that `want` selects, in order, over the frames of `index`:
-// a rule's matching frames are all found before `act(rule, frame index)`
-// runs for each, since acting may change what the rule would match.
+}  // namespace
+
+// The frames each frame-only rule matches: frame indexes of rule r in
+// frames[start[r] .. start[r + 1]), ascending.
+struct Enhancements::FrameHits {
+  std::vector<uint32_t> start;
+  std::vector<uint32_t> frames;
+};
+
+namespace {
+
+// Runs every rule that `want` selects, in order, over the frames: a rule's
+// matching frames are all found before `act(rule, frame index)` runs for
+// each, since acting may change what the rule would match. Frame-only
+// rules take their frames from `hits`, the others are matched here.
 template <typename Want, typename Act>
 void RunRules(const std::vector<Enhancements::Rule>& rules,
               const std::vector<std::string>& categories,
-              const StackIndex& index, const std::vector<RuleFrame>& frames,
+              const StackIndex& index, const Enhancements::FrameHits& hits,
+              const std::vector<RuleFrame>& frames,
               const RuleException& exception, Want want, Act act) {
-  std::vector<size_t> hits;
-  for (const Enhancements::Rule& rule : rules) {
+  std::vector<size_t> matched;
+  for (size_t r = 0; r < rules.size(); ++r) {
+    const Enhancements::Rule& rule = rules[r];
     if (!want(rule)) continue;
-    if (!rule.MayMatch(index.families, index.functions)) continue;
-    hits.clear();
+    if (rule.frame_only) {
+      for (uint32_t i = hits.start[r]; i < hits.start[r + 1]; ++i) {
+        act(rule, hits.frames[i]);
+      }
+      continue;
+    }
+    if ((rule.family_mask & index.families) == 0) continue;
+    matched.clear();
     index.ForCandidates(rule, [&](uint32_t i) {
-      if (rule.Matches(frames, i, exception, &categories)) hits.push_back(i);
+      if (rule.Matches(frames, i, exception, &categories)) {
+        matched.push_back(i);
+      }
     });
-    for (size_t idx : hits) act(rule, idx);
+    for (size_t idx : matched) act(rule, idx);
   }
 }
 
-// Pass 1 and pass 2 over an index built by the caller: neither pass changes
-// what StackIndex records (names, paths, families), so one index serves both.
+// Pass 1 and pass 2 over an index and hits built by the caller: neither
+// pass changes what they record (names, paths, families), so one of each
+// serves both.
 void Modify(const std::vector<Enhancements::Rule>& rules,
             const std::vector<std::string>& categories, const StackIndex& index,
-            std::vector<RuleFrame>* frames, const RuleException& exception) {
+            const Enhancements::FrameHits& hits, std::vector<RuleFrame>* frames,
+            const RuleException& exception) {
   using Rule = Enhancements::Rule;
   RunRules(
-      rules, categories, index, *frames, exception,
+      rules, categories, index, hits, *frames, exception,
       [](const Rule& rule) { return rule.has_modifier; },
       [&](const Rule& rule, size_t idx) {
         for (const Action& a : rule.actions) {
@@ -692,13 +805,14 @@ void Modify(const std::vector<Enhancements::Rule>& rules,
 
 void Update(const std::vector<Enhancements::Rule>& rules,
             const std::vector<std::string>& categories, const StackIndex& index,
+            const Enhancements::FrameHits& hits,
             const std::vector<RuleFrame>& frames,
             const RuleException& exception,
             std::vector<std::optional<bool>>* group) {
   using Rule = Enhancements::Rule;
   group->assign(frames.size(), std::nullopt);
   RunRules(
-      rules, categories, index, frames, exception,
+      rules, categories, index, hits, frames, exception,
       [](const Rule& rule) { return rule.has_updater; },
       [&](const Rule& rule, size_t idx) {
         for (const Action& a : rule.actions) {
@@ -711,23 +825,115 @@ void Update(const std::vector<Enhancements::Rule>& rules,
 
 }  // namespace
 
+namespace {
+
+// What MatchFrame found for recently seen frames, per thread: a service's
+// events repeat the same frames, and the frame-only rules are most of the
+// matching cost (about 0.6 µs per frame of a Java stack). The results are
+// a pure function of the key, so hashes cannot depend on the cache.
+class FrameRuleCache {
+ public:
+  // Entries kept before the cache starts over (about 1 MiB per thread at
+  // the typical 100-byte key).
+  static constexpr size_t kMaxEntries = 4096;
+
+  // The cache of the calling thread for the rules numbered `owner`; emptied
+  // when the thread last used another rule set.
+  static FrameRuleCache& For(uint64_t owner) {
+    thread_local FrameRuleCache cache;
+    if (cache.owner_ != owner) {
+      cache.map_.clear();
+      cache.owner_ = owner;
+    }
+    return cache;
+  }
+
+  // The key of `frame`: every field MatchFrame reads, with its presence.
+  static void Key(const RuleFrame& frame, std::string* key) {
+    key->assign(1, static_cast<char>(frame.family_bit));
+    for (const std::optional<std::string_view>& v :
+         {frame.function, frame.module, frame.package, frame.path}) {
+      if (!v) {
+        key->push_back('\0');
+        continue;
+      }
+      uint32_t n = static_cast<uint32_t>(v->size());
+      key->push_back('\1');
+      key->append(reinterpret_cast<const char*>(&n), sizeof(n));
+      key->append(*v);
+    }
+  }
+
+  const std::vector<uint32_t>* Find(const std::string& key) const {
+    auto it = map_.find(key);
+    return it == map_.end() ? nullptr : &it->second;
+  }
+  void Insert(const std::string& key, std::vector<uint32_t> rules) {
+    if (map_.size() >= kMaxEntries) map_.clear();
+    map_.emplace(key, std::move(rules));
+  }
+
+ private:
+  uint64_t owner_ = 0;
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> map_;
+};
+
+}  // namespace
+
+Enhancements::FrameHits Enhancements::Hits(
+    const std::vector<RuleFrame>& frames) const {
+  // (rule, frame) pairs bucketed by rule; frames come in ascending order.
+  std::vector<uint32_t> rule_of, frame_of;
+  FrameRuleCache& cache = FrameRuleCache::For(serial_);
+  thread_local std::string key;
+  for (uint32_t i = 0; i < frames.size(); ++i) {
+    FrameRuleCache::Key(frames[i], &key);
+    const std::vector<uint32_t>* known = cache.Find(key);
+    if (known != nullptr) {
+      rule_of.insert(rule_of.end(), known->begin(), known->end());
+    } else {
+      size_t first = rule_of.size();
+      MatchFrame(frames[i], &rule_of);
+      cache.Insert(
+          key, std::vector<uint32_t>(rule_of.begin() + static_cast<long>(first),
+                                     rule_of.end()));
+    }
+    frame_of.resize(rule_of.size(), i);
+  }
+  FrameHits hits;
+  hits.start.assign(rules_.size() + 1, 0);
+  for (uint32_t r : rule_of) ++hits.start[r + 1];
+  for (size_t r = 0; r < rules_.size(); ++r) {
+    hits.start[r + 1] += hits.start[r];
+  }
+  hits.frames.resize(rule_of.size());
+  std::vector<uint32_t> fill(hits.start.begin(), hits.start.end() - 1);
+  for (size_t k = 0; k < rule_of.size(); ++k) {
+    hits.frames[fill[rule_of[k]]++] = frame_of[k];
+  }
+  return hits;
+}
+
 void Enhancements::ApplyModifications(std::vector<RuleFrame>* frames,
                                       const RuleException& exception) const {
-  Modify(rules_, categories_, StackIndex(*frames), frames, exception);
+  Modify(rules_, categories_, StackIndex(*frames), Hits(*frames), frames,
+         exception);
 }
 
 void Enhancements::UpdateContributions(
     const std::vector<RuleFrame>& frames, const RuleException& exception,
     std::vector<std::optional<bool>>* group) const {
-  Update(rules_, categories_, StackIndex(frames), frames, exception, group);
+  Update(rules_, categories_, StackIndex(frames), Hits(frames), frames,
+         exception, group);
 }
 
 void Enhancements::Apply(std::vector<RuleFrame>* frames,
                          const RuleException& exception,
                          std::vector<std::optional<bool>>* group) const {
   StackIndex index(*frames);
-  Modify(rules_, categories_, index, frames, exception);
-  Update(rules_, categories_, index, *frames, exception, group);
+  FrameHits hits = Hits(*frames);
+  Modify(rules_, categories_, index, hits, frames, exception);
+  Update(rules_, categories_, index, hits, *frames, exception, group);
 }
 
 std::string_view Enhancements::category_name(int id) const {

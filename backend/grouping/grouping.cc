@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -111,6 +112,9 @@ struct Frame {
 struct Stack {
   std::vector<Frame> frames;
   std::vector<RuleFrame> rule_frames;
+  // Normalized packages and paths the rule frames point to, where the
+  // event's own text is not already normalized (a deque: stable addresses).
+  std::deque<std::string> normalized;
   // What the +group/-group rules decided per frame (nullopt: no rule).
   std::vector<std::optional<bool>> group_override;
 };
@@ -157,24 +161,31 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     const JsonValue& in_app = f["in_app"];
     frame.in_app = in_app.is_bool() && in_app.boolean();
 
-    RuleFrame rf;
+    stack.frames.push_back(std::move(frame));
+  }
+  // The rule frames point into stack.frames: built once it stops growing.
+  auto normalized = [&stack](std::string_view v) -> std::string_view {
+    if (IsNormalizedPathValue(v)) return v;
+    return stack.normalized.emplace_back(NormalizePathValue(v));
+  };
+  stack.rule_frames.reserve(stack.frames.size());
+  for (const Frame& frame : stack.frames) {
+    RuleFrame& rf = stack.rule_frames.emplace_back();
     rf.family = frame.family;
     // Rules see the trimmed name unless the client sent raw_function, and
     // "<unknown>" for a frame without one (so that rules written for
     // unsymbolicated frames match; group_307_* depends on it).
     rf.function = frame.function && !frame.function->empty()
-                      ? *frame.function
-                      : std::string("<unknown>");
-    if (frame.module) rf.module = std::string(*frame.module);
-    if (frame.package) rf.package = NormalizePathValue(*frame.package);
+                      ? std::string_view(*frame.function)
+                      : std::string_view("<unknown>");
+    rf.module = frame.module;
+    if (frame.package) rf.package = normalized(*frame.package);
     std::optional<std::string_view> path =
         frame.abs_path && !frame.abs_path->empty() ? frame.abs_path
                                                    : frame.filename;
-    if (path) rf.path = NormalizePathValue(*path);
+    if (path) rf.path = normalized(*path);
     rf.in_app = frame.in_app;
     rf.Finish();
-    stack.frames.push_back(std::move(frame));
-    stack.rule_frames.push_back(std::move(rf));
   }
   RuleException ex;
   if (exception != nullptr) {
