@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "backend/grouping/enhancers.h"
@@ -29,44 +30,62 @@ using protocol::JsonValue;
 // explicitly, exactly like Sentry: a later update of a child does not
 // recompute its parent.
 
+//
+// Components hold views: ids and hints are literals, values point into the
+// parsed event or into the Strings of the build (so that copying a tree, as
+// the app and system variants do, copies no text).
+
+// The strings computed while the trees are built (lowercased file names,
+// trimmed functions, parameterized messages), kept as long as the trees.
+class Strings {
+ public:
+  std::string_view Keep(std::string s) {
+    return kept_.emplace_back(std::move(s));
+  }
+
+ private:
+  std::deque<std::string> kept_;  // stable addresses
+};
+
 struct Component {
-  std::string id;
-  std::vector<std::string> strings;
+  std::string_view id;
+  absl::InlinedVector<std::string_view, 2> strings;
   std::vector<Component> children;
   bool contributes = false;
-  std::string hint;
+  std::string_view hint;
 
-  static Component Leaf(std::string id, std::optional<std::string> value) {
+  static Component Leaf(std::string_view id,
+                        std::optional<std::string_view> value) {
     Component c;
-    c.id = std::move(id);
+    c.id = id;
     if (value) {
-      c.strings.push_back(std::move(*value));
+      c.strings.push_back(*value);
       c.contributes = true;
     }
     return c;
   }
-  static Component Node(std::string id, std::vector<Component> children) {
+  static Component Node(std::string_view id, std::vector<Component> children) {
     Component c;
-    c.id = std::move(id);
+    c.id = id;
     c.children = std::move(children);
     for (const Component& child : c.children)
       c.contributes |= child.contributes;
     return c;
   }
-  void Disable(std::string why) {
+  void Disable(std::string_view why) {
     contributes = false;
-    hint = std::move(why);
+    hint = why;
   }
   // Replaces the leaf value; like Sentry's update(values=...), contributes
   // follows the new value unless given.
-  void SetValue(std::string value) {
-    strings.assign(1, std::move(value));
+  void SetValue(std::string_view value) {
+    strings.assign(1, value);
     contributes = true;
   }
 
   void IterValues(std::vector<std::string_view>* out) const {
     if (!contributes) return;
-    for (const std::string& s : strings) out->push_back(s);
+    for (std::string_view s : strings) out->push_back(s);
     for (const Component& c : children) c.IterValues(out);
   }
   bool HasContributingSub(std::string_view sub_id) const {
@@ -78,9 +97,11 @@ struct Component {
   }
   void Dump(int depth, std::string* out) const {
     out->append(static_cast<size_t>(depth) * 2, ' ');
-    absl::StrAppend(out, id, contributes ? "*" : "");
-    for (const std::string& s : strings) absl::StrAppend(out, " \"", s, "\"");
-    if (!hint.empty()) absl::StrAppend(out, " (", hint, ")");
+    absl::StrAppend(out, ToAbsl(id), contributes ? "*" : "");
+    for (std::string_view s : strings) {
+      absl::StrAppend(out, " \"", ToAbsl(s), "\"");
+    }
+    if (!hint.empty()) absl::StrAppend(out, " (", ToAbsl(hint), ")");
     out->push_back('\n');
     for (const Component& c : children) c.Dump(depth + 1, out);
   }
@@ -98,11 +119,11 @@ std::string HashValues(const std::vector<std::string_view>& values) {
 // stack-trace rules applied (in_app, category), in_app defaulting to false.
 
 struct Frame {
-  std::optional<std::string> function;      // trimmed
-  std::optional<std::string> raw_function;  // original, when trimmed
+  std::optional<std::string_view> function;      // trimmed
+  std::optional<std::string_view> raw_function;  // original, when trimmed
   std::optional<std::string_view> module, filename, abs_path, package,
       context_line;
-  std::string platform;       // frame's own or the event's
+  std::string_view platform;  // frame's own or the event's
   std::string_view family;    // BehaviorFamily(platform)
   std::string lineno, colno;  // JSON text, for recursion detection
   bool sourcemap = false;
@@ -129,12 +150,12 @@ std::string NumberText(const JsonValue* v) {
 // Builds the frames of one stack trace and runs the modifier rules over
 // them. `exception` is null outside exceptions.
 Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
-                   const JsonValue* exception) {
+                   const JsonValue* exception, Strings* strings) {
   Stack stack;
   for (const JsonValue& f : stacktrace["frames"].items()) {
     if (!f.is_object()) continue;  // null frames are skipped, as Sentry
     Frame frame;
-    frame.platform = std::string(StrOr(f, "platform", event_platform));
+    frame.platform = StrOr(f, "platform", event_platform);
     frame.family = BehaviorFamily(frame.platform);
     frame.module = Str(f, "module");
     frame.filename = Str(f, "filename");
@@ -149,14 +170,20 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     std::optional<std::string_view> function = Str(f, "function");
     std::optional<std::string_view> raw_function = Str(f, "raw_function");
     if (raw_function) {
-      frame.raw_function = std::string(*raw_function);
-      if (function) frame.function = std::string(*function);
-    } else if (function && !function->empty()) {
+      frame.raw_function = raw_function;
+      frame.function = function;
+    } else if (function && !function->empty() &&
+               (frame.platform == "csharp" || frame.family == "native")) {
+      // (TrimFunctionName leaves other platforms' names alone.)
       std::string trimmed = TrimFunctionName(*function, frame.platform);
-      if (trimmed != *function) frame.raw_function = std::string(*function);
-      frame.function = std::move(trimmed);
-    } else if (function) {
-      frame.function = std::string(*function);
+      if (trimmed != *function) {
+        frame.raw_function = function;
+        frame.function = strings->Keep(std::move(trimmed));
+      } else {
+        frame.function = function;
+      }
+    } else {
+      frame.function = function;
     }
     const JsonValue& in_app = f["in_app"];
     frame.in_app = in_app.is_bool() && in_app.boolean();
@@ -176,7 +203,7 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     // "<unknown>" for a frame without one (so that rules written for
     // unsymbolicated frames match; group_307_* depends on it).
     rf.function = frame.function && !frame.function->empty()
-                      ? std::string_view(*frame.function)
+                      ? *frame.function
                       : std::string_view("<unknown>");
     rf.module = frame.module;
     if (frame.package) rf.package = normalized(*frame.package);
@@ -250,12 +277,19 @@ const Regex& RubyErbRe() {
   return re;
 }
 
-Component FilenameComponent(const Frame& f) {
+bool HasUpper(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+Component FilenameComponent(const Frame& f, Strings* strings) {
   if (!f.filename) return Component::Leaf("filename", std::nullopt);
   std::string_view name = *f.filename;
   size_t slash = name.find_last_of("/\\");
   if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
-  std::string filename = absl::AsciiStrToLower(ToAbsl(name));
+  std::string_view filename =
+      HasUpper(name) ? strings->Keep(absl::AsciiStrToLower(ToAbsl(name)))
+                     : name;
   Component c = Component::Leaf("filename", filename);
   if (HasUrlOrigin(f.abs_path, /*allow_file_origin=*/true)) {
     c.Disable("ignored because frame points to a URL");
@@ -264,17 +298,17 @@ Component FilenameComponent(const Frame& f) {
   } else if (filename == "[native code]") {
     c.Disable("native code indicated by filename");
   } else if (f.platform == "java" &&
-             filename.find("$$_javassist") != std::string::npos) {
+             filename.find("$$_javassist") != std::string_view::npos) {
     std::string cleaned = JavassistRe().ReplaceAll(filename, "$1<auto>");
-    if (cleaned != filename) c.SetValue(cleaned);
+    if (cleaned != filename) c.SetValue(strings->Keep(std::move(cleaned)));
   }
   return c;
 }
 
-Component ModuleComponent(const Frame& f) {
+Component ModuleComponent(const Frame& f, Strings* strings) {
   if (!f.module) return Component::Leaf("module", std::nullopt);
   std::string_view module = *f.module;
-  Component c = Component::Leaf("module", std::string(module));
+  Component c = Component::Leaf("module", module);
   if (f.platform == "javascript" && module.find('/') != std::string::npos &&
       f.abs_path && f.abs_path->ends_with(module)) {
     c.Disable("ignored bad javascript module");
@@ -288,11 +322,16 @@ Component ModuleComponent(const Frame& f) {
                "jdk.internal.reflect.GeneratedMethodAccessor") {
       c.strings.assign(1, "jdk.internal.reflect.GeneratedMethodAccessor");
     } else {
-      // Each pattern only runs when its fixed part is there.
-      std::string m(module);
-      auto clean = [&m](std::string_view marker, const Regex& re) {
-        if (m.find(marker) != std::string::npos)
-          m = re.ReplaceAll(m, "$1<auto>");
+      // Each pattern only runs when its fixed part is there; the module is
+      // copied only then.
+      std::string m;
+      bool cleaned = false;
+      auto clean = [&](std::string_view marker, const Regex& re) {
+        std::string_view current = cleaned ? std::string_view(m) : module;
+        if (current.find(marker) != std::string_view::npos) {
+          m = re.ReplaceAll(current, "$1<auto>");
+          cleaned = true;
+        }
       };
       clean("ConstructorAccessor", JavaReflectRe());
       clean("CGLIB$$", JavaCglibRe());
@@ -301,7 +340,7 @@ Component ModuleComponent(const Frame& f) {
       clean("$$EnhancerBy", JavaEnhancerByRe());
       clean("$$FastClassBy", JavaFastClassByRe());
       clean("$HibernateProxy$", JavaHibernateProxyRe());
-      if (m != module) c.strings.assign(1, m);
+      if (cleaned && m != module) c.strings.assign(1, strings->Keep(m));
     }
   }
   return c;
@@ -312,11 +351,11 @@ std::string_view RSplitDot(std::string_view s) {
   return dot == std::string_view::npos ? s : s.substr(dot + 1);
 }
 
-Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
+Component FunctionComponent(const Frame& f, bool sourcemap_and_context,
+                            Strings* strings) {
   // C# frames hash the raw (untrimmed) name: Sentry trimmed C# names late
-  // and kept hashes stable by preferring raw_function there. (A reference:
-  // the frame's own name, not a copy.)
-  const std::optional<std::string>& func =
+  // and kept hashes stable by preferring raw_function there.
+  const std::optional<std::string_view>& func =
       f.platform == "csharp"
           ? (f.raw_function ? f.raw_function : f.function)
           : (f.function && !f.function->empty() ? f.function : f.raw_function);
@@ -327,7 +366,9 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
       c.strings.assign(1, "block");
     } else {
       std::string cleaned = RubyErbRe().ReplaceAll(*func, "");
-      if (cleaned != *func) c.strings.assign(1, cleaned);
+      if (cleaned != *func) {
+        c.strings.assign(1, strings->Keep(std::move(cleaned)));
+      }
     }
   } else if (f.platform == "php") {
     if (func->starts_with("[Anonymous") ||
@@ -340,7 +381,7 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
     // variant of laravel-anonymous.json hashes "run".
     if (func->starts_with("class@anonymous")) {
       size_t sep = func->rfind("::");
-      if (sep != std::string::npos) {
+      if (sep != std::string_view::npos) {
         c.SetValue(func->substr(sep + 2));
         c.hint = "anonymous class method";
       }
@@ -354,7 +395,7 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
   } else if (f.family == "javascript") {
     // Object.foo / Foo.foo -> foo, for cross-browser differences.
     std::string_view last = RSplitDot(*func);
-    if (last.size() != func->size()) c.strings.assign(1, std::string(last));
+    if (last.size() != func->size()) c.strings.assign(1, last);
     if (sourcemap_and_context) {
       c.Disable("ignored because sourcemap used and context line available");
     }
@@ -367,7 +408,8 @@ bool IsContextLinePlatform(std::string_view platform) {
          platform == "python" || platform == "php" || platform == "ruby";
 }
 
-std::optional<Component> ContextLineComponent(const Frame& f) {
+std::optional<Component> ContextLineComponent(const Frame& f,
+                                              Strings* strings) {
   if (!IsContextLinePlatform(f.platform)) return std::nullopt;
   // " ".join(line.expandtabs(2).split()): whitespace runs collapse.
   std::string line;
@@ -387,7 +429,7 @@ std::optional<Component> ContextLineComponent(const Frame& f) {
     }
   }
   if (line.empty()) return Component::Leaf("context-line", std::nullopt);
-  Component c = Component::Leaf("context-line", line);
+  Component c = Component::Leaf("context-line", strings->Keep(std::move(line)));
   // Python measures code points, not bytes.
   size_t chars = 0;
   for (char ch : *f.context_line) chars += (ch & 0xC0) != 0x80;
@@ -400,15 +442,15 @@ std::optional<Component> ContextLineComponent(const Frame& f) {
   return c;
 }
 
-Component FrameComponent(const Frame& f, bool is_recursion) {
-  Component filename = FilenameComponent(f);
-  Component module = ModuleComponent(f);
+Component FrameComponent(const Frame& f, bool is_recursion, Strings* strings) {
+  Component filename = FilenameComponent(f, strings);
+  Component module = ModuleComponent(f, strings);
   if (module.contributes && filename.contributes) {
     filename.Disable("module takes precedence");
   }
-  std::optional<Component> context_line = ContextLineComponent(f);
+  std::optional<Component> context_line = ContextLineComponent(f, strings);
   Component function = FunctionComponent(
-      f, f.sourcemap && context_line && context_line->contributes);
+      f, f.sourcemap && context_line && context_line->contributes, strings);
   std::vector<Component> values;
   values.push_back(std::move(module));
   values.push_back(std::move(filename));
@@ -419,7 +461,7 @@ Component FrameComponent(const Frame& f, bool is_recursion) {
   if (f.family == "javascript") {
     // Low-quality JavaScript frames are dropped consistently so that the
     // same error groups across browsers.
-    const std::optional<std::string>& func =
+    const std::optional<std::string_view>& func =
         f.raw_function ? f.raw_function : f.function;
     std::string_view last;
     if (func) last = RSplitDot(*func);
@@ -459,13 +501,13 @@ bool IsUrl(const Frame& f) {
 }
 
 // The frame components of `stack`, the same for every variant.
-std::vector<Component> FrameComponents(const Stack& stack) {
+std::vector<Component> FrameComponents(const Stack& stack, Strings* strings) {
   std::vector<Component> values;
   values.reserve(stack.frames.size());
   for (size_t i = 0; i < stack.frames.size(); ++i) {
     const Frame& f = stack.frames[i];
     bool recursion = i > 0 && IsRecursion(f, stack.frames[i - 1]);
-    values.push_back(FrameComponent(f, recursion));
+    values.push_back(FrameComponent(f, recursion, strings));
   }
   return values;
 }
@@ -495,7 +537,8 @@ Component StacktraceComponent(const Stack& stack, std::string_view variant,
 }
 
 // variant name -> component, in production order.
-using Variants = std::vector<std::pair<std::string, Component>>;
+// Names are literals ("app", "system", "default").
+using Variants = std::vector<std::pair<std::string_view, Component>>;
 
 Component* FindVariant(Variants& v, std::string_view name) {
   for (auto& [n, c] : v) {
@@ -522,9 +565,9 @@ void RemoveNonStacktraceVariants(Variants* variants) {
 
 Variants StacktraceVariants(const JsonValue& stacktrace,
                             std::string_view event_platform,
-                            const JsonValue* exception) {
-  Stack stack = PrepareStack(stacktrace, event_platform, exception);
-  std::vector<Component> frames = FrameComponents(stack);
+                            const JsonValue* exception, Strings* strings) {
+  Stack stack = PrepareStack(stacktrace, event_platform, exception, strings);
+  std::vector<Component> frames = FrameComponents(stack, strings);
   Variants out;
   out.emplace_back("app", StacktraceComponent(stack, "app", frames));
   out.emplace_back("system",
@@ -541,16 +584,15 @@ bool HasFrames(const JsonValue& stacktrace) {
 
 // Exception type and value, with the relay's split of "Type: value" values
 // that arrive without a type.
-std::pair<std::optional<std::string>, std::optional<std::string>> TypeValue(
-    const JsonValue& exception) {
-  std::optional<std::string> type, value;
-  if (auto t = Str(exception, "type")) type = std::string(*t);
-  if (auto v = Str(exception, "value")) value = std::string(*v);
+std::pair<std::optional<std::string_view>, std::optional<std::string_view>>
+TypeValue(const JsonValue& exception) {
+  std::optional<std::string_view> type = Str(exception, "type");
+  std::optional<std::string_view> value = Str(exception, "value");
   if ((!type || type->empty()) && value) {
     // The relay's ^(\w+):(.*)$ : one line only.
     size_t colon = value->find(':');
-    bool word = colon != std::string::npos && colon > 0 &&
-                value->find('\n') == std::string::npos;
+    bool word = colon != std::string_view::npos && colon > 0 &&
+                value->find('\n') == std::string_view::npos;
     for (size_t i = 0; word && i < colon; ++i) {
       char c = (*value)[i];
       word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -558,21 +600,22 @@ std::pair<std::optional<std::string>, std::optional<std::string>> TypeValue(
     }
     if (word) {
       type = value->substr(0, colon);
-      std::string_view rest = std::string_view(*value).substr(colon + 1);
+      std::string_view rest = value->substr(colon + 1);
       while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) {
         rest.remove_prefix(1);
       }
       while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) {
         rest.remove_suffix(1);
       }
-      value = std::string(rest);
+      value = rest;
     }
   }
   return {type, value};
 }
 
 Variants SingleExceptionVariants(const JsonValue& exception,
-                                 std::string_view event_platform) {
+                                 std::string_view event_platform,
+                                 Strings* strings) {
   auto [type, value] = TypeValue(exception);
   Component type_c =
       Component::Leaf("type", type && !type->empty() ? type : std::nullopt);
@@ -603,13 +646,14 @@ Variants SingleExceptionVariants(const JsonValue& exception,
   Variants stacktrace_variants;
   const JsonValue& st = exception["stacktrace"];
   if (st.is_object() && HasFrames(st)) {
-    stacktrace_variants = StacktraceVariants(st, event_platform, &exception);
+    stacktrace_variants =
+        StacktraceVariants(st, event_platform, &exception, strings);
   } else {
     stacktrace_variants.emplace_back(
         "app", Component::Leaf("stacktrace", std::nullopt));
   }
   Variants out;
-  std::optional<std::string> normalized;  // computed once, when needed
+  std::optional<std::string_view> normalized;  // computed once, when needed
   for (auto& [name, stacktrace_c] : stacktrace_variants) {
     std::vector<Component> values;
     bool stacktrace_contributes = stacktrace_c.contributes;
@@ -625,7 +669,9 @@ Variants SingleExceptionVariants(const JsonValue& exception,
       if (stacktrace_contributes) {
         value_c.SetValue(*value);
       } else {
-        if (!normalized) normalized = NormalizeMessageForGrouping(*value);
+        if (!normalized) {
+          normalized = strings->Keep(NormalizeMessageForGrouping(*value));
+        }
         value_c.SetValue(*normalized);
       }
     }
@@ -721,7 +767,7 @@ std::vector<const JsonValue*> FilterExceptionGroups(
     for (const auto& [name, c] : components[i]) {
       std::vector<std::string_view> v;
       c.IterValues(&v);
-      absl::StrAppend(&h, name, ":", HashValues(v), ";");
+      absl::StrAppend(&h, ToAbsl(name), ":", HashValues(v), ";");
     }
     return h;
   };
@@ -753,7 +799,7 @@ std::vector<const JsonValue*> FilterExceptionGroups(
 }
 
 Variants ChainedExceptionVariants(const JsonValue& event,
-                                  std::string_view platform) {
+                                  std::string_view platform, Strings* strings) {
   std::vector<const JsonValue*> all;
   for (const JsonValue& e : ValuesOf(event["exception"])) {
     if (e.is_object()) all.push_back(&e);
@@ -762,7 +808,7 @@ Variants ChainedExceptionVariants(const JsonValue& event,
   std::vector<Variants> components;
   components.reserve(all.size());
   for (const JsonValue* e : all) {
-    components.push_back(SingleExceptionVariants(*e, platform));
+    components.push_back(SingleExceptionVariants(*e, platform, strings));
   }
   std::vector<const JsonValue*> chosen = FilterExceptionGroups(all, components);
   std::map<const JsonValue*, size_t> index_of;
@@ -792,7 +838,8 @@ Variants ChainedExceptionVariants(const JsonValue& event,
   return out;
 }
 
-Variants ThreadsVariants(const JsonValue& event, std::string_view platform) {
+Variants ThreadsVariants(const JsonValue& event, std::string_view platform,
+                         Strings* strings) {
   std::vector<const JsonValue*> threads;
   for (const JsonValue& t : ValuesOf(event["threads"])) {
     if (t.is_object()) threads.push_back(&t);
@@ -820,7 +867,7 @@ Variants ThreadsVariants(const JsonValue& event, std::string_view platform) {
       out.emplace_back("app", std::move(c));
       return out;
     }
-    for (auto& [name, c] : StacktraceVariants(st, platform, nullptr)) {
+    for (auto& [name, c] : StacktraceVariants(st, platform, nullptr, strings)) {
       std::vector<Component> values;
       values.push_back(std::move(c));
       out.emplace_back(name, Component::Node("threads", std::move(values)));
@@ -836,10 +883,10 @@ Variants ThreadsVariants(const JsonValue& event, std::string_view platform) {
 }
 
 Variants TopStacktraceVariants(const JsonValue& event,
-                               std::string_view platform) {
+                               std::string_view platform, Strings* strings) {
   const JsonValue& st = event["stacktrace"];
   if (!st.is_object() || !HasFrames(st)) return {};
-  Variants out = StacktraceVariants(st, platform, nullptr);
+  Variants out = StacktraceVariants(st, platform, nullptr, strings);
   RemoveNonStacktraceVariants(&out);
   return out;
 }
@@ -865,12 +912,14 @@ std::optional<std::string_view> GroupingMessage(const JsonValue& event) {
 
 // `normalize` is false when a stronger strategy already won: the message
 // then never reaches a hash and is kept raw (it contributes all the same).
-Variants MessageVariants(const JsonValue& event, bool normalize) {
+Variants MessageVariants(const JsonValue& event, bool normalize,
+                         Strings* strings) {
   std::optional<std::string_view> message = GroupingMessage(event);
   if (!message) return {};
   Component c = Component::Leaf(
-      "message", normalize ? NormalizeMessageForGrouping(*message)
-                           : std::string(*message));
+      "message", normalize
+                     ? strings->Keep(NormalizeMessageForGrouping(*message))
+                     : *message);
   Variants out;
   out.emplace_back("default", std::move(c));
   return out;
@@ -906,24 +955,25 @@ void DisableSystemMatchingApp(Variants* strategy) {
 }
 
 // The component variants of `event`, Sentry's strategy precedence applied.
-Variants ComponentVariants(const JsonValue& event) {
+// They point into `event` and `strings`.
+Variants ComponentVariants(const JsonValue& event, Strings* strings) {
   std::string_view platform = StrOr(event, "platform");
   std::vector<Variants> strategies;
-  strategies.push_back(ChainedExceptionVariants(event, platform));
-  strategies.push_back(ThreadsVariants(event, platform));
-  strategies.push_back(TopStacktraceVariants(event, platform));
+  strategies.push_back(ChainedExceptionVariants(event, platform, strings));
+  strategies.push_back(ThreadsVariants(event, platform, strings));
+  strategies.push_back(TopStacktraceVariants(event, platform, strings));
   for (Variants& v : strategies) DisableSystemMatchingApp(&v);
   bool any_contributes = false;
   for (const Variants& v : strategies) {
     for (const auto& [name, c] : v) any_contributes |= c.contributes;
   }
-  strategies.push_back(MessageVariants(event, !any_contributes));
+  strategies.push_back(MessageVariants(event, !any_contributes, strings));
 
   int winner = -1;
-  std::vector<std::pair<std::string, std::vector<Component>>> by_name;
+  std::vector<std::pair<std::string_view, std::vector<Component>>> by_name;
   for (size_t s = 0; s < strategies.size(); ++s) {
     for (auto& [name, c] : strategies[s]) {
-      const std::string& key = name;  // lambdas cannot capture bindings
+      const std::string_view key = name;  // lambdas cannot capture bindings
       if (c.contributes) {
         if (winner < 0) {
           winner = static_cast<int>(s);
@@ -1129,7 +1179,8 @@ absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event) {
   if (!event.is_object()) {
     return absl::InvalidArgumentError("event is not a JSON object");
   }
-  Variants variants = ComponentVariants(event);
+  Strings strings;
+  Variants variants = ComponentVariants(event, &strings);
   std::optional<std::vector<std::string>> fingerprint = Fingerprint(event);
   if (!fingerprint) fingerprint = std::vector<std::string>{"{{ default }}"};
   ResolveFingerprintValues(event, &*fingerprint);
@@ -1181,9 +1232,10 @@ absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event) {
 std::string DebugDump(const JsonValue& event) {
   std::string out;
   if (!event.is_object()) return out;
-  for (const auto& [name, c] : ComponentVariants(event)) {
+  Strings strings;
+  for (const auto& [name, c] : ComponentVariants(event, &strings)) {
     std::optional<std::string> h = ComponentHash(c);
-    absl::StrAppend(&out, "== ", name, " ", h.value_or("null"), "\n");
+    absl::StrAppend(&out, "== ", ToAbsl(name), " ", h.value_or("null"), "\n");
     c.Dump(0, &out);
   }
   return out;
