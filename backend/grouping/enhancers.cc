@@ -5,7 +5,6 @@
 #include <cstdlib>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 
@@ -363,11 +362,17 @@ std::vector<std::string> Tokenize(std::string_view line) {
 }  // namespace
 
 std::string NormalizePathValue(std::string_view v) {
-  std::string out = absl::AsciiStrToLower(ToAbsl(v));
-  for (char& c : out) {
-    if (c == '\\') c = '/';
-  }
+  std::string out;
+  AppendNormalizedPathValue(v, &out);
   return out;
+}
+
+void AppendNormalizedPathValue(std::string_view v, std::string* out) {
+  for (char c : v) {
+    out->push_back(c == '\\'              ? '/'
+                   : c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a')
+                                          : c);
+  }
 }
 
 bool IsNormalizedPathValue(std::string_view v) {
@@ -401,6 +406,9 @@ struct Enhancements::Rule {
   // 0: no such matcher. Lets a rule visit only those frames.
   int anchor_field = 0;
   unsigned char anchor_byte = 0;
+  // The category the frame itself must have (a literal category: matcher),
+  // or -1: while no frame has it, the rule is skipped.
+  int self_category = -1;
 
   bool Matches(const std::vector<RuleFrame>& frames, size_t idx,
                const RuleException& e,
@@ -555,6 +563,9 @@ absl::StatusOr<Enhancements> Enhancements::Parse(std::string_view text) {
     for (const Matcher& m : added.matchers) {
       if (m.offset != 0 || m.negated) continue;
       if (m.field == Field::kFamily) added.family_mask &= m.family_mask;
+      if (m.field == Field::kCategory && m.category >= 0) {
+        added.self_category = m.category;
+      }
       const std::string& lead = m.glob.literal ? m.glob.pattern : m.glob.prefix;
       if (added.anchor_field != 0) continue;
       if (!lead.empty() &&
@@ -687,53 +698,38 @@ void Enhancements::MatchFrame(const RuleFrame& frame,
 
 namespace {
 
-// What the stack's frames are, for the rules that are not frame-only:
-// the families present, and the frames by the first byte of each field.
+// What the rules that are not frame-only need of the stack: the families
+// present (a rule for another family is skipped), and each frame's first
+// byte of the field an anchored rule names (frames without it are passed
+// over without matching).
 struct StackIndex {
   uint8_t families = 0;
-  // (first byte, frame index), sorted: the frames a rule anchored on a
-  // first byte can match, in frame order.
-  std::vector<std::pair<unsigned char, uint32_t>> by_function, by_module,
-      by_package, by_path;
-  std::vector<uint32_t> all;
+  // keys[i * 5 + field]: FirstByte / PathKey of frame i for anchor field
+  // 1-4 (slot 0 unused).
+  std::vector<int16_t> keys;
 
-  explicit StackIndex(const std::vector<RuleFrame>& frames) {
-    all.resize(frames.size());
-    for (uint32_t i = 0; i < frames.size(); ++i) {
+  explicit StackIndex(const std::vector<RuleFrame>& frames)
+      : keys(frames.size() * 5, -1) {
+    for (size_t i = 0; i < frames.size(); ++i) {
       const RuleFrame& f = frames[i];
-      all[i] = i;
       families |= f.family_bit;
-      Add(FirstByte(f.function), i, &by_function);
-      Add(FirstByte(f.module), i, &by_module);
-      Add(PathKey(f.package), i, &by_package);
-      Add(PathKey(f.path), i, &by_path);
+      keys[i * 5 + 1] = static_cast<int16_t>(FirstByte(f.function));
+      keys[i * 5 + 2] = static_cast<int16_t>(FirstByte(f.module));
+      keys[i * 5 + 3] = static_cast<int16_t>(PathKey(f.package));
+      keys[i * 5 + 4] = static_cast<int16_t>(PathKey(f.path));
     }
-    for (auto* v : {&by_function, &by_module, &by_package, &by_path}) {
-      std::sort(v->begin(), v->end());
-    }
-  }
-
-  static void Add(int key, uint32_t i,
-                  std::vector<std::pair<unsigned char, uint32_t>>* out) {
-    if (key >= 0) out->emplace_back(static_cast<unsigned char>(key), i);
   }
 
   // Calls f(frame index) for every frame `rule` may match, in order.
   template <typename F>
   void ForCandidates(const Enhancements::Rule& rule, F f) const {
-    if (rule.anchor_field == 0) {
-      for (uint32_t i : all) f(i);
-      return;
-    }
-    const auto& index = rule.anchor_field == 1   ? by_function
-                        : rule.anchor_field == 2 ? by_module
-                        : rule.anchor_field == 3 ? by_package
-                                                 : by_path;
-    auto it = std::lower_bound(
-        index.begin(), index.end(),
-        std::pair<unsigned char, uint32_t>(rule.anchor_byte, 0));
-    for (; it != index.end() && it->first == rule.anchor_byte; ++it) {
-      f(it->second);
+    size_t n = keys.size() / 5;
+    for (size_t i = 0; i < n; ++i) {
+      if (rule.anchor_field == 0 ||
+          keys[i * 5 + static_cast<size_t>(rule.anchor_field)] ==
+              rule.anchor_byte) {
+        f(static_cast<uint32_t>(i));
+      }
     }
   }
 };
@@ -780,6 +776,33 @@ void RunRules(const std::vector<Enhancements::Rule>& rules,
   }
 }
 
+// How many frames have each category: most category rules need one that
+// no frame of the stack has, and are skipped without visiting the frames.
+class CategoryCounts {
+ public:
+  CategoryCounts(size_t categories, const std::vector<RuleFrame>& frames)
+      : count_(categories, 0) {
+    for (const RuleFrame& f : frames) Add(f.category, 1);
+  }
+  bool MayMatch(const Enhancements::Rule& rule) const {
+    return rule.self_category < 0 || count_[rule.self_category] > 0;
+  }
+  void Set(RuleFrame* frame, int category) {
+    Add(frame->category, -1);
+    frame->category = category;
+    Add(category, 1);
+  }
+
+ private:
+  // (A category the rules did not set, out of range, is never counted.)
+  void Add(int category, int delta) {
+    if (category >= 0 && static_cast<size_t>(category) < count_.size()) {
+      count_[category] += delta;
+    }
+  }
+  std::vector<int> count_;
+};
+
 // Pass 1 and pass 2 over an index and hits built by the caller: neither
 // pass changes what they record (names, paths, families), so one of each
 // serves both.
@@ -788,13 +811,16 @@ void Modify(const std::vector<Enhancements::Rule>& rules,
             const Enhancements::FrameHits& hits, std::vector<RuleFrame>* frames,
             const RuleException& exception) {
   using Rule = Enhancements::Rule;
+  CategoryCounts counts(categories.size(), *frames);
   RunRules(
       rules, categories, index, hits, *frames, exception,
-      [](const Rule& rule) { return rule.has_modifier; },
+      [&](const Rule& rule) {
+        return rule.has_modifier && counts.MayMatch(rule);
+      },
       [&](const Rule& rule, size_t idx) {
         for (const Action& a : rule.actions) {
           if (a.kind == Action::kCategory) {
-            (*frames)[idx].category = a.category;
+            counts.Set(&(*frames)[idx], a.category);
           } else if (a.kind == Action::kApp) {
             ForRange(a.range, idx, frames->size(),
                      [&](size_t j) { (*frames)[j].in_app = a.flag; });
@@ -811,9 +837,12 @@ void Update(const std::vector<Enhancements::Rule>& rules,
             std::vector<std::optional<bool>>* group) {
   using Rule = Enhancements::Rule;
   group->assign(frames.size(), std::nullopt);
+  const CategoryCounts counts(categories.size(), frames);
   RunRules(
       rules, categories, index, hits, frames, exception,
-      [](const Rule& rule) { return rule.has_updater; },
+      [&](const Rule& rule) {
+        return rule.has_updater && counts.MayMatch(rule);
+      },
       [&](const Rule& rule, size_t idx) {
         for (const Action& a : rule.actions) {
           if (a.kind != Action::kGroup) continue;

@@ -45,6 +45,8 @@ struct RuleFrame {
 std::string NormalizePathValue(std::string_view value);
 // Whether NormalizePathValue(value) == value (no copy is needed then).
 bool IsNormalizedPathValue(std::string_view value);
+// Appends NormalizePathValue(value) to `out`.
+void AppendNormalizedPathValue(std::string_view value, std::string* out);
 
 // The exception a stack trace belongs to (error.type / error.value /
 // error.mechanism matchers).

@@ -134,10 +134,64 @@ struct Stack {
   std::vector<Frame> frames;
   std::vector<RuleFrame> rule_frames;
   // Normalized packages and paths the rule frames point to, where the
-  // event's own text is not already normalized (a deque: stable addresses).
-  std::deque<std::string> normalized;
+  // event's own text is not already normalized: one buffer, sized before
+  // the first view into it is taken.
+  std::string normalized;
   // What the +group/-group rules decided per frame (nullopt: no rule).
   std::vector<std::optional<bool>> group_override;
+};
+
+// The members of a frame that grouping reads, found in one walk over its
+// members (a Find per field would walk them a dozen times); the first of
+// duplicate keys wins, as with Find.
+struct FrameFields {
+  const JsonValue *platform = nullptr, *module = nullptr, *filename = nullptr,
+                  *abs_path = nullptr, *package = nullptr,
+                  *context_line = nullptr, *lineno = nullptr, *colno = nullptr,
+                  *data = nullptr, *function = nullptr, *raw_function = nullptr,
+                  *in_app = nullptr;
+
+  explicit FrameFields(const JsonValue& frame) {
+    for (const JsonValue::Member& m : frame.members()) {
+      const JsonValue** slot = Slot(m.first);
+      if (slot != nullptr && *slot == nullptr) *slot = &m.second;
+    }
+  }
+
+  // As Str(): a string member, else nullopt.
+  static std::optional<std::string_view> Text(const JsonValue* v) {
+    if (v == nullptr || !v->is_string()) return std::nullopt;
+    return v->string();
+  }
+
+ private:
+  const JsonValue** Slot(std::string_view key) {
+    switch (key.size()) {
+      case 4:
+        return key == "data" ? &data : nullptr;
+      case 5:
+        return key == "colno" ? &colno : nullptr;
+      case 6:
+        return key == "module"   ? &module
+               : key == "lineno" ? &lineno
+               : key == "in_app" ? &in_app
+                                 : nullptr;
+      case 7:
+        return key == "package" ? &package : nullptr;
+      case 8:
+        return key == "platform"   ? &platform
+               : key == "filename" ? &filename
+               : key == "abs_path" ? &abs_path
+               : key == "function" ? &function
+                                   : nullptr;
+      case 12:
+        return key == "context_line"   ? &context_line
+               : key == "raw_function" ? &raw_function
+                                       : nullptr;
+      default:
+        return nullptr;
+    }
+  }
 };
 
 std::string NumberText(const JsonValue* v) {
@@ -154,21 +208,25 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
   Stack stack;
   for (const JsonValue& f : stacktrace["frames"].items()) {
     if (!f.is_object()) continue;  // null frames are skipped, as Sentry
+    const FrameFields fields(f);
     Frame frame;
-    frame.platform = StrOr(f, "platform", event_platform);
+    frame.platform =
+        FrameFields::Text(fields.platform).value_or(event_platform);
     frame.family = BehaviorFamily(frame.platform);
-    frame.module = Str(f, "module");
-    frame.filename = Str(f, "filename");
-    frame.abs_path = Str(f, "abs_path");
-    frame.package = Str(f, "package");
-    frame.context_line = Str(f, "context_line");
-    frame.lineno = NumberText(f.Find("lineno"));
-    frame.colno = NumberText(f.Find("colno"));
-    const JsonValue& data = f["data"];
-    const JsonValue* sourcemap = data.Find("sourcemap");
+    frame.module = FrameFields::Text(fields.module);
+    frame.filename = FrameFields::Text(fields.filename);
+    frame.abs_path = FrameFields::Text(fields.abs_path);
+    frame.package = FrameFields::Text(fields.package);
+    frame.context_line = FrameFields::Text(fields.context_line);
+    frame.lineno = NumberText(fields.lineno);
+    frame.colno = NumberText(fields.colno);
+    const JsonValue* sourcemap =
+        fields.data == nullptr ? nullptr : fields.data->Find("sourcemap");
     frame.sourcemap = sourcemap != nullptr && !sourcemap->is_null();
-    std::optional<std::string_view> function = Str(f, "function");
-    std::optional<std::string_view> raw_function = Str(f, "raw_function");
+    std::optional<std::string_view> function =
+        FrameFields::Text(fields.function);
+    std::optional<std::string_view> raw_function =
+        FrameFields::Text(fields.raw_function);
     if (raw_function) {
       frame.raw_function = raw_function;
       frame.function = function;
@@ -185,15 +243,28 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     } else {
       frame.function = function;
     }
-    const JsonValue& in_app = f["in_app"];
-    frame.in_app = in_app.is_bool() && in_app.boolean();
+    frame.in_app = fields.in_app != nullptr && fields.in_app->boolean();
 
     stack.frames.push_back(std::move(frame));
   }
-  // The rule frames point into stack.frames: built once it stops growing.
+  // The path rules match this path (abs_path, else filename).
+  auto rule_path = [](const Frame& frame) {
+    return frame.abs_path && !frame.abs_path->empty() ? frame.abs_path
+                                                      : frame.filename;
+  };
+  size_t to_normalize = 0;
+  for (const Frame& frame : stack.frames) {
+    for (const std::optional<std::string_view>& v :
+         {frame.package, rule_path(frame)}) {
+      if (v && !IsNormalizedPathValue(*v)) to_normalize += v->size();
+    }
+  }
+  stack.normalized.reserve(to_normalize);  // no reallocation below
   auto normalized = [&stack](std::string_view v) -> std::string_view {
     if (IsNormalizedPathValue(v)) return v;
-    return stack.normalized.emplace_back(NormalizePathValue(v));
+    size_t at = stack.normalized.size();
+    AppendNormalizedPathValue(v, &stack.normalized);
+    return std::string_view(stack.normalized).substr(at);
   };
   stack.rule_frames.reserve(stack.frames.size());
   for (const Frame& frame : stack.frames) {
@@ -207,10 +278,9 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
                       : std::string_view("<unknown>");
     rf.module = frame.module;
     if (frame.package) rf.package = normalized(*frame.package);
-    std::optional<std::string_view> path =
-        frame.abs_path && !frame.abs_path->empty() ? frame.abs_path
-                                                   : frame.filename;
-    if (path) rf.path = normalized(*path);
+    if (std::optional<std::string_view> path = rule_path(frame)) {
+      rf.path = normalized(*path);
+    }
     rf.in_app = frame.in_app;
     rf.Finish();
   }
@@ -933,6 +1003,24 @@ bool IsDefaultFingerprintVar(std::string_view v) {
   return v == "default";
 }
 
+// Whether the values of `a` and of `b`, each concatenated, are the same
+// text: what equal md5s of the two mean, without hashing.
+bool SameConcatenation(const std::vector<std::string_view>& a,
+                       const std::vector<std::string_view>& b) {
+  size_t ia = 0, ib = 0, oa = 0, ob = 0;  // value index, offset in it
+  while (true) {
+    while (ia < a.size() && oa == a[ia].size()) ++ia, oa = 0;
+    while (ib < b.size() && ob == b[ib].size()) ++ib, ob = 0;
+    if (ia == a.size() || ib == b.size()) {
+      return ia == a.size() && ib == b.size();
+    }
+    size_t n = std::min(a[ia].size() - oa, b[ib].size() - ob);
+    if (a[ia].substr(oa, n) != b[ib].substr(ob, n)) return false;
+    oa += n;
+    ob += n;
+  }
+}
+
 // A strategy whose system tree hashes the same values as its app tree
 // keeps only the app hash; the system tree stays, not contributing. This is
 // what Sentry's snapshots show since 2024-12 (newstyle@2023_01_11/
@@ -949,7 +1037,7 @@ void DisableSystemMatchingApp(Variants* strategy) {
   std::vector<std::string_view> a, b;
   app->IterValues(&a);
   system->IterValues(&b);
-  if (HashValues(a) == HashValues(b)) {
+  if (SameConcatenation(a, b)) {
     system->Disable("ignored because hash matches app variant");
   }
 }
