@@ -118,6 +118,29 @@ std::string HashValues(const std::vector<std::string_view>& values) {
 // native/C# function names trimmed (the original kept as raw_function),
 // stack-trace rules applied (in_app, category), in_app defaulting to false.
 
+// The platforms the component rules single out.
+enum class Platform : uint8_t {
+  kOther,
+  kJava,
+  kJavascript,
+  kNode,
+  kPython,
+  kPhp,
+  kRuby,
+  kCsharp
+};
+
+Platform PlatformOf(std::string_view p) {
+  if (p == "java") return Platform::kJava;
+  if (p == "javascript") return Platform::kJavascript;
+  if (p == "node") return Platform::kNode;
+  if (p == "python") return Platform::kPython;
+  if (p == "php") return Platform::kPhp;
+  if (p == "ruby") return Platform::kRuby;
+  if (p == "csharp") return Platform::kCsharp;
+  return Platform::kOther;
+}
+
 struct Frame {
   std::optional<std::string_view> function;      // trimmed
   std::optional<std::string_view> raw_function;  // original, when trimmed
@@ -125,6 +148,10 @@ struct Frame {
       context_line;
   std::string_view platform;  // frame's own or the event's
   std::string_view family;    // BehaviorFamily(platform)
+  // platform and family as the component rules test them (decided once
+  // per frame instead of string compares in every rule).
+  Platform kind = Platform::kOther;
+  bool native = false, javascript = false;
   std::string lineno, colno;  // JSON text, for recursion detection
   bool sourcemap = false;
   bool in_app = false;  // final
@@ -206,13 +233,27 @@ std::string NumberText(const JsonValue* v) {
 Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
                    const JsonValue* exception, Strings* strings) {
   Stack stack;
+  std::string_view last_platform, last_family;
+  Platform last_kind = Platform::kOther;
+  bool first = true;
   for (const JsonValue& f : stacktrace["frames"].items()) {
     if (!f.is_object()) continue;  // null frames are skipped, as Sentry
     const FrameFields fields(f);
     Frame frame;
     frame.platform =
         FrameFields::Text(fields.platform).value_or(event_platform);
-    frame.family = BehaviorFamily(frame.platform);
+    if (first || frame.platform.data() != last_platform.data() ||
+        frame.platform.size() != last_platform.size()) {
+      // Frames mostly share the event's platform: the same view.
+      first = false;
+      last_platform = frame.platform;
+      last_family = BehaviorFamily(frame.platform);
+      last_kind = PlatformOf(frame.platform);
+    }
+    frame.family = last_family;
+    frame.kind = last_kind;
+    frame.native = frame.family == "native";
+    frame.javascript = frame.family == "javascript";
     frame.module = FrameFields::Text(fields.module);
     frame.filename = FrameFields::Text(fields.filename);
     frame.abs_path = FrameFields::Text(fields.abs_path);
@@ -231,7 +272,7 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
       frame.raw_function = raw_function;
       frame.function = function;
     } else if (function && !function->empty() &&
-               (frame.platform == "csharp" || frame.family == "native")) {
+               (frame.kind == Platform::kCsharp || frame.native)) {
       // (TrimFunctionName leaves other platforms' names alone.)
       std::string trimmed = TrimFunctionName(*function, frame.platform);
       if (trimmed != *function) {
@@ -301,6 +342,8 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
 bool HasUrlOrigin(std::optional<std::string_view> path,
                   bool allow_file_origin) {
   if (!path || path->empty()) return false;
+  char c = (*path)[0];  // most paths are no URL: reject by the first byte
+  if (c != 'h' && c != 'a' && c != 'b' && c != 'f') return false;
   for (std::string_view p : {"http:", "https:", "applewebdata:", "blob:"}) {
     if (path->starts_with(p)) return true;
   }
@@ -367,7 +410,7 @@ Component FilenameComponent(const Frame& f, Strings* strings) {
     c.Disable("anonymous filename discarded");
   } else if (filename == "[native code]") {
     c.Disable("native code indicated by filename");
-  } else if (f.platform == "java" &&
+  } else if (f.kind == Platform::kJava &&
              filename.find("$$_javassist") != std::string_view::npos) {
     std::string cleaned = JavassistRe().ReplaceAll(filename, "$1<auto>");
     if (cleaned != filename) c.SetValue(strings->Keep(std::move(cleaned)));
@@ -379,10 +422,11 @@ Component ModuleComponent(const Frame& f, Strings* strings) {
   if (!f.module) return Component::Leaf("module", std::nullopt);
   std::string_view module = *f.module;
   Component c = Component::Leaf("module", module);
-  if (f.platform == "javascript" && module.find('/') != std::string::npos &&
-      f.abs_path && f.abs_path->ends_with(module)) {
+  if (f.kind == Platform::kJavascript &&
+      module.find('/') != std::string::npos && f.abs_path &&
+      f.abs_path->ends_with(module)) {
     c.Disable("ignored bad javascript module");
-  } else if (f.platform == "java") {
+  } else if (f.kind == Platform::kJava) {
     if (module.find("$$Lambda$") != std::string_view::npos) {
       c.Disable("ignored java lambda");
     }
@@ -426,12 +470,12 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context,
   // C# frames hash the raw (untrimmed) name: Sentry trimmed C# names late
   // and kept hashes stable by preferring raw_function there.
   const std::optional<std::string_view>& func =
-      f.platform == "csharp"
+      f.kind == Platform::kCsharp
           ? (f.raw_function ? f.raw_function : f.function)
           : (f.function && !f.function->empty() ? f.function : f.raw_function);
   if (!func || func->empty()) return Component::Leaf("function", std::nullopt);
   Component c = Component::Leaf("function", *func);
-  if (f.platform == "ruby") {
+  if (f.kind == Platform::kRuby) {
     if (func->starts_with("block ")) {
       c.strings.assign(1, "block");
     } else {
@@ -440,7 +484,7 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context,
         c.strings.assign(1, strings->Keep(std::move(cleaned)));
       }
     }
-  } else if (f.platform == "php") {
+  } else if (f.kind == Platform::kPhp) {
     if (func->starts_with("[Anonymous") ||
         func->starts_with(std::string_view("class@anonymous\0", 16))) {
       c.Disable("ignored anonymous function");
@@ -456,13 +500,13 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context,
         c.hint = "anonymous class method";
       }
     }
-  } else if (f.platform == "java") {
+  } else if (f.kind == Platform::kJava) {
     if (func->starts_with("lambda$")) c.Disable("ignored lambda function");
-  } else if (f.family == "native") {
+  } else if (f.native) {
     if (*func == "<redacted>" || *func == "<unknown>") {
       c.Disable("ignored unknown function");
     }
-  } else if (f.family == "javascript") {
+  } else if (f.javascript) {
     // Object.foo / Foo.foo -> foo, for cross-browser differences.
     std::string_view last = RSplitDot(*func);
     if (last.size() != func->size()) c.strings.assign(1, last);
@@ -473,14 +517,14 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context,
   return c;
 }
 
-bool IsContextLinePlatform(std::string_view platform) {
-  return platform == "javascript" || platform == "node" ||
-         platform == "python" || platform == "php" || platform == "ruby";
+bool IsContextLinePlatform(Platform p) {
+  return p == Platform::kJavascript || p == Platform::kNode ||
+         p == Platform::kPython || p == Platform::kPhp || p == Platform::kRuby;
 }
 
 std::optional<Component> ContextLineComponent(const Frame& f,
                                               Strings* strings) {
-  if (!IsContextLinePlatform(f.platform)) return std::nullopt;
+  if (!IsContextLinePlatform(f.kind)) return std::nullopt;
   // " ".join(line.expandtabs(2).split()): whitespace runs collapse.
   std::string line;
   if (f.context_line) {
@@ -505,7 +549,7 @@ std::optional<Component> ContextLineComponent(const Frame& f,
   for (char ch : *f.context_line) chars += (ch & 0xC0) != 0x80;
   if (chars > 120) {
     c.Disable("discarded because line too long");
-  } else if (f.family == "javascript" && (!f.function || f.function->empty()) &&
+  } else if (f.javascript && (!f.function || f.function->empty()) &&
              HasUrlOrigin(f.abs_path, /*allow_file_origin=*/false)) {
     c.Disable("discarded because from URL origin and no function");
   }
@@ -528,7 +572,7 @@ Component FrameComponent(const Frame& f, bool is_recursion, Strings* strings) {
   if (context_line) values.push_back(std::move(*context_line));
   Component frame = Component::Node("frame", std::move(values));
 
-  if (f.family == "javascript") {
+  if (f.javascript) {
     // Low-quality JavaScript frames are dropped consistently so that the
     // same error groups across browsers.
     const std::optional<std::string_view>& func =
@@ -591,8 +635,7 @@ Component StacktraceComponent(const Stack& stack, std::string_view variant,
   }
   if (values.size() == 1 && values[0].contributes) {
     const Frame& f = stack.frames[0];
-    if (f.family == "javascript" && (!f.function || f.function->empty()) &&
-        IsUrl(f)) {
+    if (f.javascript && (!f.function || f.function->empty()) && IsUrl(f)) {
       values[0].Disable("ignored single non-URL JavaScript frame");
     }
   }
