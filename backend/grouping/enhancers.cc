@@ -368,10 +368,14 @@ std::string NormalizePathValue(std::string_view v) {
 }
 
 void AppendNormalizedPathValue(std::string_view v, std::string* out) {
-  for (char c : v) {
-    out->push_back(c == '\\'              ? '/'
-                   : c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a')
-                                          : c);
+  size_t at = out->size();
+  out->resize(at + v.size());
+  char* dst = out->data() + at;
+  for (size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    if (c == '\\') c = '/';
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    dst[i] = c;
   }
 }
 

@@ -427,7 +427,10 @@ Component ModuleComponent(const Frame& f, Strings* strings) {
       f.abs_path->ends_with(module)) {
     c.Disable("ignored bad javascript module");
   } else if (f.kind == Platform::kJava) {
-    if (module.find("$$Lambda$") != std::string_view::npos) {
+    // Every marker below but "ConstructorAccessor" has a '$', and most
+    // modules have none: one search settles them all.
+    const bool dollar = module.find('$') != std::string_view::npos;
+    if (dollar && module.find("$$Lambda$") != std::string_view::npos) {
       c.Disable("ignored java lambda");
     }
     if (module.substr(0, 35) == "sun.reflect.GeneratedMethodAccessor") {
@@ -448,12 +451,15 @@ Component ModuleComponent(const Frame& f, Strings* strings) {
         }
       };
       clean("ConstructorAccessor", JavaReflectRe());
-      clean("CGLIB$$", JavaCglibRe());
-      clean("$$_javassist", JavassistRe());
-      clean("$fn__", ClojureRe());
-      clean("$$EnhancerBy", JavaEnhancerByRe());
-      clean("$$FastClassBy", JavaFastClassByRe());
-      clean("$HibernateProxy$", JavaHibernateProxyRe());
+      // (The reflect cleanup adds no '$' to a module without one.)
+      if (dollar) {
+        clean("CGLIB$$", JavaCglibRe());
+        clean("$$_javassist", JavassistRe());
+        clean("$fn__", ClojureRe());
+        clean("$$EnhancerBy", JavaEnhancerByRe());
+        clean("$$FastClassBy", JavaFastClassByRe());
+        clean("$HibernateProxy$", JavaHibernateProxyRe());
+      }
       if (cleaned && m != module) c.strings.assign(1, strings->Keep(m));
     }
   }
@@ -566,6 +572,7 @@ Component FrameComponent(const Frame& f, bool is_recursion, Strings* strings) {
   Component function = FunctionComponent(
       f, f.sourcemap && context_line && context_line->contributes, strings);
   std::vector<Component> values;
+  values.reserve(4);  // one allocation, not three
   values.push_back(std::move(module));
   values.push_back(std::move(filename));
   values.push_back(std::move(function));
