@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <span>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -866,16 +867,16 @@ namespace {
 // a pure function of the key, so hashes cannot depend on the cache.
 class FrameRuleCache {
  public:
-  // Entries kept before the cache starts over (about 1 MiB per thread at
-  // the typical 100-byte key).
-  static constexpr size_t kMaxEntries = 4096;
+  // Bytes of keys kept before the cache starts over: some 2,000-4,000
+  // frames at the typical 60-100-byte key, in one buffer per thread.
+  static constexpr size_t kKeyBytes = 256 << 10;
 
   // The cache of the calling thread for the rules numbered `owner`; emptied
   // when the thread last used another rule set.
   static FrameRuleCache& For(uint64_t owner) {
     thread_local FrameRuleCache cache;
     if (cache.owner_ != owner) {
-      cache.map_.clear();
+      cache.Clear();
       cache.owner_ = owner;
     }
     return cache;
@@ -897,18 +898,41 @@ class FrameRuleCache {
     }
   }
 
-  const std::vector<uint32_t>* Find(const std::string& key) const {
+  // The rule ids stored for `key`; false when there are none.
+  bool Find(std::string_view key, std::span<const uint32_t>* rules) const {
     auto it = map_.find(key);
-    return it == map_.end() ? nullptr : &it->second;
+    if (it == map_.end()) return false;
+    *rules = std::span<const uint32_t>(rules_).subspan(it->second.first,
+                                                       it->second.second);
+    return true;
   }
-  void Insert(const std::string& key, std::vector<uint32_t> rules) {
-    if (map_.size() >= kMaxEntries) map_.clear();
-    map_.emplace(key, std::move(rules));
+  void Insert(std::string_view key, std::span<const uint32_t> rules) {
+    if (key.size() > kKeyBytes) return;  // never cached
+    if (keys_.size() + key.size() > keys_.capacity()) Clear();
+    // The map's keys are views of keys_, which never outgrows the capacity
+    // reserved at the start: appending moves nothing.
+    size_t at = keys_.size();
+    keys_.append(key);
+    map_.emplace(
+        std::string_view(keys_).substr(at),
+        std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(rules_.size()),
+                                      static_cast<uint32_t>(rules.size())));
+    rules_.insert(rules_.end(), rules.begin(), rules.end());
   }
 
  private:
+  FrameRuleCache() { keys_.reserve(kKeyBytes); }
+  void Clear() {
+    map_.clear();
+    keys_.clear();  // keeps the capacity
+    rules_.clear();
+  }
+
   uint64_t owner_ = 0;
-  absl::flat_hash_map<std::string, std::vector<uint32_t>> map_;
+  std::string keys_;
+  std::vector<uint32_t> rules_;  // the entries' rule ids, back to back
+  // key -> (first index in rules_, count)
+  absl::flat_hash_map<std::string_view, std::pair<uint32_t, uint32_t>> map_;
 };
 
 }  // namespace
@@ -921,15 +945,13 @@ Enhancements::FrameHits Enhancements::Hits(
   thread_local std::string key;
   for (uint32_t i = 0; i < frames.size(); ++i) {
     FrameRuleCache::Key(frames[i], &key);
-    const std::vector<uint32_t>* known = cache.Find(key);
-    if (known != nullptr) {
-      rule_of.insert(rule_of.end(), known->begin(), known->end());
+    std::span<const uint32_t> known;
+    if (cache.Find(key, &known)) {
+      rule_of.insert(rule_of.end(), known.begin(), known.end());
     } else {
       size_t first = rule_of.size();
       MatchFrame(frames[i], &rule_of);
-      cache.Insert(
-          key, std::vector<uint32_t>(rule_of.begin() + static_cast<long>(first),
-                                     rule_of.end()));
+      cache.Insert(key, std::span<const uint32_t>(rule_of).subspan(first));
     }
     frame_of.resize(rule_of.size(), i);
   }
