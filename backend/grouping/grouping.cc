@@ -152,7 +152,8 @@ struct Frame {
   // per frame instead of string compares in every rule).
   Platform kind = Platform::kOther;
   bool native = false, javascript = false;
-  std::string lineno, colno;  // JSON text, for recursion detection
+  // For recursion detection, compared by their JSON text (SameNumberText).
+  const JsonValue *lineno = nullptr, *colno = nullptr;
   bool sourcemap = false;
   bool in_app = false;  // final
 };
@@ -233,6 +234,7 @@ std::string NumberText(const JsonValue* v) {
 Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
                    const JsonValue* exception, Strings* strings) {
   Stack stack;
+  stack.frames.reserve(stacktrace["frames"].items().size());
   std::string_view last_platform, last_family;
   Platform last_kind = Platform::kOther;
   bool first = true;
@@ -259,8 +261,8 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     frame.abs_path = FrameFields::Text(fields.abs_path);
     frame.package = FrameFields::Text(fields.package);
     frame.context_line = FrameFields::Text(fields.context_line);
-    frame.lineno = NumberText(fields.lineno);
-    frame.colno = NumberText(fields.colno);
+    frame.lineno = fields.lineno;
+    frame.colno = fields.colno;
     const JsonValue* sourcemap =
         fields.data == nullptr ? nullptr : fields.data->Find("sourcemap");
     frame.sourcemap = sourcemap != nullptr && !sourcemap->is_null();
@@ -604,10 +606,23 @@ Component FrameComponent(const Frame& f, bool is_recursion, Strings* strings) {
   return frame;
 }
 
+// NumberText(a) == NumberText(b) (null and absent are both ""), without
+// building the text in the usual case of two numbers.
+bool SameNumberText(const JsonValue* a, const JsonValue* b) {
+  bool a_empty = a == nullptr || a->is_null();
+  bool b_empty = b == nullptr || b->is_null();
+  if (a_empty || b_empty) return a_empty == b_empty;
+  if (a->is_number() && b->is_number()) {
+    return a->raw_number() == b->raw_number();
+  }
+  return NumberText(a) == NumberText(b);
+}
+
 bool IsRecursion(const Frame& a, const Frame& b) {
   return a.abs_path == b.abs_path && a.package == b.package &&
          a.module == b.module && a.filename == b.filename &&
-         a.function == b.function && a.lineno == b.lineno && a.colno == b.colno;
+         a.function == b.function && SameNumberText(a.lineno, b.lineno) &&
+         SameNumberText(a.colno, b.colno);
 }
 
 // Sentry's Frame.is_url: an abs_path on a file:, http(s):, applewebdata:
