@@ -7,6 +7,12 @@
 // category, every rule in order, each rule matched against the state left by
 // the previous one) before the frames are hashed, then UpdateContributions
 // (+group/-group) over the frame components of each variant.
+//
+// Most rules read only fields no rule changes (family, function, module,
+// package, path of the frame itself); which of those a frame matches is
+// found once per distinct frame and kept in a bounded per-thread cache, so
+// a service's recurring frames cost a lookup (docs/grouping.md,
+// Performance). The cache holds pure results: it cannot change a decision.
 #ifndef TERN_BACKEND_GROUPING_ENHANCERS_H_
 #define TERN_BACKEND_GROUPING_ENHANCERS_H_
 
