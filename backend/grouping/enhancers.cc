@@ -672,6 +672,7 @@ void Enhancements::IndexFrameRules() {
 
 void Enhancements::MatchFrame(const RuleFrame& frame,
                               std::vector<uint32_t>* out) const {
+  if (anchor_start_.empty()) return;  // a moved-from rule set
   size_t first = out->size();
   const RuleException none;
   auto visit = [&](int field, int byte) {

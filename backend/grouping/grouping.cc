@@ -160,11 +160,6 @@ struct Frame {
 
 struct Stack {
   std::vector<Frame> frames;
-  std::vector<RuleFrame> rule_frames;
-  // Normalized packages and paths the rule frames point to, where the
-  // event's own text is not already normalized: one buffer, sized before
-  // the first view into it is taken.
-  std::string normalized;
   // What the +group/-group rules decided per frame (nullopt: no rule).
   std::vector<std::optional<bool>> group_override;
 };
@@ -309,16 +304,21 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
       if (v && !IsNormalizedPathValue(*v)) to_normalize += v->size();
     }
   }
-  stack.normalized.reserve(to_normalize);  // no reallocation below
-  auto normalized = [&stack](std::string_view v) -> std::string_view {
+  // The rule frames (local: only the rules below read them) point into the
+  // event, or into this buffer for packages and paths that need
+  // normalizing: sized first, so that appending never moves it.
+  std::string normalized_text;
+  normalized_text.reserve(to_normalize);
+  auto normalized = [&normalized_text](std::string_view v) -> std::string_view {
     if (IsNormalizedPathValue(v)) return v;
-    size_t at = stack.normalized.size();
-    AppendNormalizedPathValue(v, &stack.normalized);
-    return std::string_view(stack.normalized).substr(at);
+    size_t at = normalized_text.size();
+    AppendNormalizedPathValue(v, &normalized_text);
+    return std::string_view(normalized_text).substr(at);
   };
-  stack.rule_frames.reserve(stack.frames.size());
+  std::vector<RuleFrame> rule_frames;
+  rule_frames.reserve(stack.frames.size());
   for (const Frame& frame : stack.frames) {
-    RuleFrame& rf = stack.rule_frames.emplace_back();
+    RuleFrame& rf = rule_frames.emplace_back();
     rf.family = frame.family;
     // Rules see the trimmed name unless the client sent raw_function, and
     // "<unknown>" for a frame without one (so that rules written for
@@ -341,9 +341,9 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     ex.mechanism = StrOr((*exception)["mechanism"], "type");
   }
   // +group/-group do not depend on the variant: both passes run once.
-  Enhancements::Default().Apply(&stack.rule_frames, ex, &stack.group_override);
+  Enhancements::Default().Apply(&rule_frames, ex, &stack.group_override);
   for (size_t i = 0; i < stack.frames.size(); ++i) {
-    stack.frames[i].in_app = stack.rule_frames[i].in_app;
+    stack.frames[i].in_app = rule_frames[i].in_app;
   }
   return stack;
 }
