@@ -7,6 +7,12 @@
 // category, every rule in order, each rule matched against the state left by
 // the previous one) before the frames are hashed, then UpdateContributions
 // (+group/-group) over the frame components of each variant.
+//
+// Most rules read only fields no rule changes (family, function, module,
+// package, path of the frame itself); which of those a frame matches is
+// found once per distinct frame and kept in a bounded per-thread cache, so
+// a service's recurring frames cost a lookup (docs/grouping.md,
+// Performance). The cache holds pure results: it cannot change a decision.
 #ifndef TERN_BACKEND_GROUPING_ENHANCERS_H_
 #define TERN_BACKEND_GROUPING_ENHANCERS_H_
 
@@ -22,27 +28,31 @@
 namespace tern::grouping {
 
 // What rules see of (and change in) one frame; frames are ordered as in the
-// event, outermost caller first. Fill the fields, then call Finish().
+// event, outermost caller first. Fill the fields, then call Finish(). The
+// fields are views: what they point to must outlive every call that is
+// given the frame (grouping keeps it in the parsed event or the stack).
 struct RuleFrame {
-  std::string_view family;              // "native", "javascript", "other"
-  std::optional<std::string> function;  // trimmed as Sentry matches it
-  std::optional<std::string> module;
-  std::optional<std::string> package;  // lowercased, '\\' -> '/'
-  std::optional<std::string> path;     // abs_path or filename, same
+  std::string_view family;                   // "native", "javascript", "other"
+  std::optional<std::string_view> function;  // trimmed as Sentry matches it
+  std::optional<std::string_view> module;
+  std::optional<std::string_view> package;  // lowercased, '\\' -> '/'
+  std::optional<std::string_view> path;     // abs_path or filename, same
   bool in_app = false;
   // Set by the rules: an index into Enhancements::category_name(), or -1.
   int category = -1;
 
-  // Derived by Finish(): the family as a bit, and "/" + package / path when
-  // they do not start with '/' (path-like matchers try both).
+  // Derived by Finish(): the family as a bit (rules are indexed by it).
   uint8_t family_bit = 0;
-  std::optional<std::string> package_slashed, path_slashed;
   void Finish();
 };
 
 // A package or path as path-like matchers compare it: ASCII-lowercased, '\\'
 // turned into '/'. The form RuleFrame::package and path hold.
 std::string NormalizePathValue(std::string_view value);
+// Whether NormalizePathValue(value) == value (no copy is needed then).
+bool IsNormalizedPathValue(std::string_view value);
+// Appends NormalizePathValue(value) to `out`.
+void AppendNormalizedPathValue(std::string_view value, std::string* out);
 
 // The exception a stack trace belongs to (error.type / error.value /
 // error.mechanism matchers).
@@ -80,12 +90,29 @@ class Enhancements {
   size_t rule_count() const;
 
   struct Rule;
+  struct FrameHits;
 
  private:
   Enhancements();
   int Intern(std::string_view category);
+  // Builds by_anchor_ from rules_ (after parsing).
+  void IndexFrameRules();
+  // Appends to `out`, in rule order, the ids of the frame-only rules (see
+  // Rule::frame_only) whose matchers all hold for `frame`.
+  void MatchFrame(const RuleFrame& frame, std::vector<uint32_t>* out) const;
+  // MatchFrame for every frame, bucketed by rule.
+  FrameHits Hits(const std::vector<RuleFrame>& frames) const;
+
   std::vector<Rule> rules_;
   std::vector<std::string> categories_;
+  // The frame-only rules a frame may match, by (family, anchor field,
+  // anchor byte): slot AnchorSlot(...) holds the ids in
+  // anchor_ids_[anchor_start_[slot] .. anchor_start_[slot + 1]), in order.
+  std::vector<uint32_t> anchor_start_;
+  std::vector<uint32_t> anchor_ids_;
+  // Names this rule set in the per-thread cache of MatchFrame results
+  // (unique per parse: an address could be reused by another set).
+  uint64_t serial_ = 0;
 };
 
 // Glob matching as Sentry's rules use it: `*` any run of characters (in

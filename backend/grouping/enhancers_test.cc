@@ -9,10 +9,11 @@
 namespace tern::grouping {
 namespace {
 
-RuleFrame Native(std::string function, std::string package = "") {
+// The frame points to `function` and `package`: literals in these tests.
+RuleFrame Native(std::string_view function, std::string_view package = "") {
   RuleFrame f;
   f.family = "native";
-  f.function = std::move(function);
+  f.function = function;
   if (!package.empty()) f.package = package;
   f.Finish();
   return f;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "backend/grouping/enhancers.h"
@@ -29,44 +31,62 @@ using protocol::JsonValue;
 // explicitly, exactly like Sentry: a later update of a child does not
 // recompute its parent.
 
+//
+// Components hold views: ids and hints are literals, values point into the
+// parsed event or into the Strings of the build (so that copying a tree, as
+// the app and system variants do, copies no text).
+
+// The strings computed while the trees are built (lowercased file names,
+// trimmed functions, parameterized messages), kept as long as the trees.
+class Strings {
+ public:
+  std::string_view Keep(std::string s) {
+    return kept_.emplace_back(std::move(s));
+  }
+
+ private:
+  std::deque<std::string> kept_;  // stable addresses
+};
+
 struct Component {
-  std::string id;
-  std::vector<std::string> strings;
+  std::string_view id;
+  absl::InlinedVector<std::string_view, 2> strings;
   std::vector<Component> children;
   bool contributes = false;
-  std::string hint;
+  std::string_view hint;
 
-  static Component Leaf(std::string id, std::optional<std::string> value) {
+  static Component Leaf(std::string_view id,
+                        std::optional<std::string_view> value) {
     Component c;
-    c.id = std::move(id);
+    c.id = id;
     if (value) {
-      c.strings.push_back(std::move(*value));
+      c.strings.push_back(*value);
       c.contributes = true;
     }
     return c;
   }
-  static Component Node(std::string id, std::vector<Component> children) {
+  static Component Node(std::string_view id, std::vector<Component> children) {
     Component c;
-    c.id = std::move(id);
+    c.id = id;
     c.children = std::move(children);
     for (const Component& child : c.children)
       c.contributes |= child.contributes;
     return c;
   }
-  void Disable(std::string why) {
+  void Disable(std::string_view why) {
     contributes = false;
-    hint = std::move(why);
+    hint = why;
   }
   // Replaces the leaf value; like Sentry's update(values=...), contributes
   // follows the new value unless given.
-  void SetValue(std::string value) {
-    strings.assign(1, std::move(value));
+  void SetValue(std::string_view value) {
+    strings.assign(1, value);
     contributes = true;
   }
 
   void IterValues(std::vector<std::string_view>* out) const {
     if (!contributes) return;
-    for (const std::string& s : strings) out->push_back(s);
+    for (std::string_view s : strings) out->push_back(s);
     for (const Component& c : children) c.IterValues(out);
   }
   bool HasContributingSub(std::string_view sub_id) const {
@@ -78,9 +98,11 @@ struct Component {
   }
   void Dump(int depth, std::string* out) const {
     out->append(static_cast<size_t>(depth) * 2, ' ');
-    absl::StrAppend(out, id, contributes ? "*" : "");
-    for (const std::string& s : strings) absl::StrAppend(out, " \"", s, "\"");
-    if (!hint.empty()) absl::StrAppend(out, " (", hint, ")");
+    absl::StrAppend(out, ToAbsl(id), contributes ? "*" : "");
+    for (std::string_view s : strings) {
+      absl::StrAppend(out, " \"", ToAbsl(s), "\"");
+    }
+    if (!hint.empty()) absl::StrAppend(out, " (", ToAbsl(hint), ")");
     out->push_back('\n');
     for (const Component& c : children) c.Dump(depth + 1, out);
   }
@@ -97,23 +119,110 @@ std::string HashValues(const std::vector<std::string_view>& values) {
 // native/C# function names trimmed (the original kept as raw_function),
 // stack-trace rules applied (in_app, category), in_app defaulting to false.
 
+// The platforms the component rules single out.
+enum class Platform : uint8_t {
+  kOther,
+  kJava,
+  kJavascript,
+  kNode,
+  kPython,
+  kPhp,
+  kRuby,
+  kCsharp
+};
+
+Platform PlatformOf(std::string_view p) {
+  if (p == "java") return Platform::kJava;
+  if (p == "javascript") return Platform::kJavascript;
+  if (p == "node") return Platform::kNode;
+  if (p == "python") return Platform::kPython;
+  if (p == "php") return Platform::kPhp;
+  if (p == "ruby") return Platform::kRuby;
+  if (p == "csharp") return Platform::kCsharp;
+  return Platform::kOther;
+}
+
 struct Frame {
-  std::optional<std::string> function;      // trimmed
-  std::optional<std::string> raw_function;  // original, when trimmed
+  std::optional<std::string_view> function;      // trimmed
+  std::optional<std::string_view> raw_function;  // original, when trimmed
   std::optional<std::string_view> module, filename, abs_path, package,
       context_line;
-  std::string platform;       // frame's own or the event's
+  std::string_view platform;  // frame's own or the event's
   std::string_view family;    // BehaviorFamily(platform)
-  std::string lineno, colno;  // JSON text, for recursion detection
+  // platform and family as the component rules test them (decided once
+  // per frame instead of string compares in every rule).
+  Platform kind = Platform::kOther;
+  bool native = false, javascript = false;
+  // For recursion detection, compared by their JSON text (SameNumberText).
+  const JsonValue *lineno = nullptr, *colno = nullptr;
   bool sourcemap = false;
   bool in_app = false;  // final
 };
 
 struct Stack {
   std::vector<Frame> frames;
-  std::vector<RuleFrame> rule_frames;
   // What the +group/-group rules decided per frame (nullopt: no rule).
   std::vector<std::optional<bool>> group_override;
+};
+
+// The members of a frame that grouping reads, found in one walk over its
+// members (a Find per field would walk them a dozen times); the first of
+// duplicate keys wins, as with Find.
+struct FrameFields {
+  const JsonValue *platform = nullptr, *module = nullptr, *filename = nullptr,
+                  *abs_path = nullptr, *package = nullptr,
+                  *context_line = nullptr, *lineno = nullptr, *colno = nullptr,
+                  *data = nullptr, *function = nullptr, *raw_function = nullptr,
+                  *in_app = nullptr;
+
+  explicit FrameFields(const JsonValue& frame) {
+    for (const JsonValue::Member& m : frame.members()) {
+      const JsonValue** slot = Slot(m.first);
+      if (slot != nullptr && *slot == nullptr) *slot = &m.second;
+    }
+  }
+
+  // As Str(): a string member, else nullopt.
+  static std::optional<std::string_view> Text(const JsonValue* v) {
+    if (v == nullptr || !v->is_string()) return std::nullopt;
+    return v->string();
+  }
+
+ private:
+  // By length and first byte, so that a key costs one comparison.
+  const JsonValue** Slot(std::string_view key) {
+    auto is = [key](std::string_view name, const JsonValue** slot) {
+      return key == name ? slot : nullptr;
+    };
+    if (key.empty()) return nullptr;
+    switch (key.size() * 256 + static_cast<unsigned char>(key[0])) {
+      case 4 * 256 + 'd':
+        return is("data", &data);
+      case 5 * 256 + 'c':
+        return is("colno", &colno);
+      case 6 * 256 + 'm':
+        return is("module", &module);
+      case 6 * 256 + 'l':
+        return is("lineno", &lineno);
+      case 6 * 256 + 'i':
+        return is("in_app", &in_app);
+      case 7 * 256 + 'p':
+        return is("package", &package);
+      case 8 * 256 + 'p':
+        return is("platform", &platform);
+      case 8 * 256 + 'a':
+        return is("abs_path", &abs_path);
+      case 8 * 256 + 'f':
+        return key[1] == 'i' ? is("filename", &filename)
+                             : is("function", &function);
+      case 12 * 256 + 'c':
+        return is("context_line", &context_line);
+      case 12 * 256 + 'r':
+        return is("raw_function", &raw_function);
+      default:
+        return nullptr;
+    }
+  }
 };
 
 std::string NumberText(const JsonValue* v) {
@@ -126,56 +235,105 @@ std::string NumberText(const JsonValue* v) {
 // Builds the frames of one stack trace and runs the modifier rules over
 // them. `exception` is null outside exceptions.
 Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
-                   const JsonValue* exception) {
+                   const JsonValue* exception, Strings* strings) {
   Stack stack;
+  stack.frames.reserve(stacktrace["frames"].items().size());
+  std::string_view last_platform, last_family;
+  Platform last_kind = Platform::kOther;
+  bool first = true;
   for (const JsonValue& f : stacktrace["frames"].items()) {
     if (!f.is_object()) continue;  // null frames are skipped, as Sentry
+    const FrameFields fields(f);
     Frame frame;
-    frame.platform = std::string(StrOr(f, "platform", event_platform));
-    frame.family = BehaviorFamily(frame.platform);
-    frame.module = Str(f, "module");
-    frame.filename = Str(f, "filename");
-    frame.abs_path = Str(f, "abs_path");
-    frame.package = Str(f, "package");
-    frame.context_line = Str(f, "context_line");
-    frame.lineno = NumberText(f.Find("lineno"));
-    frame.colno = NumberText(f.Find("colno"));
-    const JsonValue& data = f["data"];
-    const JsonValue* sourcemap = data.Find("sourcemap");
-    frame.sourcemap = sourcemap != nullptr && !sourcemap->is_null();
-    std::optional<std::string_view> function = Str(f, "function");
-    std::optional<std::string_view> raw_function = Str(f, "raw_function");
-    if (raw_function) {
-      frame.raw_function = std::string(*raw_function);
-      if (function) frame.function = std::string(*function);
-    } else if (function && !function->empty()) {
-      std::string trimmed = TrimFunctionName(*function, frame.platform);
-      if (trimmed != *function) frame.raw_function = std::string(*function);
-      frame.function = std::move(trimmed);
-    } else if (function) {
-      frame.function = std::string(*function);
+    frame.platform =
+        FrameFields::Text(fields.platform).value_or(event_platform);
+    if (first || frame.platform.data() != last_platform.data() ||
+        frame.platform.size() != last_platform.size()) {
+      // Frames mostly share the event's platform: the same view.
+      first = false;
+      last_platform = frame.platform;
+      last_family = BehaviorFamily(frame.platform);
+      last_kind = PlatformOf(frame.platform);
     }
-    const JsonValue& in_app = f["in_app"];
-    frame.in_app = in_app.is_bool() && in_app.boolean();
+    frame.family = last_family;
+    frame.kind = last_kind;
+    frame.native = frame.family == "native";
+    frame.javascript = frame.family == "javascript";
+    frame.module = FrameFields::Text(fields.module);
+    frame.filename = FrameFields::Text(fields.filename);
+    frame.abs_path = FrameFields::Text(fields.abs_path);
+    frame.package = FrameFields::Text(fields.package);
+    frame.context_line = FrameFields::Text(fields.context_line);
+    frame.lineno = fields.lineno;
+    frame.colno = fields.colno;
+    const JsonValue* sourcemap =
+        fields.data == nullptr ? nullptr : fields.data->Find("sourcemap");
+    frame.sourcemap = sourcemap != nullptr && !sourcemap->is_null();
+    std::optional<std::string_view> function =
+        FrameFields::Text(fields.function);
+    std::optional<std::string_view> raw_function =
+        FrameFields::Text(fields.raw_function);
+    if (raw_function) {
+      frame.raw_function = raw_function;
+      frame.function = function;
+    } else if (function && !function->empty() &&
+               (frame.kind == Platform::kCsharp || frame.native)) {
+      // (TrimFunctionName leaves other platforms' names alone.)
+      std::string trimmed = TrimFunctionName(*function, frame.platform);
+      if (trimmed != *function) {
+        frame.raw_function = function;
+        frame.function = strings->Keep(std::move(trimmed));
+      } else {
+        frame.function = function;
+      }
+    } else {
+      frame.function = function;
+    }
+    frame.in_app = fields.in_app != nullptr && fields.in_app->boolean();
 
-    RuleFrame rf;
+    stack.frames.push_back(std::move(frame));
+  }
+  // The path rules match this path (abs_path, else filename).
+  auto rule_path = [](const Frame& frame) {
+    return frame.abs_path && !frame.abs_path->empty() ? frame.abs_path
+                                                      : frame.filename;
+  };
+  size_t to_normalize = 0;
+  for (const Frame& frame : stack.frames) {
+    for (const std::optional<std::string_view>& v :
+         {frame.package, rule_path(frame)}) {
+      if (v && !IsNormalizedPathValue(*v)) to_normalize += v->size();
+    }
+  }
+  // The rule frames (local: only the rules below read them) point into the
+  // event, or into this buffer for packages and paths that need
+  // normalizing: sized first, so that appending never moves it.
+  std::string normalized_text;
+  normalized_text.reserve(to_normalize);
+  auto normalized = [&normalized_text](std::string_view v) -> std::string_view {
+    if (IsNormalizedPathValue(v)) return v;
+    size_t at = normalized_text.size();
+    AppendNormalizedPathValue(v, &normalized_text);
+    return std::string_view(normalized_text).substr(at);
+  };
+  std::vector<RuleFrame> rule_frames;
+  rule_frames.reserve(stack.frames.size());
+  for (const Frame& frame : stack.frames) {
+    RuleFrame& rf = rule_frames.emplace_back();
     rf.family = frame.family;
     // Rules see the trimmed name unless the client sent raw_function, and
     // "<unknown>" for a frame without one (so that rules written for
     // unsymbolicated frames match; group_307_* depends on it).
     rf.function = frame.function && !frame.function->empty()
                       ? *frame.function
-                      : std::string("<unknown>");
-    if (frame.module) rf.module = std::string(*frame.module);
-    if (frame.package) rf.package = NormalizePathValue(*frame.package);
-    std::optional<std::string_view> path =
-        frame.abs_path && !frame.abs_path->empty() ? frame.abs_path
-                                                   : frame.filename;
-    if (path) rf.path = NormalizePathValue(*path);
+                      : std::string_view("<unknown>");
+    rf.module = frame.module;
+    if (frame.package) rf.package = normalized(*frame.package);
+    if (std::optional<std::string_view> path = rule_path(frame)) {
+      rf.path = normalized(*path);
+    }
     rf.in_app = frame.in_app;
     rf.Finish();
-    stack.frames.push_back(std::move(frame));
-    stack.rule_frames.push_back(std::move(rf));
   }
   RuleException ex;
   if (exception != nullptr) {
@@ -184,9 +342,9 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     ex.mechanism = StrOr((*exception)["mechanism"], "type");
   }
   // +group/-group do not depend on the variant: both passes run once.
-  Enhancements::Default().Apply(&stack.rule_frames, ex, &stack.group_override);
+  Enhancements::Default().Apply(&rule_frames, ex, &stack.group_override);
   for (size_t i = 0; i < stack.frames.size(); ++i) {
-    stack.frames[i].in_app = stack.rule_frames[i].in_app;
+    stack.frames[i].in_app = rule_frames[i].in_app;
   }
   return stack;
 }
@@ -194,6 +352,8 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
 bool HasUrlOrigin(std::optional<std::string_view> path,
                   bool allow_file_origin) {
   if (!path || path->empty()) return false;
+  char c = (*path)[0];  // most paths are no URL: reject by the first byte
+  if (c != 'h' && c != 'a' && c != 'b' && c != 'f') return false;
   for (std::string_view p : {"http:", "https:", "applewebdata:", "blob:"}) {
     if (path->starts_with(p)) return true;
   }
@@ -240,12 +400,19 @@ const Regex& RubyErbRe() {
   return re;
 }
 
-Component FilenameComponent(const Frame& f) {
+bool HasUpper(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+Component FilenameComponent(const Frame& f, Strings* strings) {
   if (!f.filename) return Component::Leaf("filename", std::nullopt);
   std::string_view name = *f.filename;
   size_t slash = name.find_last_of("/\\");
   if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
-  std::string filename = absl::AsciiStrToLower(ToAbsl(name));
+  std::string_view filename =
+      HasUpper(name) ? strings->Keep(absl::AsciiStrToLower(ToAbsl(name)))
+                     : name;
   Component c = Component::Leaf("filename", filename);
   if (HasUrlOrigin(f.abs_path, /*allow_file_origin=*/true)) {
     c.Disable("ignored because frame points to a URL");
@@ -253,23 +420,27 @@ Component FilenameComponent(const Frame& f) {
     c.Disable("anonymous filename discarded");
   } else if (filename == "[native code]") {
     c.Disable("native code indicated by filename");
-  } else if (f.platform == "java" &&
-             filename.find("$$_javassist") != std::string::npos) {
+  } else if (f.kind == Platform::kJava &&
+             filename.find("$$_javassist") != std::string_view::npos) {
     std::string cleaned = JavassistRe().ReplaceAll(filename, "$1<auto>");
-    if (cleaned != filename) c.SetValue(cleaned);
+    if (cleaned != filename) c.SetValue(strings->Keep(std::move(cleaned)));
   }
   return c;
 }
 
-Component ModuleComponent(const Frame& f) {
+Component ModuleComponent(const Frame& f, Strings* strings) {
   if (!f.module) return Component::Leaf("module", std::nullopt);
   std::string_view module = *f.module;
-  Component c = Component::Leaf("module", std::string(module));
-  if (f.platform == "javascript" && module.find('/') != std::string::npos &&
-      f.abs_path && f.abs_path->ends_with(module)) {
+  Component c = Component::Leaf("module", module);
+  if (f.kind == Platform::kJavascript &&
+      module.find('/') != std::string::npos && f.abs_path &&
+      f.abs_path->ends_with(module)) {
     c.Disable("ignored bad javascript module");
-  } else if (f.platform == "java") {
-    if (module.find("$$Lambda$") != std::string_view::npos) {
+  } else if (f.kind == Platform::kJava) {
+    // Every marker below but "ConstructorAccessor" has a '$', and most
+    // modules have none: one search settles them all.
+    const bool dollar = module.find('$') != std::string_view::npos;
+    if (dollar && module.find("$$Lambda$") != std::string_view::npos) {
       c.Disable("ignored java lambda");
     }
     if (module.substr(0, 35) == "sun.reflect.GeneratedMethodAccessor") {
@@ -278,20 +449,28 @@ Component ModuleComponent(const Frame& f) {
                "jdk.internal.reflect.GeneratedMethodAccessor") {
       c.strings.assign(1, "jdk.internal.reflect.GeneratedMethodAccessor");
     } else {
-      // Each pattern only runs when its fixed part is there.
-      std::string m(module);
-      auto clean = [&m](std::string_view marker, const Regex& re) {
-        if (m.find(marker) != std::string::npos)
-          m = re.ReplaceAll(m, "$1<auto>");
+      // Each pattern only runs when its fixed part is there; the module is
+      // copied only then.
+      std::string m;
+      bool cleaned = false;
+      auto clean = [&](std::string_view marker, const Regex& re) {
+        std::string_view current = cleaned ? std::string_view(m) : module;
+        if (current.find(marker) != std::string_view::npos) {
+          m = re.ReplaceAll(current, "$1<auto>");
+          cleaned = true;
+        }
       };
       clean("ConstructorAccessor", JavaReflectRe());
-      clean("CGLIB$$", JavaCglibRe());
-      clean("$$_javassist", JavassistRe());
-      clean("$fn__", ClojureRe());
-      clean("$$EnhancerBy", JavaEnhancerByRe());
-      clean("$$FastClassBy", JavaFastClassByRe());
-      clean("$HibernateProxy$", JavaHibernateProxyRe());
-      if (m != module) c.strings.assign(1, m);
+      // (The reflect cleanup adds no '$' to a module without one.)
+      if (dollar) {
+        clean("CGLIB$$", JavaCglibRe());
+        clean("$$_javassist", JavassistRe());
+        clean("$fn__", ClojureRe());
+        clean("$$EnhancerBy", JavaEnhancerByRe());
+        clean("$$FastClassBy", JavaFastClassByRe());
+        clean("$HibernateProxy$", JavaHibernateProxyRe());
+      }
+      if (cleaned && m != module) c.strings.assign(1, strings->Keep(m));
     }
   }
   return c;
@@ -302,24 +481,26 @@ std::string_view RSplitDot(std::string_view s) {
   return dot == std::string_view::npos ? s : s.substr(dot + 1);
 }
 
-Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
+Component FunctionComponent(const Frame& f, bool sourcemap_and_context,
+                            Strings* strings) {
   // C# frames hash the raw (untrimmed) name: Sentry trimmed C# names late
-  // and kept hashes stable by preferring raw_function there. (A reference:
-  // the frame's own name, not a copy.)
-  const std::optional<std::string>& func =
-      f.platform == "csharp"
+  // and kept hashes stable by preferring raw_function there.
+  const std::optional<std::string_view>& func =
+      f.kind == Platform::kCsharp
           ? (f.raw_function ? f.raw_function : f.function)
           : (f.function && !f.function->empty() ? f.function : f.raw_function);
   if (!func || func->empty()) return Component::Leaf("function", std::nullopt);
   Component c = Component::Leaf("function", *func);
-  if (f.platform == "ruby") {
+  if (f.kind == Platform::kRuby) {
     if (func->starts_with("block ")) {
       c.strings.assign(1, "block");
     } else {
       std::string cleaned = RubyErbRe().ReplaceAll(*func, "");
-      if (cleaned != *func) c.strings.assign(1, cleaned);
+      if (cleaned != *func) {
+        c.strings.assign(1, strings->Keep(std::move(cleaned)));
+      }
     }
-  } else if (f.platform == "php") {
+  } else if (f.kind == Platform::kPhp) {
     if (func->starts_with("[Anonymous") ||
         func->starts_with(std::string_view("class@anonymous\0", 16))) {
       c.Disable("ignored anonymous function");
@@ -330,21 +511,21 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
     // variant of laravel-anonymous.json hashes "run".
     if (func->starts_with("class@anonymous")) {
       size_t sep = func->rfind("::");
-      if (sep != std::string::npos) {
+      if (sep != std::string_view::npos) {
         c.SetValue(func->substr(sep + 2));
         c.hint = "anonymous class method";
       }
     }
-  } else if (f.platform == "java") {
+  } else if (f.kind == Platform::kJava) {
     if (func->starts_with("lambda$")) c.Disable("ignored lambda function");
-  } else if (f.family == "native") {
+  } else if (f.native) {
     if (*func == "<redacted>" || *func == "<unknown>") {
       c.Disable("ignored unknown function");
     }
-  } else if (f.family == "javascript") {
+  } else if (f.javascript) {
     // Object.foo / Foo.foo -> foo, for cross-browser differences.
     std::string_view last = RSplitDot(*func);
-    if (last.size() != func->size()) c.strings.assign(1, std::string(last));
+    if (last.size() != func->size()) c.strings.assign(1, last);
     if (sourcemap_and_context) {
       c.Disable("ignored because sourcemap used and context line available");
     }
@@ -352,13 +533,14 @@ Component FunctionComponent(const Frame& f, bool sourcemap_and_context) {
   return c;
 }
 
-bool IsContextLinePlatform(std::string_view platform) {
-  return platform == "javascript" || platform == "node" ||
-         platform == "python" || platform == "php" || platform == "ruby";
+bool IsContextLinePlatform(Platform p) {
+  return p == Platform::kJavascript || p == Platform::kNode ||
+         p == Platform::kPython || p == Platform::kPhp || p == Platform::kRuby;
 }
 
-std::optional<Component> ContextLineComponent(const Frame& f) {
-  if (!IsContextLinePlatform(f.platform)) return std::nullopt;
+std::optional<Component> ContextLineComponent(const Frame& f,
+                                              Strings* strings) {
+  if (!IsContextLinePlatform(f.kind)) return std::nullopt;
   // " ".join(line.expandtabs(2).split()): whitespace runs collapse.
   std::string line;
   if (f.context_line) {
@@ -377,39 +559,40 @@ std::optional<Component> ContextLineComponent(const Frame& f) {
     }
   }
   if (line.empty()) return Component::Leaf("context-line", std::nullopt);
-  Component c = Component::Leaf("context-line", line);
+  Component c = Component::Leaf("context-line", strings->Keep(std::move(line)));
   // Python measures code points, not bytes.
   size_t chars = 0;
   for (char ch : *f.context_line) chars += (ch & 0xC0) != 0x80;
   if (chars > 120) {
     c.Disable("discarded because line too long");
-  } else if (f.family == "javascript" && (!f.function || f.function->empty()) &&
+  } else if (f.javascript && (!f.function || f.function->empty()) &&
              HasUrlOrigin(f.abs_path, /*allow_file_origin=*/false)) {
     c.Disable("discarded because from URL origin and no function");
   }
   return c;
 }
 
-Component FrameComponent(const Frame& f, bool is_recursion) {
-  Component filename = FilenameComponent(f);
-  Component module = ModuleComponent(f);
+Component FrameComponent(const Frame& f, bool is_recursion, Strings* strings) {
+  Component filename = FilenameComponent(f, strings);
+  Component module = ModuleComponent(f, strings);
   if (module.contributes && filename.contributes) {
     filename.Disable("module takes precedence");
   }
-  std::optional<Component> context_line = ContextLineComponent(f);
+  std::optional<Component> context_line = ContextLineComponent(f, strings);
   Component function = FunctionComponent(
-      f, f.sourcemap && context_line && context_line->contributes);
+      f, f.sourcemap && context_line && context_line->contributes, strings);
   std::vector<Component> values;
+  values.reserve(4);  // one allocation, not three
   values.push_back(std::move(module));
   values.push_back(std::move(filename));
   values.push_back(std::move(function));
   if (context_line) values.push_back(std::move(*context_line));
   Component frame = Component::Node("frame", std::move(values));
 
-  if (f.family == "javascript") {
+  if (f.javascript) {
     // Low-quality JavaScript frames are dropped consistently so that the
     // same error groups across browsers.
-    const std::optional<std::string>& func =
+    const std::optional<std::string_view>& func =
         f.raw_function ? f.raw_function : f.function;
     std::string_view last;
     if (func) last = RSplitDot(*func);
@@ -431,10 +614,23 @@ Component FrameComponent(const Frame& f, bool is_recursion) {
   return frame;
 }
 
+// NumberText(a) == NumberText(b) (null and absent are both ""), without
+// building the text in the usual case of two numbers.
+bool SameNumberText(const JsonValue* a, const JsonValue* b) {
+  bool a_empty = a == nullptr || a->is_null();
+  bool b_empty = b == nullptr || b->is_null();
+  if (a_empty || b_empty) return a_empty == b_empty;
+  if (a->is_number() && b->is_number()) {
+    return a->raw_number() == b->raw_number();
+  }
+  return NumberText(a) == NumberText(b);
+}
+
 bool IsRecursion(const Frame& a, const Frame& b) {
   return a.abs_path == b.abs_path && a.package == b.package &&
          a.module == b.module && a.filename == b.filename &&
-         a.function == b.function && a.lineno == b.lineno && a.colno == b.colno;
+         a.function == b.function && SameNumberText(a.lineno, b.lineno) &&
+         SameNumberText(a.colno, b.colno);
 }
 
 // Sentry's Frame.is_url: an abs_path on a file:, http(s):, applewebdata:
@@ -449,13 +645,13 @@ bool IsUrl(const Frame& f) {
 }
 
 // The frame components of `stack`, the same for every variant.
-std::vector<Component> FrameComponents(const Stack& stack) {
+std::vector<Component> FrameComponents(const Stack& stack, Strings* strings) {
   std::vector<Component> values;
   values.reserve(stack.frames.size());
   for (size_t i = 0; i < stack.frames.size(); ++i) {
     const Frame& f = stack.frames[i];
     bool recursion = i > 0 && IsRecursion(f, stack.frames[i - 1]);
-    values.push_back(FrameComponent(f, recursion));
+    values.push_back(FrameComponent(f, recursion, strings));
   }
   return values;
 }
@@ -469,8 +665,7 @@ Component StacktraceComponent(const Stack& stack, std::string_view variant,
   }
   if (values.size() == 1 && values[0].contributes) {
     const Frame& f = stack.frames[0];
-    if (f.family == "javascript" && (!f.function || f.function->empty()) &&
-        IsUrl(f)) {
+    if (f.javascript && (!f.function || f.function->empty()) && IsUrl(f)) {
       values[0].Disable("ignored single non-URL JavaScript frame");
     }
   }
@@ -485,7 +680,8 @@ Component StacktraceComponent(const Stack& stack, std::string_view variant,
 }
 
 // variant name -> component, in production order.
-using Variants = std::vector<std::pair<std::string, Component>>;
+// Names are literals ("app", "system", "default").
+using Variants = std::vector<std::pair<std::string_view, Component>>;
 
 Component* FindVariant(Variants& v, std::string_view name) {
   for (auto& [n, c] : v) {
@@ -512,9 +708,9 @@ void RemoveNonStacktraceVariants(Variants* variants) {
 
 Variants StacktraceVariants(const JsonValue& stacktrace,
                             std::string_view event_platform,
-                            const JsonValue* exception) {
-  Stack stack = PrepareStack(stacktrace, event_platform, exception);
-  std::vector<Component> frames = FrameComponents(stack);
+                            const JsonValue* exception, Strings* strings) {
+  Stack stack = PrepareStack(stacktrace, event_platform, exception, strings);
+  std::vector<Component> frames = FrameComponents(stack, strings);
   Variants out;
   out.emplace_back("app", StacktraceComponent(stack, "app", frames));
   out.emplace_back("system",
@@ -531,16 +727,15 @@ bool HasFrames(const JsonValue& stacktrace) {
 
 // Exception type and value, with the relay's split of "Type: value" values
 // that arrive without a type.
-std::pair<std::optional<std::string>, std::optional<std::string>> TypeValue(
-    const JsonValue& exception) {
-  std::optional<std::string> type, value;
-  if (auto t = Str(exception, "type")) type = std::string(*t);
-  if (auto v = Str(exception, "value")) value = std::string(*v);
+std::pair<std::optional<std::string_view>, std::optional<std::string_view>>
+TypeValue(const JsonValue& exception) {
+  std::optional<std::string_view> type = Str(exception, "type");
+  std::optional<std::string_view> value = Str(exception, "value");
   if ((!type || type->empty()) && value) {
     // The relay's ^(\w+):(.*)$ : one line only.
     size_t colon = value->find(':');
-    bool word = colon != std::string::npos && colon > 0 &&
-                value->find('\n') == std::string::npos;
+    bool word = colon != std::string_view::npos && colon > 0 &&
+                value->find('\n') == std::string_view::npos;
     for (size_t i = 0; word && i < colon; ++i) {
       char c = (*value)[i];
       word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -548,21 +743,22 @@ std::pair<std::optional<std::string>, std::optional<std::string>> TypeValue(
     }
     if (word) {
       type = value->substr(0, colon);
-      std::string_view rest = std::string_view(*value).substr(colon + 1);
+      std::string_view rest = value->substr(colon + 1);
       while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) {
         rest.remove_prefix(1);
       }
       while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) {
         rest.remove_suffix(1);
       }
-      value = std::string(rest);
+      value = rest;
     }
   }
   return {type, value};
 }
 
 Variants SingleExceptionVariants(const JsonValue& exception,
-                                 std::string_view event_platform) {
+                                 std::string_view event_platform,
+                                 Strings* strings) {
   auto [type, value] = TypeValue(exception);
   Component type_c =
       Component::Leaf("type", type && !type->empty() ? type : std::nullopt);
@@ -593,13 +789,14 @@ Variants SingleExceptionVariants(const JsonValue& exception,
   Variants stacktrace_variants;
   const JsonValue& st = exception["stacktrace"];
   if (st.is_object() && HasFrames(st)) {
-    stacktrace_variants = StacktraceVariants(st, event_platform, &exception);
+    stacktrace_variants =
+        StacktraceVariants(st, event_platform, &exception, strings);
   } else {
     stacktrace_variants.emplace_back(
         "app", Component::Leaf("stacktrace", std::nullopt));
   }
   Variants out;
-  std::optional<std::string> normalized;  // computed once, when needed
+  std::optional<std::string_view> normalized;  // computed once, when needed
   for (auto& [name, stacktrace_c] : stacktrace_variants) {
     std::vector<Component> values;
     bool stacktrace_contributes = stacktrace_c.contributes;
@@ -615,7 +812,9 @@ Variants SingleExceptionVariants(const JsonValue& exception,
       if (stacktrace_contributes) {
         value_c.SetValue(*value);
       } else {
-        if (!normalized) normalized = NormalizeMessageForGrouping(*value);
+        if (!normalized) {
+          normalized = strings->Keep(NormalizeMessageForGrouping(*value));
+        }
         value_c.SetValue(*normalized);
       }
     }
@@ -711,7 +910,7 @@ std::vector<const JsonValue*> FilterExceptionGroups(
     for (const auto& [name, c] : components[i]) {
       std::vector<std::string_view> v;
       c.IterValues(&v);
-      absl::StrAppend(&h, name, ":", HashValues(v), ";");
+      absl::StrAppend(&h, ToAbsl(name), ":", HashValues(v), ";");
     }
     return h;
   };
@@ -743,7 +942,7 @@ std::vector<const JsonValue*> FilterExceptionGroups(
 }
 
 Variants ChainedExceptionVariants(const JsonValue& event,
-                                  std::string_view platform) {
+                                  std::string_view platform, Strings* strings) {
   std::vector<const JsonValue*> all;
   for (const JsonValue& e : ValuesOf(event["exception"])) {
     if (e.is_object()) all.push_back(&e);
@@ -752,7 +951,7 @@ Variants ChainedExceptionVariants(const JsonValue& event,
   std::vector<Variants> components;
   components.reserve(all.size());
   for (const JsonValue* e : all) {
-    components.push_back(SingleExceptionVariants(*e, platform));
+    components.push_back(SingleExceptionVariants(*e, platform, strings));
   }
   std::vector<const JsonValue*> chosen = FilterExceptionGroups(all, components);
   std::map<const JsonValue*, size_t> index_of;
@@ -782,7 +981,8 @@ Variants ChainedExceptionVariants(const JsonValue& event,
   return out;
 }
 
-Variants ThreadsVariants(const JsonValue& event, std::string_view platform) {
+Variants ThreadsVariants(const JsonValue& event, std::string_view platform,
+                         Strings* strings) {
   std::vector<const JsonValue*> threads;
   for (const JsonValue& t : ValuesOf(event["threads"])) {
     if (t.is_object()) threads.push_back(&t);
@@ -810,7 +1010,7 @@ Variants ThreadsVariants(const JsonValue& event, std::string_view platform) {
       out.emplace_back("app", std::move(c));
       return out;
     }
-    for (auto& [name, c] : StacktraceVariants(st, platform, nullptr)) {
+    for (auto& [name, c] : StacktraceVariants(st, platform, nullptr, strings)) {
       std::vector<Component> values;
       values.push_back(std::move(c));
       out.emplace_back(name, Component::Node("threads", std::move(values)));
@@ -826,10 +1026,10 @@ Variants ThreadsVariants(const JsonValue& event, std::string_view platform) {
 }
 
 Variants TopStacktraceVariants(const JsonValue& event,
-                               std::string_view platform) {
+                               std::string_view platform, Strings* strings) {
   const JsonValue& st = event["stacktrace"];
   if (!st.is_object() || !HasFrames(st)) return {};
-  Variants out = StacktraceVariants(st, platform, nullptr);
+  Variants out = StacktraceVariants(st, platform, nullptr, strings);
   RemoveNonStacktraceVariants(&out);
   return out;
 }
@@ -855,12 +1055,14 @@ std::optional<std::string_view> GroupingMessage(const JsonValue& event) {
 
 // `normalize` is false when a stronger strategy already won: the message
 // then never reaches a hash and is kept raw (it contributes all the same).
-Variants MessageVariants(const JsonValue& event, bool normalize) {
+Variants MessageVariants(const JsonValue& event, bool normalize,
+                         Strings* strings) {
   std::optional<std::string_view> message = GroupingMessage(event);
   if (!message) return {};
   Component c = Component::Leaf(
-      "message", normalize ? NormalizeMessageForGrouping(*message)
-                           : std::string(*message));
+      "message", normalize
+                     ? strings->Keep(NormalizeMessageForGrouping(*message))
+                     : *message);
   Variants out;
   out.emplace_back("default", std::move(c));
   return out;
@@ -872,6 +1074,24 @@ bool IsDefaultFingerprintVar(std::string_view v) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
   return v == "default";
+}
+
+// Whether the values of `a` and of `b`, each concatenated, are the same
+// text: what equal md5s of the two mean, without hashing.
+bool SameConcatenation(const std::vector<std::string_view>& a,
+                       const std::vector<std::string_view>& b) {
+  size_t ia = 0, ib = 0, oa = 0, ob = 0;  // value index, offset in it
+  while (true) {
+    while (ia < a.size() && oa == a[ia].size()) ++ia, oa = 0;
+    while (ib < b.size() && ob == b[ib].size()) ++ib, ob = 0;
+    if (ia == a.size() || ib == b.size()) {
+      return ia == a.size() && ib == b.size();
+    }
+    size_t n = std::min(a[ia].size() - oa, b[ib].size() - ob);
+    if (a[ia].substr(oa, n) != b[ib].substr(ob, n)) return false;
+    oa += n;
+    ob += n;
+  }
 }
 
 // A strategy whose system tree hashes the same values as its app tree
@@ -890,30 +1110,31 @@ void DisableSystemMatchingApp(Variants* strategy) {
   std::vector<std::string_view> a, b;
   app->IterValues(&a);
   system->IterValues(&b);
-  if (HashValues(a) == HashValues(b)) {
+  if (SameConcatenation(a, b)) {
     system->Disable("ignored because hash matches app variant");
   }
 }
 
 // The component variants of `event`, Sentry's strategy precedence applied.
-Variants ComponentVariants(const JsonValue& event) {
+// They point into `event` and `strings`.
+Variants ComponentVariants(const JsonValue& event, Strings* strings) {
   std::string_view platform = StrOr(event, "platform");
   std::vector<Variants> strategies;
-  strategies.push_back(ChainedExceptionVariants(event, platform));
-  strategies.push_back(ThreadsVariants(event, platform));
-  strategies.push_back(TopStacktraceVariants(event, platform));
+  strategies.push_back(ChainedExceptionVariants(event, platform, strings));
+  strategies.push_back(ThreadsVariants(event, platform, strings));
+  strategies.push_back(TopStacktraceVariants(event, platform, strings));
   for (Variants& v : strategies) DisableSystemMatchingApp(&v);
   bool any_contributes = false;
   for (const Variants& v : strategies) {
     for (const auto& [name, c] : v) any_contributes |= c.contributes;
   }
-  strategies.push_back(MessageVariants(event, !any_contributes));
+  strategies.push_back(MessageVariants(event, !any_contributes, strings));
 
   int winner = -1;
-  std::vector<std::pair<std::string, std::vector<Component>>> by_name;
+  std::vector<std::pair<std::string_view, std::vector<Component>>> by_name;
   for (size_t s = 0; s < strategies.size(); ++s) {
     for (auto& [name, c] : strategies[s]) {
-      const std::string& key = name;  // lambdas cannot capture bindings
+      const std::string_view key = name;  // lambdas cannot capture bindings
       if (c.contributes) {
         if (winner < 0) {
           winner = static_cast<int>(s);
@@ -1140,7 +1361,8 @@ absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event,
   if (!event.is_object()) {
     return absl::InvalidArgumentError("event is not a JSON object");
   }
-  Variants variants = ComponentVariants(event);
+  Strings strings;
+  Variants variants = ComponentVariants(event, &strings);
   std::optional<std::vector<std::string>> fingerprint = Fingerprint(event);
   // A server-side rule overrides what the client sent (Sentry's
   // apply_server_fingerprinting); an empty rule fingerprint means default.
@@ -1206,9 +1428,10 @@ absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event,
 std::string DebugDump(const JsonValue& event) {
   std::string out;
   if (!event.is_object()) return out;
-  for (const auto& [name, c] : ComponentVariants(event)) {
+  Strings strings;
+  for (const auto& [name, c] : ComponentVariants(event, &strings)) {
     std::optional<std::string> h = ComponentHash(c);
-    absl::StrAppend(&out, "== ", name, " ", h.value_or("null"), "\n");
+    absl::StrAppend(&out, "== ", ToAbsl(name), " ", h.value_or("null"), "\n");
     c.Dump(0, &out);
   }
   return out;

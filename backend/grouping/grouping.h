@@ -10,8 +10,11 @@
 //
 // Analyze() is the backend's single pass over an event: it parses the JSON
 // once and extracts everything storage needs (facts, title, culprit,
-// metadata, hashes). Pure code: no I/O, no globals other than constant
+// metadata, hashes). Pure code: no I/O, no shared state other than constant
 // compiled patterns and rules, safe to call from any number of threads.
+// Each thread keeps a bounded cache of stack-trace rule results per frame
+// (enhancers.cc); results are a function of the frame alone, so hashes do
+// not depend on what a thread hashed before.
 #ifndef TERN_BACKEND_GROUPING_GROUPING_H_
 #define TERN_BACKEND_GROUPING_GROUPING_H_
 

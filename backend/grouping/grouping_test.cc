@@ -3,12 +3,15 @@
 // and a robustness pass over every sample file.
 #include "backend/grouping/grouping.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -897,6 +900,53 @@ TEST(RobustnessTest, EveryEventSample) {
     }
   }
   EXPECT_GT(analyzed, 150);
+}
+
+// The stack-trace rules keep what they found per frame in a per-thread
+// cache (enhancers.cc): hashes must not depend on what the thread hashed
+// before. Every sample is hashed in file order on one thread, in reverse
+// order on a fresh thread, and on a third thread with an event of 5,000
+// distinct frames before every eighth sample (which makes the cache start
+// over at varying points).
+TEST(RobustnessTest, HashesDoNotDependOnWhatTheThreadHashedBefore) {
+  std::vector<std::string> events;
+  std::string root = SharedDir() + "/event-samples";
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(root)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".json") {
+      events.push_back(ReadFile(entry.path().string()));
+    }
+  }
+  std::sort(events.begin(), events.end());
+  std::string filler =
+      R"({"platform":"java","exception":{"values":[{"type":"E",)"
+      R"("stacktrace":{"frames":[)";
+  for (int i = 0; i < 5000; ++i) {
+    absl::StrAppend(&filler, i > 0 ? "," : "", R"({"module":"com.filler.M)", i,
+                    R"(","function":"f","filename":"M.java"})");
+  }
+  filler += "]}}]}}";
+  auto hash = [](const std::string& json) {
+    absl::StatusOr<EventFacts> facts = Analyze(json);
+    return facts.ok() ? HashesToJson(facts->hashes) : facts.status().ToString();
+  };
+  std::vector<std::string> forward, reverse(events.size()),
+      interleaved(events.size());
+  for (const std::string& e : events) forward.push_back(hash(e));
+  std::thread([&] {
+    for (size_t i = events.size(); i-- > 0;) reverse[i] = hash(events[i]);
+  }).join();
+  std::thread([&] {
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (i % 8 == 0) hash(filler);
+      interleaved[i] = hash(events[i]);
+    }
+  }).join();
+  ASSERT_GT(events.size(), 150u);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(forward[i], reverse[i]) << i;
+    EXPECT_EQ(forward[i], interleaved[i]) << i;
+  }
 }
 
 // The samples Sentry's published schema calls broken, but Relay (and so
