@@ -1339,14 +1339,17 @@ class PostgresStoreImpl final : public Store {
     return Write(sql, p).status();
   }
 
-  absl::StatusOr<bool> HasRelease(int64_t project_id,
-                                  std::string_view version) override {
+  absl::StatusOr<std::optional<Release>> GetRelease(
+      int64_t project_id, std::string_view version) override {
     Params p;
     std::string sql = absl::StrCat(
-        "SELECT 1 FROM releases WHERE project_id = ", p.Add(project_id),
-        "::bigint AND version = ", p.Add(version));
+        "SELECT created, finalized FROM releases WHERE project_id = ",
+        p.Add(project_id), "::bigint AND version = ", p.Add(version));
     TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
-    return r.rows() > 0;
+    if (r.rows() == 0) return std::nullopt;
+    Release out{std::string(version), r.Int(0, 0), std::nullopt};
+    if (!r.IsNull(0, 1)) out.finalized_ms = r.Int(0, 1);
+    return out;
   }
 
   absl::StatusOr<int64_t> PutReleaseFile(int64_t project_id,

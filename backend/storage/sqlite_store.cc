@@ -1219,15 +1219,19 @@ class SqliteStoreImpl final : public Store {
         .status();
   }
 
-  absl::StatusOr<bool> HasRelease(int64_t project_id,
-                                  std::string_view version) override {
+  absl::StatusOr<std::optional<Release>> GetRelease(
+      int64_t project_id, std::string_view version) override {
     Connection* c = reader_.get();
     absl::MutexLock lock(&c->mu());
     TERN_ASSIGN_OR_RETURN(
-        auto s, c->Query("SELECT 1 FROM releases WHERE project_id = ? AND "
-                         "version = ?",
+        auto s, c->Query("SELECT created, finalized FROM releases WHERE "
+                         "project_id = ? AND version = ?",
                          project_id, version));
-    return s->Step();
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return std::nullopt;
+    Release r{std::string(version), s->Int(0), std::nullopt};
+    if (!s->IsNull(1)) r.finalized_ms = s->Int(1);
+    return r;
   }
 
   absl::StatusOr<int64_t> PutReleaseFile(int64_t project_id,

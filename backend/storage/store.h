@@ -376,6 +376,14 @@ struct ArtifactBundle {
   std::vector<ArtifactFile> files;
 };
 
+// A release of a project (sentry-cli `releases new` / `finalize`, or an
+// upload for a version).
+struct Release {
+  std::string version;
+  int64_t created_ms = 0;
+  std::optional<int64_t> finalized_ms;
+};
+
 // A stored artifact's bytes: the file itself (release file) or the bundle's
 // zip with the entry to read from it.
 struct ArtifactBlob {
@@ -421,9 +429,9 @@ class ArtifactStore {
   virtual absl::Status UpsertRelease(int64_t project_id,
                                      std::string_view version,
                                      std::optional<int64_t> finalized_ms) = 0;
-  // Whether `version` exists for the project.
-  virtual absl::StatusOr<bool> HasRelease(int64_t project_id,
-                                          std::string_view version) = 0;
+  // The release `version` of the project; nullopt when there is none.
+  virtual absl::StatusOr<std::optional<Release>> GetRelease(
+      int64_t project_id, std::string_view version) = 0;
   // A legacy release file (POST .../releases/{version}/files/): `file.url`
   // is its name. AlreadyExists when the release has a file of that name and
   // dist; the release is created if absent.

@@ -1529,8 +1529,12 @@ TEST_P(StoreContractTest, ArtifactBundlesAndReleaseFiles) {
   EXPECT_EQ(
       store_->PutReleaseFile(project, "app@2", "web", f, "b()").status().code(),
       absl::StatusCode::kAlreadyExists);
-  EXPECT_TRUE(*store_->HasRelease(project, "app@2"));
-  EXPECT_FALSE(*store_->HasRelease(project, "app@3"));
+  auto rel = store_->GetRelease(project, "app@2");
+  ASSERT_TRUE(rel.ok() && rel->has_value());
+  EXPECT_EQ((*rel)->version, "app@2");
+  EXPECT_GT((*rel)->created_ms, 0);
+  EXPECT_FALSE((*rel)->finalized_ms.has_value());
+  EXPECT_FALSE(store_->GetRelease(project, "app@3")->has_value());
   auto rf = store_->FindArtifactByUrl(project, "app@2", "web",
                                       {"https://x.com/a.min.js"});
   ASSERT_TRUE(rf.ok() && rf->has_value());
@@ -1541,6 +1545,8 @@ TEST_P(StoreContractTest, ArtifactBundlesAndReleaseFiles) {
 
   ASSERT_TRUE(store_->UpsertRelease(project, "app@3", 5000).ok());
   ASSERT_TRUE(store_->UpsertRelease(project, "app@3", std::nullopt).ok());
+  // Finalizing sticks when the release is named again without a date.
+  EXPECT_EQ(store_->GetRelease(project, "app@3")->value().finalized_ms, 5000);
   EXPECT_EQ(store_->UpsertRelease(9999, "x", std::nullopt).code(),
             absl::StatusCode::kNotFound);
 

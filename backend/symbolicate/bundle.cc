@@ -51,7 +51,7 @@ absl::Status ReadIndex(zip_t* z, zip_uint64_t index, uint64_t max_bytes,
     return absl::InvalidArgumentError("bad zip: cannot stat an entry");
   }
   if (st.size > max_bytes) {
-    return absl::InvalidArgumentError(
+    return absl::OutOfRangeError(
         absl::StrCat("bundle entry ", st.name ? st.name : "?", " of ", st.size,
                      " bytes is over the limit of ", max_bytes));
   }
@@ -136,7 +136,7 @@ absl::StatusOr<BundleManifest> ReadBundleManifest(std::string_view zip,
   TERN_ASSIGN_OR_RETURN(ZipPtr z, Open(zip));
   const zip_int64_t entries = zip_get_num_entries(z.get(), 0);
   if (entries < 0 || static_cast<uint64_t>(entries) > limits.max_files + 1) {
-    return absl::InvalidArgumentError(
+    return absl::OutOfRangeError(
         absl::StrCat("bundle has more than ", limits.max_files, " files"));
   }
   const zip_int64_t manifest_index =
@@ -162,7 +162,7 @@ absl::StatusOr<BundleManifest> ReadBundleManifest(std::string_view zip,
     return absl::InvalidArgumentError("manifest.json has no \"files\" object");
   }
   if (files.members().size() > limits.max_files) {
-    return absl::InvalidArgumentError(
+    return absl::OutOfRangeError(
         absl::StrCat("bundle has more than ", limits.max_files, " files"));
   }
   uint64_t total = 0;
@@ -194,13 +194,13 @@ absl::StatusOr<BundleManifest> ReadBundleManifest(std::string_view zip,
       return absl::InvalidArgumentError("bad zip: cannot stat an entry");
     }
     if (st.size > limits.max_file_bytes) {
-      return absl::InvalidArgumentError(
+      return absl::OutOfRangeError(
           absl::StrCat("bundle file ", path, " of ", st.size,
                        " bytes is over the limit of ", limits.max_file_bytes));
     }
     total += st.size;
     if (total > limits.max_total_bytes) {
-      return absl::InvalidArgumentError(
+      return absl::OutOfRangeError(
           absl::StrCat("bundle's files are over the limit of ",
                        limits.max_total_bytes, " bytes uncompressed"));
     }

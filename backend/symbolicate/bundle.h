@@ -51,14 +51,15 @@ struct BundleLimits {
 // in the archive within `limits`. With `verify_contents`, every listed entry
 // is also inflated once (into a bounded scratch buffer) so that a bad CRC or
 // a truncated stream is found now, at upload, rather than at the first event.
-// InvalidArgument with the reason for a bad zip, a missing or malformed
-// manifest, or a size over a limit.
+// InvalidArgument with the reason for a bad zip or a missing or malformed
+// manifest; OutOfRange for a size or count over a limit (the API's 413).
 absl::StatusOr<BundleManifest> ReadBundleManifest(std::string_view zip,
                                                   const BundleLimits& limits,
                                                   bool verify_contents);
 
 // The uncompressed bytes of entry `path`. NotFound when the archive has no
-// such entry; InvalidArgument for a bad archive or an entry over `max_bytes`.
+// such entry; InvalidArgument for a bad archive, OutOfRange for an entry
+// over `max_bytes`.
 absl::StatusOr<std::string> ReadBundleEntry(std::string_view zip,
                                             std::string_view path,
                                             uint64_t max_bytes);

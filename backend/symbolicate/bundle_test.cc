@@ -43,7 +43,8 @@ TEST(BundleTest, LimitsAreEnforced) {
   std::string zip = tern::testing::ReadEventSample(kBig);
   BundleLimits limits;
   limits.max_file_bytes = 100000;  // bundle.tracing.min.js is 112446
-  EXPECT_FALSE(ReadBundleManifest(zip, limits, false).ok());
+  EXPECT_EQ(ReadBundleManifest(zip, limits, false).status().code(),
+            absl::StatusCode::kOutOfRange);
   limits = BundleLimits();
   limits.max_total_bytes = 1000;
   EXPECT_FALSE(ReadBundleManifest(zip, limits, false).ok());
