@@ -426,9 +426,12 @@ class EventRewriter {
     std::string out;
     JsonWriter w(&out);
     w.BeginObject();
+    // `module` goes too: SDKs derive it from the minified file's name
+    // ("app.min"), which would keep builds apart in grouping; the raw frame
+    // keeps it.
     static constexpr std::string_view kReplaced[] = {
         "abs_path",    "filename",     "lineno",       "colno", "function",
-        "pre_context", "context_line", "post_context", "data"};
+        "pre_context", "context_line", "post_context", "data",  "module"};
     for (const auto& [key, v] : f.members()) {
       if (std::find(std::begin(kReplaced), std::end(kReplaced), key) !=
           std::end(kReplaced)) {

@@ -16,7 +16,8 @@
 // What changes in the event, as Sentry does it: a symbolicated frame gets
 // the original abs_path, filename, lineno, colno, function, pre_context,
 // context_line, post_context, and data {sourcemap, resolved_with,
-// symbolicated}; the exception keeps its minified frames unchanged in
+// symbolicated} (and loses `module`, which SDKs derive from the minified
+// file's name); the exception keeps its minified frames unchanged in
 // `raw_stacktrace`. Problems (no map found, a map that does not parse, a
 // position the map does not cover, a map without the source's content) are
 // appended to the event's `errors` as Sentry's entries (js_no_source,

@@ -141,6 +141,21 @@ TEST_F(SymbolicatorTest, ByReleaseAndTildeUrl) {
   EXPECT_EQ(frames[3]["filename"].string(), "/captureException.js");
 }
 
+TEST_F(SymbolicatorTest, ModuleOfTheMinifiedFileIsDropped) {
+  AddBundle(kCaptureBundle);
+  std::string event = tern::testing::ReadEventSample(
+      "bugsink/uglifyjs-minified-sourcemaps-in-bundle.json");
+  event =
+      absl::StrReplaceAll(event, {{"\"function\": \"bar\",",
+                                   "\"function\": \"bar\", "
+                                   "\"module\": \"captureException.min\","}});
+  JsonValue out = Process(event);
+  const JsonValue& exc = out["exception"]["values"][0];
+  EXPECT_FALSE(exc["stacktrace"]["frames"][3].Find("module"));
+  EXPECT_EQ(exc["raw_stacktrace"]["frames"][3]["module"].string(),
+            "captureException.min");
+}
+
 TEST_F(SymbolicatorTest, WarmCacheLoadsNothing) {
   AddBundle(kCaptureBundle);
   const std::string event = tern::testing::ReadEventSample(
