@@ -393,7 +393,9 @@ struct ArtifactBlob {
 
 // The store's part for releases and source maps: a separate interface so
 // the upload API and the symbolicator depend on no more than this; every
-// Store is one. Thread-safe like Store.
+// Store is one. Thread-safe like Store. Both real stores implement every
+// method; a Store that keeps no artifacts (a test double) inherits these
+// defaults, which answer Unimplemented.
 class ArtifactStore {
  public:
   virtual ~ArtifactStore() = default;
@@ -401,37 +403,53 @@ class ArtifactStore {
   // already stored.
   virtual absl::StatusOr<ApiToken> CreateApiToken(std::string_view token_hash,
                                                   std::string_view name,
-                                                  std::string_view scopes) = 0;
+                                                  std::string_view scopes) {
+    return absl::UnimplementedError("no artifact storage");
+  }
   // NotFound when no token has this hash.
-  virtual absl::StatusOr<ApiToken> FindApiToken(
-      std::string_view token_hash) = 0;
+  virtual absl::StatusOr<ApiToken> FindApiToken(std::string_view token_hash) {
+    return absl::UnimplementedError("no artifact storage");
+  }
 
   // Upload chunks, keyed by their SHA-1 (40 lowercase hex). Storing a chunk
   // that exists keeps the old row (same checksum, same bytes).
   virtual absl::Status PutChunk(std::string_view checksum,
-                                std::string_view data) = 0;
+                                std::string_view data) {
+    return absl::UnimplementedError("no artifact storage");
+  }
   // The checksums of `checksums` that are not stored, in their order.
   virtual absl::StatusOr<std::vector<std::string>> MissingChunks(
-      const std::vector<std::string>& checksums) = 0;
+      const std::vector<std::string>& checksums) {
+    return absl::UnimplementedError("no artifact storage");
+  }
   // NotFound when the chunk is not stored.
-  virtual absl::StatusOr<std::string> GetChunk(std::string_view checksum) = 0;
+  virtual absl::StatusOr<std::string> GetChunk(std::string_view checksum) {
+    return absl::UnimplementedError("no artifact storage");
+  }
 
   // Stores a bundle and indexes its files. False (and nothing changed) when
   // the project already has a bundle with this checksum. NotFound for an
   // unknown project.
-  virtual absl::StatusOr<bool> PutArtifactBundle(
-      const ArtifactBundle& bundle) = 0;
+  virtual absl::StatusOr<bool> PutArtifactBundle(const ArtifactBundle& bundle) {
+    return absl::UnimplementedError("no artifact storage");
+  }
   virtual absl::StatusOr<bool> HasArtifactBundle(int64_t project_id,
-                                                 std::string_view checksum) = 0;
+                                                 std::string_view checksum) {
+    return absl::UnimplementedError("no artifact storage");
+  }
 
   // Creates the release if absent; `finalized_ms` set marks it finalized.
   // NotFound for an unknown project.
   virtual absl::Status UpsertRelease(int64_t project_id,
                                      std::string_view version,
-                                     std::optional<int64_t> finalized_ms) = 0;
+                                     std::optional<int64_t> finalized_ms) {
+    return absl::UnimplementedError("no artifact storage");
+  }
   // The release `version` of the project; nullopt when there is none.
   virtual absl::StatusOr<std::optional<Release>> GetRelease(
-      int64_t project_id, std::string_view version) = 0;
+      int64_t project_id, std::string_view version) {
+    return absl::UnimplementedError("no artifact storage");
+  }
   // A legacy release file (POST .../releases/{version}/files/): `file.url`
   // is its name. AlreadyExists when the release has a file of that name and
   // dist; the release is created if absent.
@@ -439,24 +457,34 @@ class ArtifactStore {
                                                  std::string_view release,
                                                  std::string_view dist,
                                                  const ArtifactFile& file,
-                                                 std::string_view data) = 0;
+                                                 std::string_view data) {
+    return absl::UnimplementedError("no artifact storage");
+  }
 
   // The project's files with `debug_id` and `type`, newest upload first.
   virtual absl::StatusOr<std::vector<ArtifactFile>> FindArtifactsByDebugId(
-      int64_t project_id, std::string_view debug_id, std::string_view type) = 0;
+      int64_t project_id, std::string_view debug_id, std::string_view type) {
+    return absl::UnimplementedError("no artifact storage");
+  }
   // The newest file stored under the first of `urls` that has one, for
   // (release, dist): release files and bundles uploaded for the release.
   virtual absl::StatusOr<std::optional<ArtifactFile>> FindArtifactByUrl(
       int64_t project_id, std::string_view release, std::string_view dist,
-      const std::vector<std::string>& urls) = 0;
+      const std::vector<std::string>& urls) {
+    return absl::UnimplementedError("no artifact storage");
+  }
   // NotFound when the file is gone (retention) or is not the project's.
   virtual absl::StatusOr<ArtifactBlob> LoadArtifact(int64_t project_id,
-                                                    int64_t file_id) = 0;
+                                                    int64_t file_id) {
+    return absl::UnimplementedError("no artifact storage");
+  }
   // Retention: deletes up to `limit` bundles and release files uploaded
   // before `cutoff_ms` (with their index rows), and chunks older than it;
   // returns how many rows went. The caller loops until 0.
   virtual absl::StatusOr<int64_t> DeleteArtifactsBefore(int64_t cutoff_ms,
-                                                        int limit) = 0;
+                                                        int limit) {
+    return absl::UnimplementedError("no artifact storage");
+  }
 };
 
 class Store : public ArtifactStore {

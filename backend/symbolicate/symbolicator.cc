@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -375,11 +376,25 @@ class EventRewriter {
           abs_path == "<anonymous>" || abs_path == "native") {
         continue;
       }
-      Mapped& m = mapped[i];
-      if (!Resolve(abs_path, &m)) {
+      // One resolution per file and event: most frames of a stack share a
+      // bundle, and a hostile event of many frames costs one lookup per
+      // distinct file, not per frame.
+      auto found = resolved_.find(ToAbsl(abs_path));
+      if (found == resolved_.end()) {
+        Mapped r;
+        const bool ok = Resolve(abs_path, &r);
+        found = resolved_
+                    .emplace(
+                        std::string(abs_path),
+                        ok ? std::optional<Mapped>(std::move(r)) : std::nullopt)
+                    .first;
+      }
+      if (!found->second) {
         s_->stats_.frames_failed.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
+      Mapped& m = mapped[i];
+      m = *found->second;
       m.token = m.map->Lookup(static_cast<uint32_t>(*lineno - 1),
                               static_cast<uint32_t>(*colno - 1));
       if (m.token == nullptr || m.token->source < 0) {
@@ -540,6 +555,7 @@ class EventRewriter {
   std::string_view release_, dist_;
   std::vector<std::pair<std::string, std::string>> images_;
   std::vector<FrameError> errors_;
+  absl::flat_hash_map<std::string, std::optional<Mapped>> resolved_;
 };
 
 Symbolicator::Symbolicator(ArtifactSource* source, SymbolicatorOptions options)

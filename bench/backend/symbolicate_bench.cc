@@ -31,10 +31,10 @@ std::string TenFrameEvent() {
   const char* functions[] = {"captureException", "foo", "bar"};
   std::string frames;
   for (int i = 0; i < 10; ++i) {
-    absl::StrAppend(&frames, i ? "," : "", "{\"filename\":\"", kFile,
-                    "\",\"function\":\"", functions[i % 3],
-                    "\",\"in_app\":true,\"lineno\":3,\"colno\":",
-                    columns[i % 3], "}");
+    absl::StrAppend(
+        &frames, i ? "," : "", "{\"filename\":\"", kFile, "\",\"function\":\"",
+        functions[i % 3],
+        "\",\"in_app\":true,\"lineno\":3,\"colno\":", columns[i % 3], "}");
   }
   return absl::StrCat(
       "{\"event_id\":\"af4d4093e2d548bea61683abecb8ee95\",\"platform\":"
