@@ -11,6 +11,8 @@
 //   tern-backend alert test --project SLUG [--target email:ADDR|webhook:URL]
 //                           [--config FILE]
 //   tern-backend alert list [--project SLUG] [--config FILE]
+//   tern-backend token create --scope SCOPE [--name NAME] [--config FILE]
+//                                                 an API token for sentry-cli
 //   tern-backend --version                        version and commit
 //
 // FILE defaults to TERN_DEFAULT_CONFIG_DIR/backend.yml: config/backend.yml in
@@ -18,8 +20,10 @@
 // (cmake/BuildInfo.cmake). Exit codes: 0 success; 1 bad usage,
 // bad config, a failed start or a failed command; 2 bad input to `hash`.
 #include <signal.h>
+#include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -35,6 +39,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "admin/logging.h"
@@ -44,6 +49,7 @@
 #include "backend/grouping/fingerprinting.h"
 #include "backend/grouping/grouping.h"
 #include "backend/storage/store.h"
+#include "backend/symbolicate/sha1.h"
 #include "common/status.h"
 #include "config/backend_config.h"
 #include "protocol/project_config.h"
@@ -65,6 +71,8 @@ constexpr char kUsage[] =
     "       tern-backend alert test --project SLUG "
     "[--target email:ADDR|webhook:URL] [--config FILE]\n"
     "       tern-backend alert list [--project SLUG] [--config FILE]\n"
+    "       tern-backend token create --scope SCOPE [--name NAME] "
+    "[--config FILE]\n"
     "       tern-backend --version\n"
     "FILE defaults to " TERN_DEFAULT_CONFIG_DIR "/backend.yml.\n";
 
@@ -88,6 +96,7 @@ struct Args {
   std::optional<std::string> project;
   std::optional<std::string> target;
   std::optional<std::string> fingerprinting;
+  std::vector<std::string> scopes;
   std::vector<std::string> positional;
 };
 
@@ -121,6 +130,9 @@ std::optional<Args> ParseArgs(int argc, char** argv, int first) {
     } else if (a == "--fingerprinting") {
       if (!value(&v)) return std::nullopt;
       args.fingerprinting = v;
+    } else if (a == "--scope") {
+      if (!value(&v)) return std::nullopt;
+      args.scopes.push_back(v);
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
       return std::nullopt;
     } else {
@@ -484,6 +496,46 @@ int Run(const Args& args) {
   return 0;
 }
 
+// `token create --scope SCOPE...`: a new API token for sentry-cli's uploads
+// (docs/sourcemaps.md). 32 random bytes from the kernel, printed once; the
+// store keeps only its SHA-1.
+int Token(const Args& args) {
+  if (args.positional.size() != 1 || args.positional[0] != "create" ||
+      args.scopes.empty()) {
+    return Usage();
+  }
+  std::string scopes;
+  for (const std::string& s : args.scopes) {
+    for (absl::string_view one :
+         absl::StrSplit(s, absl::ByAnyChar(" ,"), absl::SkipEmpty())) {
+      const bool ok = !one.empty() && one.size() <= 64 &&
+                      std::all_of(one.begin(), one.end(), [](char c) {
+                        return absl::ascii_isalnum(c) || c == ':' || c == '_';
+                      });
+      if (!ok) return Fail(absl::StrCat("bad scope \"", one, "\""));
+      absl::StrAppend(&scopes, scopes.empty() ? "" : " ", one);
+    }
+  }
+  unsigned char random[32];
+  if (getrandom(random, sizeof(random), 0) != sizeof(random)) {
+    return Fail("getrandom failed");
+  }
+  std::string token = "tern_";
+  for (unsigned char b : random) {
+    token.push_back("0123456789abcdef"[b >> 4]);
+    token.push_back("0123456789abcdef"[b & 15]);
+  }
+  int code = 0;
+  std::optional<Opened> o = Open(args, &code);
+  if (!o) return code;
+  auto created =
+      o->store->CreateApiToken(tern::backend::symbolicate::Sha1Hex(token),
+                               args.name.value_or("cli"), scopes);
+  if (!created.ok()) return Fail(created.status().message());
+  std::printf("%s\n", token.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -502,5 +554,6 @@ int main(int argc, char** argv) {
   if (command == "key") return Key(*args);
   if (command == "cleanup") return Cleanup(*args);
   if (command == "alert") return Alert(*args);
+  if (command == "token") return Token(*args);
   return Usage();
 }

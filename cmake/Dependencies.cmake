@@ -25,6 +25,8 @@ pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+# backend/symbolicate: artifact bundles (zip) uploaded by sentry-cli.
+pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 # backend/alerts: SMTP and webhook delivery (libcurl), webhook signatures
 # (OpenSSL's HMAC-SHA256)
 pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)

@@ -295,6 +295,39 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, BackendConfig* out) {
   TERN_RETURN_IF_ERROR(m.Field("alerts", [&](const YamlNode& n, auto p) {
     return DecodeAlerts(d, n, p, &out->alerts);
   }));
+  TERN_RETURN_IF_ERROR(m.Field("sourcemaps", [&](const YamlNode& n, auto p) {
+    TERN_ASSIGN_OR_RETURN(MapFields s, MapFields::Open(&d, n, p));
+    BackendSourcemapsConfig& c = out->sourcemaps;
+    TERN_RETURN_IF_ERROR(s.Field("enabled", [&](const YamlNode& sn, auto sp) {
+      return d.Bool(sn, sp, &c.enabled);
+    }));
+    TERN_RETURN_IF_ERROR(
+        s.Field("organization", [&](const YamlNode& sn, auto sp) {
+          TERN_RETURN_IF_ERROR(d.String(sn, sp, &c.organization));
+          if (c.organization.empty()) {
+            return d.Error(sn, sp, "expected a non-empty slug");
+          }
+          return absl::OkStatus();
+        }));
+    constexpr uint64_t kMiB = 1 << 20;
+    TERN_RETURN_IF_ERROR(
+        s.Field("max_bundle_bytes", [&](const YamlNode& sn, auto sp) {
+          return d.Uint(sn, sp, 1024, 4096 * kMiB, &c.max_bundle_bytes);
+        }));
+    TERN_RETURN_IF_ERROR(
+        s.Field("max_file_bytes", [&](const YamlNode& sn, auto sp) {
+          return d.Uint(sn, sp, 1024, 1024 * kMiB, &c.max_file_bytes);
+        }));
+    TERN_RETURN_IF_ERROR(
+        s.Field("chunk_size", [&](const YamlNode& sn, auto sp) {
+          return d.Uint(sn, sp, 64 * 1024, 32 * kMiB, &c.chunk_size);
+        }));
+    TERN_RETURN_IF_ERROR(
+        s.Field("cache_bytes", [&](const YamlNode& sn, auto sp) {
+          return d.Uint(sn, sp, kMiB, 64 * 1024 * kMiB, &c.cache_bytes);
+        }));
+    return s.Finish();
+  }));
   TERN_RETURN_IF_ERROR(m.Field("logging", [&](const YamlNode& n, auto p) {
     return DecodeLogging(d, n, p, &out->logging);
   }));

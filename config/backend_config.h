@@ -147,6 +147,24 @@ struct BackendAlertsConfig {
   absl::Duration webhook_timeout = absl::Seconds(10);
 };
 
+// Releases and source maps (docs/sourcemaps.md): the sentry-cli upload API
+// and the symbolication of JavaScript events before grouping.
+struct BackendSourcemapsConfig {
+  // false: the upload API answers 404 and events are not symbolicated.
+  bool enabled = true;
+  // The organization slug sentry-cli is given (--org); other slugs are 404.
+  std::string organization = "tern";
+  // An assembled artifact bundle (the zip), a release file, and one file
+  // inside a bundle (uncompressed) may not be larger; 413 beyond.
+  uint64_t max_bundle_bytes = 256ull << 20;
+  uint64_t max_file_bytes = 64ull << 20;
+  // Chunk size the CLI is told to use (chunk-upload options); a chunk
+  // larger than this is refused with 413.
+  uint64_t chunk_size = 8ull << 20;
+  // Memory for parsed source maps and minified sources kept between events.
+  uint64_t cache_bytes = 256ull << 20;
+};
+
 struct BackendConfig {
   BackendListenConfig listen;
   BackendStoreConfig store;
@@ -156,6 +174,7 @@ struct BackendConfig {
   BackendUiConfig ui;
   BackendMailConfig mail;
   BackendAlertsConfig alerts;
+  BackendSourcemapsConfig sourcemaps;
   // host:port of the relay that SDKs send to, used to print DSNs
   // (http://<key>@<relay>/<project id>).
   std::string relay_public_address = "127.0.0.1:3000";

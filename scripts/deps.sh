@@ -12,6 +12,8 @@ PACKAGES=(
   libbenchmark-dev libgtest-dev libgmock-dev zlib1g-dev libdeflate-dev
   libbrotli-dev libmsgpack-dev libyaml-cpp-dev libspdlog-dev libpcre2-dev
   libsqlite3-dev libpq-dev libhiredis-dev
+  # backend/symbolicate: reads sentry-cli's artifact bundles (zip archives)
+  libzip-dev
   # backend/alerts: SMTP and webhook delivery (libcurl, OpenSSL flavour) and
   # the webhooks' HMAC-SHA256 (OpenSSL); tests/integration/test_alerts.py's
   # self-signed certificate is made with the openssl command

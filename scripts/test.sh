@@ -78,7 +78,7 @@ else
   status=1
 fi
 
-echo "== integration tests (real Kafka, PostgreSQL, sentry-python, @sentry/node, UDP)"
+echo "== integration tests (real Kafka, PostgreSQL, sentry-python, @sentry/node, sentry-cli, UDP)"
 ilog=$(mktemp)
 ./scripts/integration.sh build 2>&1 | tee "$ilog" || status=1
 iline=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed$' "$ilog" | tail -n1 || true)

@@ -10,6 +10,10 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
   std::unique_ptr<ApiServer> server(new ApiServer());
   server->handler_ = std::make_unique<ApiHandler>(
       store, ApiAuth{options.api_token, options.relay_token}, extra);
+  if (options.sourcemaps.enabled) {
+    server->uploads_ = std::make_unique<UploadApi>(store, options.sourcemaps);
+    server->handler_->SetUploads(server->uploads_.get());
+  }
   server->worker_ = std::make_unique<net::Worker>("tern-api");
   server->http_ = std::make_unique<net::HttpServer>(
       server->worker_.get(), server->handler_.get(), options.http);

@@ -14,7 +14,9 @@
 
 #include "absl/status/statusor.h"
 #include "backend/api/handler.h"
+#include "backend/api/upload.h"
 #include "backend/storage/store.h"
+#include "config/backend_config.h"
 #include "net/http_server.h"
 #include "net/worker.h"
 
@@ -29,6 +31,8 @@ struct ApiOptions {
   std::string relay_token;
   // Limits and timeouts of the HTTP connections.
   net::HttpServerOptions http;
+  // The sentry-cli upload API (upload.h); disabled when not enabled.
+  config::BackendSourcemapsConfig sourcemaps{.enabled = false};
 };
 
 class ApiServer {
@@ -67,6 +71,7 @@ class ApiServer {
   // Destruction order matters: the HTTP server's handles live on the worker
   // and point at the handler, so the worker stops first (Stop()), then the
   // server goes, then the handler.
+  std::unique_ptr<UploadApi> uploads_;
   std::unique_ptr<ApiHandler> handler_;
   std::unique_ptr<net::Worker> worker_;
   std::unique_ptr<net::HttpServer> http_;

@@ -19,6 +19,7 @@
 #include "backend/api/format.h"
 #include "backend/api/query.h"
 #include "backend/grouping/fingerprinting.h"
+#include "backend/api/upload.h"
 #include "common/http_status.h"
 #include "common/status.h"
 #include "protocol/json_value.h"
@@ -139,6 +140,10 @@ net::HeadVerdict ApiHandler::OnHeaders(const net::HttpRequest& head,
   }
   net::HeadVerdict verdict;
   verdict.max_body_bytes = kMaxApiBodyBytes;
+  if (uploads_ != nullptr && uploads_->Owns(head.path)) {
+    verdict.max_body_bytes = uploads_->MaxBodyBytes(head.path);
+    return verdict;
+  }
   if (head.method == "POST" &&
       absl::StartsWith(ToAbsl(head.path), "/api/0/relays/projectconfigs")) {
     verdict.max_body_bytes = kMaxProjectConfigsBodyBytes;
@@ -223,6 +228,11 @@ bool ApiHandler::Authorized(const net::HttpRequest& req,
 }
 
 Reply ApiHandler::Route(const net::HttpRequest& req) {
+  if (uploads_ != nullptr && uploads_->Owns(req.path)) {
+    Reply r = uploads_->Handle(req);
+    if (r.status == 401) counters_.unauthorized.Add();
+    return r;
+  }
   const auto segments = Segments(req.path);
   if (!segments || segments->empty()) return Detail(404, "not found");
   const auto& s = *segments;

@@ -13,6 +13,7 @@
 //   GET|PUT|DELETE /api/0/projects/{project}/rules/{id}/
 //   GET  /api/0/projects/{project}/notifications/[?status=&issue=]
 //   POST /api/0/relays/projectconfigs/            (relay token)
+//   the sentry-cli upload API of upload.h, when one is set (its own auth)
 // Every other path under /api/0/ is 404; a known path with another method is
 // 405 with Allow. Paths outside /api/0/ go to the `extra` handler when there
 // is one (the web UI plugs in there), else 404.
@@ -41,6 +42,8 @@
 #include "net/http_server.h"
 
 namespace tern::api {
+
+class UploadApi;
 
 struct ApiAuth {
   // Bearer token of every route but projectconfigs. Empty: refused (401).
@@ -102,6 +105,11 @@ class ApiHandler final : public net::HttpHandler {
   // Readable from any thread (racy but defined).
   const ApiCounters& counters() const { return counters_; }
 
+  // Hands the sentry-cli upload routes (UploadApi::Owns) to `uploads`, which
+  // must outlive the handler; call before the server starts. Null: those
+  // paths are 404 like any unknown one.
+  void SetUploads(UploadApi* uploads) { uploads_ = uploads; }
+
   // One answer as the routes build it; public for the .cc's helpers.
   struct Reply {
     int status = 200;
@@ -144,6 +152,7 @@ class ApiHandler final : public net::HttpHandler {
   storage::Store* store_;
   ApiAuth auth_;
   net::HttpHandler* extra_;
+  UploadApi* uploads_ = nullptr;
   ApiCounters counters_;
 };
 

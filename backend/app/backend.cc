@@ -88,6 +88,30 @@ class AdminHandler : public net::HttpHandler {
                                static_cast<consumer::DeadLetterReason>(i))}},
                static_cast<double>(s.dead_letters[i].load()));
     }
+    if (const symbolicate::SymbolicatorStats* sym =
+            ingest->symbolicator_stats()) {
+      counter("backend_symbolicated_events",
+              "JavaScript events whose frames were symbolicated or got an "
+              "error entry",
+              sym->events);
+      counter("backend_symbolicated_frames", "frames mapped to their source",
+              sym->frames_mapped);
+      counter("backend_symbolication_errors",
+              "frames left minified with an errors entry (no map, bad map, "
+              "position not mapped)",
+              sym->frames_failed);
+      counter("backend_symbolication_lookup_failures",
+              "artifact lookups the store failed", sym->lookup_failures);
+      counter("backend_sourcemap_cache_hits", "parsed map cache hits",
+              sym->cache_hits);
+      counter("backend_sourcemap_cache_misses", "parsed map cache misses",
+              sym->cache_misses);
+      counter("backend_sourcemap_cache_evictions",
+              "parsed maps evicted by the memory bound", sym->cache_evictions);
+      w.Gauge("backend_sourcemap_cache_bytes",
+              "memory held by the parsed map cache",
+              static_cast<double>(sym->cache_bytes.load()));
+    }
     RenderAlerts(w);
     return w.Take();
   }
@@ -198,6 +222,13 @@ absl::StatusOr<std::pair<int64_t, int64_t>> RunCleanup(storage::Store* store,
     if (!n.ok()) return n.status();
     if (*n == 0) break;
   }
+  // Uploaded bundles, release files and stray chunks too: a map is kept as
+  // long as the events it could symbolicate (docs/sourcemaps.md).
+  for (;;) {
+    absl::StatusOr<int64_t> n = store->DeleteArtifactsBefore(cutoff, limit);
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+  }
   return std::make_pair(events, issues);
 }
 
@@ -287,6 +318,7 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Start(
   options.port = config.listen.http.port;
   options.api_token = config.auth.api_token;
   options.relay_token = config.auth.relay_token;
+  options.sourcemaps = config.sourcemaps;
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server =
       api::ApiServer::Start(options, impl->store.get(), impl->extra.get());
   if (!server.ok()) return server.status();

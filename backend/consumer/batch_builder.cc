@@ -139,9 +139,13 @@ absl::Status BatchBuilder::AddEvent(const protocol::EventMessage& event,
                                     bool transaction_topic,
                                     storage::Batch* batch) {
   const int64_t project = static_cast<int64_t>(event.project_id);
+  std::optional<std::string> rewritten;
+  if (preprocess_) rewritten = preprocess_(project, event.payload);
+  const std::string_view payload = rewritten ? std::string_view(*rewritten)
+                                             : std::string_view(event.payload);
   absl::StatusOr<grouping::EventFacts> facts = grouping::Analyze(
-      event.payload, project_grouping_ ? project_grouping_(project)
-                                       : grouping::ProjectGrouping{});
+      payload, project_grouping_ ? project_grouping_(project)
+                                 : grouping::ProjectGrouping{});
   if (!facts.ok()) return facts.status();
   storage::EventRecord& record = batch->events.emplace_back();
   record.project_id = project;
@@ -167,7 +171,7 @@ absl::Status BatchBuilder::AddEvent(const protocol::EventMessage& event,
   record.platform = std::move(facts->platform);
   record.tags_json = std::move(facts->tags_json);
   record.user_key = std::move(facts->user_key);
-  record.payload.assign(event.payload);
+  record.payload.assign(payload);
 
   for (const protocol::ChunkedAttachment& a : event.attachments) {
     auto it = pending_.find({project, event_id, std::string(a.id)});

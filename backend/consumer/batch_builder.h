@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -104,6 +105,17 @@ class BatchBuilder {
     project_grouping_ = std::move(lookup);
   }
 
+  // A step run on every event payload before it is analysed (the
+  // symbolication of backend/symbolicate, so that grouping sees the original
+  // frames): given the project and the payload, it returns the payload to
+  // store and group instead, or nullopt to keep it. It must not fail; it is
+  // called on the builder's thread. Unset: payloads are kept as they come.
+  using Preprocessor = std::function<std::optional<std::string>(
+      int64_t project_id, std::string_view payload)>;
+  void SetPreprocessor(Preprocessor preprocess) {
+    preprocess_ = std::move(preprocess);
+  }
+
   const BuildCounts& counts() const { return counts_; }
   // For each event of the last batch built, the index of its message.
   std::span<const size_t> event_sources() const { return event_sources_; }
@@ -145,6 +157,7 @@ class BatchBuilder {
   uint64_t sequence_ = 0;
   BuildCounts counts_;
   std::vector<size_t> event_sources_;
+  Preprocessor preprocess_;
 };
 
 }  // namespace tern::backend::consumer

@@ -4,10 +4,16 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "backend/grouping/grouping.h"
+#include "backend/symbolicate/bundle_source.h"
+#include "backend/symbolicate/symbolicator.h"
 #include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "protocol/json_value.h"
 #include "protocol/kafka_codec.h"
+#include "tests/support/samples.h"
 
 namespace tern::backend::consumer {
 namespace {
@@ -312,6 +318,66 @@ TEST_F(BatchBuilderTest, ReplayedChunksAreCountedOnce) {
   m.Chunk(1, 'c', "att-3", 0, "12345");
   Build(m);
   EXPECT_EQ(builder_.pending_chunk_bytes(), 5u);
+}
+
+}  // namespace
+}  // namespace tern::backend::consumer
+
+namespace tern::backend::consumer {
+namespace {
+
+// Symbolication runs before grouping: two different minified builds of the
+// same source (the two bugsink bundles, uglifyjs output of one file with and
+// without a bundled neighbour) give one issue hash once mapped, while their
+// minified frames would not.
+TEST(BatchBuilderSymbolicateTest, MinifiedBuildsOfOneSourceGroupTogether) {
+  symbolicate::MemoryBundleSource source;
+  for (const char* zip : {"bugsink/artifact_bundles/"
+                          "51a5a327666cf1d11e23adfd55c3becad27ae769.zip",
+                          "bugsink/artifact_bundles/"
+                          "fc8564966f3dff67e1d59a984f97e0d6beb6debb.zip"}) {
+    ASSERT_TRUE(source.Add(1, tern::testing::ReadEventSample(zip)).ok());
+  }
+  symbolicate::Symbolicator symbolicator(&source, {});
+  const std::string first = tern::testing::ReadEventSample(
+      "bugsink/uglifyjs-minified-sourcemaps-in-bundle.json");
+  // The second build served from the same place as the first.
+  const std::string second = absl::StrReplaceAll(
+      tern::testing::ReadEventSample(
+          "bugsink/uglifyjs-minified-sourcemaps-in-bundle-multi-file.json"),
+      {{"file:///home/klaas/dev/mksourcemaps/",
+        "file:///mnt/datacrypt/dev/mksourcemaps/"}});
+  auto raw_first = grouping::Analyze(first);
+  auto raw_second = grouping::Analyze(second);
+  ASSERT_TRUE(raw_first.ok() && raw_second.ok());
+  EXPECT_NE(raw_first->hashes.ordered, raw_second->hashes.ordered);
+
+  Messages m;
+  m.Event(kEvents, 1, 'a', first);
+  m.Event(kEvents, 1, 'b', second);
+  BatchBuilder builder{
+      TopicNames{kEvents, kAttachments, kTransactions, kSessions}};
+  builder.SetPreprocessor([&](int64_t project, std::string_view payload) {
+    return symbolicator.Process(project, payload);
+  });
+  storage::Batch batch;
+  std::vector<DeadLetter> dead;
+  builder.Build(
+      m.view(), [](int64_t id) { return id == 1; }, &batch, &dead);
+  ASSERT_THAT(dead, IsEmpty());
+  ASSERT_THAT(batch.events, SizeIs(2));
+  EXPECT_EQ(batch.events[0].hashes, batch.events[1].hashes);
+  EXPECT_NE(batch.events[0].hashes, raw_first->hashes.ordered);
+  // The stored payload is the symbolicated one, minified frames kept.
+  auto stored = protocol::ParseJson(batch.events[0].payload);
+  ASSERT_TRUE(stored.ok());
+  const protocol::JsonValue& exc = (*stored)["exception"]["values"][0];
+  EXPECT_EQ(exc["stacktrace"]["frames"][3]["function"].string(), "bar");
+  EXPECT_EQ(exc["stacktrace"]["frames"][3]["lineno"].integer(), 7);
+  EXPECT_EQ(exc["raw_stacktrace"]["frames"][3]["colno"].integer(), 40);
+  EXPECT_EQ(batch.events[0].issue.metadata_function, "bar");
+  EXPECT_THAT(batch.events[0].issue.metadata_filename,
+              HasSubstr("captureException.js"));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "backend/grouping/fingerprinting.h"
 #include "backend/kafka/client.h"
+#include "backend/symbolicate/store_source.h"
 #include "spdlog/spdlog.h"
 
 namespace tern::backend::consumer {
@@ -52,6 +53,9 @@ struct Ingest::Impl {
   std::unique_ptr<kafka::Consumer> consumer;
   std::unique_ptr<kafka::DeadLetterProducer> dead_letters;  // may be null
   BatchBuilder builder;
+  // JavaScript symbolication before grouping (null when disabled).
+  std::unique_ptr<symbolicate::StoreArtifactSource> artifacts;
+  std::unique_ptr<symbolicate::Symbolicator> symbolicator;
   IngestStats stats;
   std::atomic<bool> stopping{false};
   std::thread thread;
@@ -317,10 +321,28 @@ Ingest::~Ingest() { Stop(); }
 
 const IngestStats& Ingest::stats() const { return impl_->stats; }
 
+const symbolicate::SymbolicatorStats* Ingest::symbolicator_stats() const {
+  return impl_->symbolicator ? &impl_->symbolicator->stats() : nullptr;
+}
+
 absl::StatusOr<std::unique_ptr<Ingest>> Ingest::Start(
     const config::BackendConfig& config, storage::Store* store) {
   auto impl = std::make_unique<Impl>(config);
   impl->store = store;
+  if (config.sourcemaps.enabled) {
+    impl->artifacts = std::make_unique<symbolicate::StoreArtifactSource>(
+        store, config.sourcemaps.max_file_bytes);
+    symbolicate::SymbolicatorOptions options;
+    options.cache_bytes = config.sourcemaps.cache_bytes;
+    options.max_artifact_bytes = config.sourcemaps.max_file_bytes;
+    impl->symbolicator = std::make_unique<symbolicate::Symbolicator>(
+        impl->artifacts.get(), options);
+    symbolicate::Symbolicator* s = impl->symbolicator.get();
+    impl->builder.SetPreprocessor(
+        [s](int64_t project, std::string_view payload) {
+          return s->Process(project, payload);
+        });
+  }
   absl::StatusOr<std::vector<storage::PartitionOffset>> stored =
       store->LoadOffsets();
   if (!stored.ok()) return stored.status();

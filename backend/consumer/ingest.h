@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "backend/consumer/batch_builder.h"
 #include "backend/storage/store.h"
+#include "backend/symbolicate/symbolicator.h"
 #include "config/backend_config.h"
 
 namespace tern::backend::consumer {
@@ -62,6 +63,8 @@ class Ingest {
   void Stop();
 
   const IngestStats& stats() const;
+  // The symbolication stage's counters; null when sourcemaps are disabled.
+  const symbolicate::SymbolicatorStats* symbolicator_stats() const;
 
  private:
   struct Impl;

@@ -167,6 +167,63 @@ ALTER TABLE events ADD COLUMN user_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN fingerprinting_rules TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN stacktrace_rules TEXT NOT NULL DEFAULT '';
 )sql",
+    R"sql(
+CREATE TABLE api_tokens (
+  id BIGSERIAL PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  created BIGINT NOT NULL
+);
+CREATE TABLE upload_chunks (
+  checksum TEXT PRIMARY KEY,
+  data BYTEA NOT NULL,
+  created BIGINT NOT NULL
+);
+CREATE INDEX upload_chunks_created ON upload_chunks (created);
+CREATE TABLE releases (
+  id BIGSERIAL PRIMARY KEY,
+  project_id BIGINT NOT NULL,
+  version TEXT NOT NULL,
+  created BIGINT NOT NULL,
+  finalized BIGINT,
+  UNIQUE (project_id, version)
+);
+CREATE TABLE artifact_bundles (
+  id BIGSERIAL PRIMARY KEY,
+  project_id BIGINT NOT NULL,
+  checksum TEXT NOT NULL,
+  debug_id TEXT NOT NULL,
+  release TEXT NOT NULL,
+  dist TEXT NOT NULL,
+  created BIGINT NOT NULL,
+  UNIQUE (project_id, checksum)
+);
+CREATE INDEX artifact_bundles_created ON artifact_bundles (created);
+CREATE TABLE artifact_blobs (
+  id BIGSERIAL PRIMARY KEY,
+  data BYTEA NOT NULL
+);
+CREATE TABLE artifact_files (
+  id BIGSERIAL PRIMARY KEY,
+  project_id BIGINT NOT NULL,
+  bundle_id BIGINT,
+  blob_id BIGINT NOT NULL,
+  path TEXT NOT NULL,
+  type TEXT NOT NULL,
+  url TEXT NOT NULL,
+  debug_id TEXT NOT NULL,
+  sourcemap TEXT NOT NULL,
+  release TEXT NOT NULL,
+  dist TEXT NOT NULL,
+  created BIGINT NOT NULL
+);
+CREATE INDEX artifact_files_debug_id ON artifact_files (project_id, debug_id, type);
+CREATE INDEX artifact_files_url ON artifact_files (project_id, release, dist, url);
+CREATE INDEX artifact_files_bundle ON artifact_files (bundle_id);
+CREATE INDEX artifact_files_blob ON artifact_files (blob_id);
+CREATE INDEX artifact_files_created ON artifact_files (created);
+)sql",
 };
 
 // Taken (per transaction) while migrating, so backends starting together do
@@ -1163,6 +1220,303 @@ class PostgresStoreImpl final : public Store {
         "WHERE g.issue_id = d.id) SELECT count(*) FROM doomed");
     TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
     return r.rows() > 0 ? r.Int(0, 0) : 0;
+  }
+
+  // --- releases and source maps ---
+
+  absl::StatusOr<ApiToken> CreateApiToken(std::string_view token_hash,
+                                          std::string_view name,
+                                          std::string_view scopes) override {
+    const int64_t now = internal::NowMs();
+    Params p;
+    std::string sql = absl::StrCat(
+        "INSERT INTO api_tokens (token_hash, name, scopes, created) VALUES (",
+        p.Add(token_hash), ", ", p.Add(name), ", ", p.Add(scopes), ", ",
+        p.Add(now), "::bigint) RETURNING id");
+    TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
+    if (r.rows() != 1) return absl::InternalError("INSERT gave no id");
+    return ApiToken{r.Int(0, 0), std::string(name), std::string(scopes), now};
+  }
+
+  absl::StatusOr<ApiToken> FindApiToken(std::string_view token_hash) override {
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT id, name, scopes, created FROM api_tokens WHERE token_hash = ",
+        p.Add(token_hash));
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    if (r.rows() == 0) return absl::NotFoundError("unknown token");
+    return ApiToken{r.Int(0, 0), r.Text(0, 1), r.Text(0, 2), r.Int(0, 3)};
+  }
+
+  absl::Status PutChunk(std::string_view checksum,
+                        std::string_view data) override {
+    Params p;
+    std::string sql = absl::StrCat(
+        "INSERT INTO upload_chunks (checksum, data, created) VALUES (",
+        p.Add(checksum), ", ", p.AddBinary(data), "::bytea, ",
+        p.Add(internal::NowMs()),
+        "::bigint) ON CONFLICT (checksum) DO NOTHING");
+    return Write(sql, p).status();
+  }
+
+  absl::StatusOr<std::vector<std::string>> MissingChunks(
+      const std::vector<std::string>& checksums) override {
+    Params p;
+    std::string sql =
+        absl::StrCat("SELECT checksum FROM upload_chunks WHERE checksum = ANY(",
+                     p.Add(TextArray(checksums)), "::text[])");
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    absl::flat_hash_set<std::string> have;
+    for (int i = 0; i < r.rows(); ++i) have.insert(r.Text(i, 0));
+    std::vector<std::string> missing;
+    for (const std::string& sum : checksums) {
+      if (!have.contains(sum)) missing.push_back(sum);
+    }
+    return missing;
+  }
+
+  absl::StatusOr<std::string> GetChunk(std::string_view checksum) override {
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT data FROM upload_chunks WHERE checksum = ", p.Add(checksum));
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    if (r.rows() == 0) return absl::NotFoundError("chunk not found");
+    return r.Bytes(0, 0);
+  }
+
+  absl::StatusOr<bool> PutArtifactBundle(const ArtifactBundle& b) override {
+    TERN_RETURN_IF_ERROR(GetProject(b.project_id).status());
+    const int64_t now = internal::NowMs();
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
+    int64_t bundle_id = 0, blob_id = 0;
+    {
+      Params p;
+      std::string sql = absl::StrCat(
+          "INSERT INTO artifact_bundles (project_id, checksum, debug_id, "
+          "release, dist, created) VALUES (",
+          p.Add(b.project_id), "::bigint, ", p.Add(b.checksum), ", ",
+          p.Add(b.debug_id), ", ", p.Add(b.release), ", ", p.Add(b.dist), ", ",
+          p.Add(now),
+          "::bigint) ON CONFLICT (project_id, checksum) DO NOTHING RETURNING "
+          "id");
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      if (r.rows() == 0) return false;
+      bundle_id = r.Int(0, 0);
+    }
+    {
+      Params p;
+      std::string sql =
+          absl::StrCat("INSERT INTO artifact_blobs (data) VALUES (",
+                       p.AddBinary(b.data), "::bytea) RETURNING id");
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      if (r.rows() != 1) return absl::InternalError("INSERT gave no id");
+      blob_id = r.Int(0, 0);
+    }
+    for (const ArtifactFile& f : b.files) {
+      Params p;
+      std::string sql = absl::StrCat(
+          "INSERT INTO artifact_files (project_id, bundle_id, blob_id, path, "
+          "type, url, debug_id, sourcemap, release, dist, created) VALUES (",
+          p.Add(b.project_id), "::bigint, ", p.Add(bundle_id), "::bigint, ",
+          p.Add(blob_id), "::bigint, ", p.Add(f.path), ", ", p.Add(f.type),
+          ", ", p.Add(f.url), ", ", p.Add(f.debug_id), ", ", p.Add(f.sourcemap),
+          ", ", p.Add(b.release), ", ", p.Add(b.dist), ", ", p.Add(now),
+          "::bigint)");
+      TERN_RETURN_IF_ERROR(c->Exec(sql, p).status());
+    }
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return true;
+  }
+
+  absl::StatusOr<bool> HasArtifactBundle(int64_t project_id,
+                                         std::string_view checksum) override {
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT 1 FROM artifact_bundles WHERE project_id = ", p.Add(project_id),
+        "::bigint AND checksum = ", p.Add(checksum));
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    return r.rows() > 0;
+  }
+
+  absl::Status UpsertRelease(int64_t project_id, std::string_view version,
+                             std::optional<int64_t> finalized_ms) override {
+    TERN_RETURN_IF_ERROR(GetProject(project_id).status());
+    Params p;
+    std::string sql = absl::StrCat(
+        "INSERT INTO releases (project_id, version, created, finalized) "
+        "VALUES (",
+        p.Add(project_id), "::bigint, ", p.Add(version), ", ",
+        p.Add(internal::NowMs()), "::bigint, ",
+        finalized_ms ? p.Add(*finalized_ms) : p.AddNull(),
+        "::bigint) ON CONFLICT (project_id, version) DO UPDATE SET finalized "
+        "= coalesce(excluded.finalized, releases.finalized)");
+    return Write(sql, p).status();
+  }
+
+  absl::StatusOr<std::optional<Release>> GetRelease(
+      int64_t project_id, std::string_view version) override {
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT created, finalized FROM releases WHERE project_id = ",
+        p.Add(project_id), "::bigint AND version = ", p.Add(version));
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    if (r.rows() == 0) return std::nullopt;
+    Release out{std::string(version), r.Int(0, 0), std::nullopt};
+    if (!r.IsNull(0, 1)) out.finalized_ms = r.Int(0, 1);
+    return out;
+  }
+
+  absl::StatusOr<int64_t> PutReleaseFile(int64_t project_id,
+                                         std::string_view release,
+                                         std::string_view dist,
+                                         const ArtifactFile& f,
+                                         std::string_view data) override {
+    TERN_RETURN_IF_ERROR(UpsertRelease(project_id, release, std::nullopt));
+    const int64_t now = internal::NowMs();
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
+    {
+      Params p;
+      // Serializes uploads of the same name, so the check below holds.
+      std::string sql =
+          absl::StrCat("SELECT pg_advisory_xact_lock(hashtext(",
+                       p.Add(absl::StrCat(project_id, "\n", ToAbsl(release),
+                                          "\n", ToAbsl(dist), "\n", f.url)),
+                       "))");
+      TERN_RETURN_IF_ERROR(c->Exec(sql, p).status());
+    }
+    {
+      Params p;
+      std::string sql = absl::StrCat(
+          "SELECT 1 FROM artifact_files WHERE project_id = ", p.Add(project_id),
+          "::bigint AND release = ", p.Add(release),
+          " AND dist = ", p.Add(dist), " AND url = ", p.Add(f.url),
+          " AND bundle_id IS NULL");
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      if (r.rows() > 0) return absl::AlreadyExistsError("release file exists");
+    }
+    int64_t blob_id = 0;
+    {
+      Params p;
+      std::string sql =
+          absl::StrCat("INSERT INTO artifact_blobs (data) VALUES (",
+                       p.AddBinary(data), "::bytea) RETURNING id");
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+      if (r.rows() != 1) return absl::InternalError("INSERT gave no id");
+      blob_id = r.Int(0, 0);
+    }
+    Params p;
+    std::string sql = absl::StrCat(
+        "INSERT INTO artifact_files (project_id, bundle_id, blob_id, path, "
+        "type, url, debug_id, sourcemap, release, dist, created) VALUES (",
+        p.Add(project_id), "::bigint, NULL, ", p.Add(blob_id), "::bigint, '', ",
+        p.Add(f.type), ", ", p.Add(f.url), ", ", p.Add(f.debug_id), ", ",
+        p.Add(f.sourcemap), ", ", p.Add(release), ", ", p.Add(dist), ", ",
+        p.Add(now), "::bigint) RETURNING id");
+    TERN_ASSIGN_OR_RETURN(Result r, c->Exec(sql, p));
+    if (r.rows() != 1) return absl::InternalError("INSERT gave no id");
+    const int64_t id = r.Int(0, 0);
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return id;
+  }
+
+  absl::StatusOr<std::vector<ArtifactFile>> FindArtifactsByDebugId(
+      int64_t project_id, std::string_view debug_id,
+      std::string_view type) override {
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT id, path, type, url, debug_id, sourcemap FROM artifact_files "
+        "WHERE project_id = ",
+        p.Add(project_id), "::bigint AND debug_id = ", p.Add(debug_id),
+        " AND type = ", p.Add(type), " ORDER BY id DESC LIMIT 16");
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    std::vector<ArtifactFile> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back(ArtifactFile{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2),
+                                 r.Text(i, 3), r.Text(i, 4), r.Text(i, 5)});
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::optional<ArtifactFile>> FindArtifactByUrl(
+      int64_t project_id, std::string_view release, std::string_view dist,
+      const std::vector<std::string>& urls) override {
+    if (urls.empty()) return std::nullopt;
+    Params p;
+    // One round trip: the candidates in their order of preference.
+    std::string sql = absl::StrCat(
+        "SELECT f.id, f.path, f.type, f.url, f.debug_id, f.sourcemap FROM "
+        "artifact_files f JOIN unnest(",
+        p.Add(TextArray(urls)),
+        "::text[]) WITH ORDINALITY AS u(url, n) ON f.url = u.url WHERE "
+        "f.project_id = ",
+        p.Add(project_id), "::bigint AND f.release = ", p.Add(release),
+        " AND f.dist = ", p.Add(dist), " ORDER BY u.n, f.id DESC LIMIT 1");
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    if (r.rows() == 0) return std::nullopt;
+    return ArtifactFile{r.Int(0, 0),  r.Text(0, 1), r.Text(0, 2),
+                        r.Text(0, 3), r.Text(0, 4), r.Text(0, 5)};
+  }
+
+  absl::StatusOr<ArtifactBlob> LoadArtifact(int64_t project_id,
+                                            int64_t file_id) override {
+    Params p;
+    std::string sql = absl::StrCat(
+        "SELECT b.data, f.path FROM artifact_files f JOIN artifact_blobs b ON "
+        "b.id = f.blob_id WHERE f.id = ",
+        p.Add(file_id), "::bigint AND f.project_id = ", p.Add(project_id),
+        "::bigint");
+    TERN_ASSIGN_OR_RETURN(Result r, Read(sql, p));
+    if (r.rows() == 0) return absl::NotFoundError("artifact not found");
+    return ArtifactBlob{r.Bytes(0, 0), r.Text(0, 1)};
+  }
+
+  absl::StatusOr<int64_t> DeleteArtifactsBefore(int64_t cutoff_ms,
+                                                int limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin());
+    int64_t n = 0;
+    // Each statement takes the cutoff as $1 (when it uses one) and the
+    // limit as its last parameter.
+    struct Step {
+      std::string_view sql;
+      bool cutoff;
+    };
+    constexpr Step kSteps[] = {
+        {"DELETE FROM artifact_files WHERE id IN (SELECT id FROM "
+         "artifact_files WHERE created < $1::bigint ORDER BY id LIMIT "
+         "$2::bigint)",
+         true},
+        {"DELETE FROM artifact_blobs WHERE id IN (SELECT b.id FROM "
+         "artifact_blobs b WHERE NOT EXISTS (SELECT 1 FROM artifact_files f "
+         "WHERE f.blob_id = b.id) LIMIT $1::bigint)",
+         false},
+        {"DELETE FROM artifact_bundles WHERE id IN (SELECT a.id FROM "
+         "artifact_bundles a WHERE a.created < $1::bigint AND NOT EXISTS "
+         "(SELECT 1 FROM artifact_files f WHERE f.bundle_id = a.id) LIMIT "
+         "$2::bigint)",
+         true},
+        {"DELETE FROM upload_chunks WHERE checksum IN (SELECT checksum FROM "
+         "upload_chunks WHERE created < $1::bigint LIMIT $2::bigint)",
+         true},
+    };
+    for (const Step& step : kSteps) {
+      Params p;
+      if (step.cutoff) p.Add(cutoff_ms);
+      p.Add(int64_t{limit});
+      TERN_ASSIGN_OR_RETURN(Result r, c->Exec(step.sql, p));
+      n += r.Changed();
+    }
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return n;
   }
 
  private:

@@ -167,6 +167,63 @@ ALTER TABLE events ADD COLUMN user_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN fingerprinting_rules TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN stacktrace_rules TEXT NOT NULL DEFAULT '';
 )sql",
+    R"sql(
+CREATE TABLE api_tokens (
+  id INTEGER PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE TABLE upload_chunks (
+  checksum TEXT PRIMARY KEY,
+  data BLOB NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE INDEX upload_chunks_created ON upload_chunks (created);
+CREATE TABLE releases (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL,
+  version TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  finalized INTEGER,
+  UNIQUE (project_id, version)
+);
+CREATE TABLE artifact_bundles (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL,
+  checksum TEXT NOT NULL,
+  debug_id TEXT NOT NULL,
+  release TEXT NOT NULL,
+  dist TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  UNIQUE (project_id, checksum)
+);
+CREATE INDEX artifact_bundles_created ON artifact_bundles (created);
+CREATE TABLE artifact_blobs (
+  id INTEGER PRIMARY KEY,
+  data BLOB NOT NULL
+);
+CREATE TABLE artifact_files (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL,
+  bundle_id INTEGER,
+  blob_id INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  type TEXT NOT NULL,
+  url TEXT NOT NULL,
+  debug_id TEXT NOT NULL,
+  sourcemap TEXT NOT NULL,
+  release TEXT NOT NULL,
+  dist TEXT NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE INDEX artifact_files_debug_id ON artifact_files (project_id, debug_id, type);
+CREATE INDEX artifact_files_url ON artifact_files (project_id, release, dist, url);
+CREATE INDEX artifact_files_bundle ON artifact_files (bundle_id);
+CREATE INDEX artifact_files_blob ON artifact_files (blob_id);
+CREATE INDEX artifact_files_created ON artifact_files (created);
+)sql",
 };
 
 absl::Status SqliteError(sqlite3* db, int rc, std::string_view what) {
@@ -1045,6 +1102,285 @@ class SqliteStoreImpl final : public Store {
         "< ? AND status IN ('sent', 'failed', 'suppressed') ORDER BY id "
         "LIMIT ?)",
         cutoff_ms, int64_t{limit});
+  }
+
+  // --- releases and source maps ---
+
+  absl::StatusOr<ApiToken> CreateApiToken(std::string_view token_hash,
+                                          std::string_view name,
+                                          std::string_view scopes) override {
+    const int64_t now = internal::NowMs();
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        auto s, c->Query("INSERT INTO api_tokens (token_hash, name, scopes, "
+                         "created) VALUES (?, ?, ?, ?) RETURNING id",
+                         token_hash, name, scopes, now));
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
+    return ApiToken{s->Int(0), std::string(name), std::string(scopes), now};
+  }
+
+  absl::StatusOr<ApiToken> FindApiToken(std::string_view token_hash) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        auto s, c->Query("SELECT id, name, scopes, created FROM api_tokens "
+                         "WHERE token_hash = ?",
+                         token_hash));
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::NotFoundError("unknown token");
+    return ApiToken{s->Int(0), s->Text(1), s->Text(2), s->Int(3)};
+  }
+
+  absl::Status PutChunk(std::string_view checksum,
+                        std::string_view data) override {
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    return c
+        ->Run(
+            "INSERT INTO upload_chunks (checksum, data, created) VALUES "
+            "(?, ?, ?) ON CONFLICT (checksum) DO NOTHING",
+            checksum, Blob{data}, internal::NowMs())
+        .status();
+  }
+
+  absl::StatusOr<std::vector<std::string>> MissingChunks(
+      const std::vector<std::string>& checksums) override {
+    std::vector<std::string> missing;
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    for (const std::string& sum : checksums) {
+      TERN_ASSIGN_OR_RETURN(
+          auto s,
+          c->Query("SELECT 1 FROM upload_chunks WHERE checksum = ?", sum));
+      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) missing.push_back(sum);
+    }
+    return missing;
+  }
+
+  absl::StatusOr<std::string> GetChunk(std::string_view checksum) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        auto s, c->Query("SELECT data FROM upload_chunks WHERE checksum = ?",
+                         checksum));
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::NotFoundError("chunk not found");
+    return s->Bytes(0);
+  }
+
+  absl::StatusOr<bool> PutArtifactBundle(const ArtifactBundle& b) override {
+    TERN_RETURN_IF_ERROR(GetProject(b.project_id).status());
+    const int64_t now = internal::NowMs();
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin(kBeginWrite));
+    TERN_ASSIGN_OR_RETURN(
+        auto s,
+        c->Query("INSERT INTO artifact_bundles (project_id, checksum, "
+                 "debug_id, release, dist, created) VALUES (?, ?, ?, "
+                 "?, ?, ?) ON CONFLICT (project_id, checksum) DO "
+                 "NOTHING RETURNING id",
+                 b.project_id, b.checksum, b.debug_id, b.release, b.dist, now));
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return false;  // already stored; the transaction rolls back
+    const int64_t bundle_id = s->Int(0);
+    s.reset();
+    TERN_ASSIGN_OR_RETURN(
+        auto blob, c->Query("INSERT INTO artifact_blobs (data) VALUES (?) "
+                            "RETURNING id",
+                            Blob{b.data}));
+    TERN_ASSIGN_OR_RETURN(row, blob->Step());
+    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
+    const int64_t blob_id = blob->Int(0);
+    blob.reset();
+    for (const ArtifactFile& f : b.files) {
+      TERN_RETURN_IF_ERROR(
+          c->Run("INSERT INTO artifact_files (project_id, bundle_id, blob_id, "
+                 "path, type, url, debug_id, sourcemap, release, dist, "
+                 "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 b.project_id, bundle_id, blob_id, f.path, f.type, f.url,
+                 f.debug_id, f.sourcemap, b.release, b.dist, now)
+              .status());
+    }
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return true;
+  }
+
+  absl::StatusOr<bool> HasArtifactBundle(int64_t project_id,
+                                         std::string_view checksum) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        auto s, c->Query("SELECT 1 FROM artifact_bundles WHERE project_id = ? "
+                         "AND checksum = ?",
+                         project_id, checksum));
+    return s->Step();
+  }
+
+  absl::Status UpsertRelease(int64_t project_id, std::string_view version,
+                             std::optional<int64_t> finalized_ms) override {
+    TERN_RETURN_IF_ERROR(GetProject(project_id).status());
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    return c
+        ->Run(
+            "INSERT INTO releases (project_id, version, created, finalized) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (project_id, version) DO "
+            "UPDATE SET finalized = coalesce(excluded.finalized, "
+            "releases.finalized)",
+            project_id, version, internal::NowMs(), finalized_ms)
+        .status();
+  }
+
+  absl::StatusOr<std::optional<Release>> GetRelease(
+      int64_t project_id, std::string_view version) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        auto s, c->Query("SELECT created, finalized FROM releases WHERE "
+                         "project_id = ? AND version = ?",
+                         project_id, version));
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return std::nullopt;
+    Release r{std::string(version), s->Int(0), std::nullopt};
+    if (!s->IsNull(1)) r.finalized_ms = s->Int(1);
+    return r;
+  }
+
+  absl::StatusOr<int64_t> PutReleaseFile(int64_t project_id,
+                                         std::string_view release,
+                                         std::string_view dist,
+                                         const ArtifactFile& f,
+                                         std::string_view data) override {
+    TERN_RETURN_IF_ERROR(UpsertRelease(project_id, release, std::nullopt));
+    const int64_t now = internal::NowMs();
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin(kBeginWrite));
+    {
+      TERN_ASSIGN_OR_RETURN(
+          auto s, c->Query("SELECT 1 FROM artifact_files WHERE project_id = ? "
+                           "AND release = ? AND dist = ? AND url = ? AND "
+                           "bundle_id IS NULL",
+                           project_id, release, dist, f.url));
+      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) return absl::AlreadyExistsError("release file exists");
+    }
+    TERN_ASSIGN_OR_RETURN(
+        auto blob, c->Query("INSERT INTO artifact_blobs (data) VALUES (?) "
+                            "RETURNING id",
+                            Blob{data}));
+    TERN_ASSIGN_OR_RETURN(bool row, blob->Step());
+    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
+    const int64_t blob_id = blob->Int(0);
+    blob.reset();
+    TERN_ASSIGN_OR_RETURN(
+        auto s, c->Query("INSERT INTO artifact_files (project_id, bundle_id, "
+                         "blob_id, path, type, url, debug_id, sourcemap, "
+                         "release, dist, created) VALUES (?, NULL, ?, '', ?, "
+                         "?, ?, ?, ?, ?, ?) RETURNING id",
+                         project_id, blob_id, f.type, f.url, f.debug_id,
+                         f.sourcemap, release, dist, now));
+    TERN_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
+    const int64_t id = s->Int(0);
+    s.reset();
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return id;
+  }
+
+  absl::StatusOr<std::vector<ArtifactFile>> FindArtifactsByDebugId(
+      int64_t project_id, std::string_view debug_id,
+      std::string_view type) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        auto s, c->Query("SELECT id, path, type, url, debug_id, sourcemap "
+                         "FROM artifact_files WHERE project_id = ? AND "
+                         "debug_id = ? AND type = ? ORDER BY id DESC LIMIT 16",
+                         project_id, debug_id, type));
+    return s->ReadAll([](Stmt& r) {
+      return ArtifactFile{r.Int(0),  r.Text(1), r.Text(2),
+                          r.Text(3), r.Text(4), r.Text(5)};
+    });
+  }
+
+  absl::StatusOr<std::optional<ArtifactFile>> FindArtifactByUrl(
+      int64_t project_id, std::string_view release, std::string_view dist,
+      const std::vector<std::string>& urls) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    for (const std::string& url : urls) {
+      TERN_ASSIGN_OR_RETURN(
+          auto s, c->Query("SELECT id, path, type, url, debug_id, sourcemap "
+                           "FROM artifact_files WHERE project_id = ? AND "
+                           "release = ? AND dist = ? AND url = ? ORDER BY id "
+                           "DESC LIMIT 1",
+                           project_id, release, dist, url));
+      TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) {
+        return ArtifactFile{s->Int(0),  s->Text(1), s->Text(2),
+                            s->Text(3), s->Text(4), s->Text(5)};
+      }
+    }
+    return std::nullopt;
+  }
+
+  absl::StatusOr<ArtifactBlob> LoadArtifact(int64_t project_id,
+                                            int64_t file_id) override {
+    Connection* c = reader_.get();
+    absl::MutexLock lock(&c->mu());
+    TERN_ASSIGN_OR_RETURN(
+        auto s, c->Query("SELECT b.data, f.path FROM artifact_files f JOIN "
+                         "artifact_blobs b ON b.id = f.blob_id WHERE f.id = ? "
+                         "AND f.project_id = ?",
+                         file_id, project_id));
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::NotFoundError("artifact not found");
+    return ArtifactBlob{s->Bytes(0), s->Text(1)};
+  }
+
+  absl::StatusOr<int64_t> DeleteArtifactsBefore(int64_t cutoff_ms,
+                                                int limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("limit must be >= 1");
+    Connection* c = writer_.get();
+    absl::MutexLock lock(&c->mu());
+    Transaction tx(c);
+    TERN_RETURN_IF_ERROR(tx.Begin(kBeginWrite));
+    int64_t n = 0;
+    TERN_ASSIGN_OR_RETURN(
+        int64_t files,
+        c->Run("DELETE FROM artifact_files WHERE id IN (SELECT id FROM "
+               "artifact_files WHERE created < ? ORDER BY id LIMIT ?)",
+               cutoff_ms, int64_t{limit}));
+    n += files;
+    TERN_ASSIGN_OR_RETURN(
+        int64_t blobs,
+        c->Run("DELETE FROM artifact_blobs WHERE id IN (SELECT b.id FROM "
+               "artifact_blobs b WHERE NOT EXISTS (SELECT 1 FROM "
+               "artifact_files f WHERE f.blob_id = b.id) LIMIT ?)",
+               int64_t{limit}));
+    n += blobs;
+    TERN_ASSIGN_OR_RETURN(
+        int64_t bundles,
+        c->Run("DELETE FROM artifact_bundles WHERE id IN (SELECT a.id FROM "
+               "artifact_bundles a WHERE a.created < ? AND NOT EXISTS (SELECT "
+               "1 FROM artifact_files f WHERE f.bundle_id = a.id) LIMIT ?)",
+               cutoff_ms, int64_t{limit}));
+    n += bundles;
+    TERN_ASSIGN_OR_RETURN(
+        int64_t chunks,
+        c->Run("DELETE FROM upload_chunks WHERE checksum IN (SELECT checksum "
+               "FROM upload_chunks WHERE created < ? LIMIT ?)",
+               cutoff_ms, int64_t{limit}));
+    n += chunks;
+    TERN_RETURN_IF_ERROR(tx.Commit());
+    return n;
   }
 
  private:

@@ -348,7 +348,152 @@ class AlertPlanner {
       std::span<const IssueActivity> activity, AlertReader& reader) = 0;
 };
 
-class Store {
+// --- releases and source maps (docs/sourcemaps.md) ---
+
+// An API token for sentry-cli (`tern-backend token create`). Only its
+// SHA-1 is stored (the token is 256 random bits, so a fast hash is enough);
+// the token itself is shown once, at creation.
+struct ApiToken {
+  int64_t id = 0;
+  std::string name;
+  std::string scopes;  // space-separated, e.g. "project:releases"
+  int64_t created_ms = 0;
+};
+
+// One file of an uploaded artifact bundle, or one legacy release file.
+struct ArtifactFile {
+  int64_t id = 0;         // assigned by the store
+  std::string path;       // entry in the bundle's zip; "" for a release file
+  std::string type;       // "minified_source", "source_map", ...; "" if unknown
+  std::string url;        // "~/app.min.js" or a full URL
+  std::string debug_id;   // normalized; may be ""
+  std::string sourcemap;  // the file's "sourcemap" header; may be ""
+};
+
+// An artifact bundle as assembled from its chunks, with the files of its
+// manifest (the API reads the manifest; the store only indexes the rows).
+struct ArtifactBundle {
+  int64_t project_id = 0;
+  std::string checksum;  // SHA-1 of `data`, 40 hex digits
+  std::string debug_id;  // the bundle's own; may be ""
+  std::string release;   // "" unless uploaded for a release
+  std::string dist;
+  std::string data;  // the zip
+  std::vector<ArtifactFile> files;
+};
+
+// A release of a project (sentry-cli `releases new` / `finalize`, or an
+// upload for a version).
+struct Release {
+  std::string version;
+  int64_t created_ms = 0;
+  std::optional<int64_t> finalized_ms;
+};
+
+// A stored artifact's bytes: the file itself (release file) or the bundle's
+// zip with the entry to read from it.
+struct ArtifactBlob {
+  std::string data;
+  std::string path;  // "" when `data` is the file itself
+};
+
+// The store's part for releases and source maps: a separate interface so
+// the upload API and the symbolicator depend on no more than this; every
+// Store is one. Thread-safe like Store. Both real stores implement every
+// method; a Store that keeps no artifacts (a test double) inherits these
+// defaults, which answer Unimplemented.
+class ArtifactStore {
+ public:
+  virtual ~ArtifactStore() = default;
+  // Stores a token by its hash (40 hex digits). AlreadyExists for a hash
+  // already stored.
+  virtual absl::StatusOr<ApiToken> CreateApiToken(std::string_view token_hash,
+                                                  std::string_view name,
+                                                  std::string_view scopes) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+  // NotFound when no token has this hash.
+  virtual absl::StatusOr<ApiToken> FindApiToken(std::string_view token_hash) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+
+  // Upload chunks, keyed by their SHA-1 (40 lowercase hex). Storing a chunk
+  // that exists keeps the old row (same checksum, same bytes).
+  virtual absl::Status PutChunk(std::string_view checksum,
+                                std::string_view data) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+  // The checksums of `checksums` that are not stored, in their order.
+  virtual absl::StatusOr<std::vector<std::string>> MissingChunks(
+      const std::vector<std::string>& checksums) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+  // NotFound when the chunk is not stored.
+  virtual absl::StatusOr<std::string> GetChunk(std::string_view checksum) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+
+  // Stores a bundle and indexes its files. False (and nothing changed) when
+  // the project already has a bundle with this checksum. NotFound for an
+  // unknown project.
+  virtual absl::StatusOr<bool> PutArtifactBundle(const ArtifactBundle& bundle) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+  virtual absl::StatusOr<bool> HasArtifactBundle(int64_t project_id,
+                                                 std::string_view checksum) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+
+  // Creates the release if absent; `finalized_ms` set marks it finalized.
+  // NotFound for an unknown project.
+  virtual absl::Status UpsertRelease(int64_t project_id,
+                                     std::string_view version,
+                                     std::optional<int64_t> finalized_ms) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+  // The release `version` of the project; nullopt when there is none.
+  virtual absl::StatusOr<std::optional<Release>> GetRelease(
+      int64_t project_id, std::string_view version) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+  // A legacy release file (POST .../releases/{version}/files/): `file.url`
+  // is its name. AlreadyExists when the release has a file of that name and
+  // dist; the release is created if absent.
+  virtual absl::StatusOr<int64_t> PutReleaseFile(int64_t project_id,
+                                                 std::string_view release,
+                                                 std::string_view dist,
+                                                 const ArtifactFile& file,
+                                                 std::string_view data) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+
+  // The project's files with `debug_id` and `type`, newest upload first.
+  virtual absl::StatusOr<std::vector<ArtifactFile>> FindArtifactsByDebugId(
+      int64_t project_id, std::string_view debug_id, std::string_view type) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+  // The newest file stored under the first of `urls` that has one, for
+  // (release, dist): release files and bundles uploaded for the release.
+  virtual absl::StatusOr<std::optional<ArtifactFile>> FindArtifactByUrl(
+      int64_t project_id, std::string_view release, std::string_view dist,
+      const std::vector<std::string>& urls) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+  // NotFound when the file is gone (retention) or is not the project's.
+  virtual absl::StatusOr<ArtifactBlob> LoadArtifact(int64_t project_id,
+                                                    int64_t file_id) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+  // Retention: deletes up to `limit` bundles and release files uploaded
+  // before `cutoff_ms` (with their index rows), and chunks older than it;
+  // returns how many rows went. The caller loops until 0.
+  virtual absl::StatusOr<int64_t> DeleteArtifactsBefore(int64_t cutoff_ms,
+                                                        int limit) {
+    return absl::UnimplementedError("no artifact storage");
+  }
+};
+
+class Store : public ArtifactStore {
  public:
   virtual ~Store() = default;
 

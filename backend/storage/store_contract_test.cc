@@ -1479,6 +1479,131 @@ TEST(IssueStatusTest, NamesRoundTrip) {
   EXPECT_EQ(ParseIssueStatus(""), std::nullopt);
 }
 
+TEST_P(StoreContractTest, ApiTokens) {
+  const std::string hash(40, 'a');
+  auto t = store_->CreateApiToken(hash, "ci", "project:releases org:read");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_GT(t->id, 0);
+  auto found = store_->FindApiToken(hash);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->id, t->id);
+  EXPECT_EQ(found->name, "ci");
+  EXPECT_EQ(found->scopes, "project:releases org:read");
+  EXPECT_EQ(store_->FindApiToken(std::string(40, 'b')).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->CreateApiToken(hash, "again", "x").status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_P(StoreContractTest, UploadChunks) {
+  const std::string a(40, '1'), b(40, '2');
+  std::string bytes("\0\xff zip bytes", 13);
+  ASSERT_TRUE(store_->PutChunk(a, bytes).ok());
+  ASSERT_TRUE(store_->PutChunk(a, bytes).ok());  // again: no error
+  auto missing = store_->MissingChunks({b, a});
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_EQ(*missing, std::vector<std::string>{b});
+  auto got = store_->GetChunk(a);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, bytes);
+  EXPECT_EQ(store_->GetChunk(b).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, ArtifactBundlesAndReleaseFiles) {
+  const int64_t project = NewProject();
+  const int64_t other = NewProject("other");
+  ArtifactBundle bundle;
+  bundle.project_id = project;
+  bundle.checksum = std::string(40, 'c');
+  bundle.debug_id = "8e8465dd-b68a-50c0-ba3c-a620964132b5";
+  bundle.release = "app@1";
+  bundle.data = std::string("PK\3\4 zip\0", 10);
+  const std::string id = "9b7990f8-1f25-571a-a422-03bea91eb8ab";
+  bundle.files = {
+      {0, "files/_/_/a.min.js", "minified_source", "~/a.min.js", id,
+       "a.min.js.map"},
+      {0, "files/_/_/a.min.js.map", "source_map", "~/a.min.js.map", id, ""},
+  };
+  auto put = store_->PutArtifactBundle(bundle);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_TRUE(*put);
+  put = store_->PutArtifactBundle(bundle);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_FALSE(*put);  // same checksum: stored once
+  EXPECT_TRUE(*store_->HasArtifactBundle(project, bundle.checksum));
+  EXPECT_FALSE(*store_->HasArtifactBundle(other, bundle.checksum));
+  bundle.project_id = 9999;
+  EXPECT_EQ(store_->PutArtifactBundle(bundle).status().code(),
+            absl::StatusCode::kNotFound);
+
+  auto maps = store_->FindArtifactsByDebugId(project, id, "source_map");
+  ASSERT_TRUE(maps.ok()) << maps.status();
+  ASSERT_EQ(maps->size(), 1u);
+  EXPECT_EQ((*maps)[0].url, "~/a.min.js.map");
+  EXPECT_TRUE(store_->FindArtifactsByDebugId(other, id, "source_map")->empty());
+  auto blob = store_->LoadArtifact(project, (*maps)[0].id);
+  ASSERT_TRUE(blob.ok()) << blob.status();
+  EXPECT_EQ(blob->data, std::string("PK\3\4 zip\0", 10));
+  EXPECT_EQ(blob->path, "files/_/_/a.min.js.map");
+  EXPECT_EQ(store_->LoadArtifact(other, (*maps)[0].id).status().code(),
+            absl::StatusCode::kNotFound);
+
+  // By release and URL: the first candidate that is stored wins.
+  auto by_url = store_->FindArtifactByUrl(
+      project, "app@1", "", {"https://x.com/a.min.js", "~/a.min.js"});
+  ASSERT_TRUE(by_url.ok()) << by_url.status();
+  ASSERT_TRUE(by_url->has_value());
+  EXPECT_EQ((*by_url)->sourcemap, "a.min.js.map");
+  EXPECT_FALSE(store_->FindArtifactByUrl(project, "app@2", "", {"~/a.min.js"})
+                   ->has_value());
+
+  // Legacy release files.
+  ArtifactFile f;
+  f.url = "https://x.com/a.min.js";
+  auto file_id = store_->PutReleaseFile(project, "app@2", "web", f, "a()");
+  ASSERT_TRUE(file_id.ok()) << file_id.status();
+  EXPECT_EQ(
+      store_->PutReleaseFile(project, "app@2", "web", f, "b()").status().code(),
+      absl::StatusCode::kAlreadyExists);
+  auto rel = store_->GetRelease(project, "app@2");
+  ASSERT_TRUE(rel.ok() && rel->has_value());
+  EXPECT_EQ((*rel)->version, "app@2");
+  EXPECT_GT((*rel)->created_ms, 0);
+  EXPECT_FALSE((*rel)->finalized_ms.has_value());
+  EXPECT_FALSE(store_->GetRelease(project, "app@3")->has_value());
+  auto rf = store_->FindArtifactByUrl(project, "app@2", "web",
+                                      {"https://x.com/a.min.js"});
+  ASSERT_TRUE(rf.ok() && rf->has_value());
+  auto rblob = store_->LoadArtifact(project, (*rf)->id);
+  ASSERT_TRUE(rblob.ok());
+  EXPECT_EQ(rblob->data, "a()");
+  EXPECT_EQ(rblob->path, "");
+
+  ASSERT_TRUE(store_->UpsertRelease(project, "app@3", 5000).ok());
+  ASSERT_TRUE(store_->UpsertRelease(project, "app@3", std::nullopt).ok());
+  // Finalizing sticks when the release is named again without a date.
+  EXPECT_EQ(store_->GetRelease(project, "app@3")->value().finalized_ms, 5000);
+  EXPECT_EQ(store_->UpsertRelease(9999, "x", std::nullopt).code(),
+            absl::StatusCode::kNotFound);
+
+  // Retention takes everything uploaded before the cutoff, in steps.
+  ASSERT_TRUE(store_->PutChunk(std::string(40, 'd'), "x").ok());
+  const int64_t future = internal::NowMs() + 60000;
+  int64_t total = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto n = store_->DeleteArtifactsBefore(future, 1);
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    total += *n;
+  }
+  EXPECT_GE(total, 7);  // 3 files, 2 blobs, 1 bundle, 1 chunk
+  EXPECT_TRUE(
+      store_->FindArtifactsByDebugId(project, id, "source_map")->empty());
+  EXPECT_FALSE(*store_->HasArtifactBundle(project, std::string(40, 'c')));
+  EXPECT_EQ(store_->GetChunk(std::string(40, 'd')).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
                          ::testing::Values(Backend::kSqlite,
                                            Backend::kPostgres),

@@ -165,6 +165,12 @@ void AppendFrame(std::string* out, const JsonValue& f) {
   }
   if (in_app) Append(out, "<span class=\"badge\">in app</span>");
   Append(out, "</div>");
+  // A frame mapped through a source map says which map (backend/symbolicate).
+  if (f["data"]["symbolicated"].boolean()) {
+    Append(out, "<div class=\"muted small\">source map: ",
+           Escape(Text(f["data"]["sourcemap"])), " (",
+           Escape(Text(f["data"]["resolved_with"])), ")</div>");
+  }
   const JsonValue& context = f["context_line"];
   if (context.is_string()) {
     std::span<const JsonValue> pre = f["pre_context"].items();
@@ -220,8 +226,40 @@ void AppendException(std::string* out, const JsonValue& payload) {
           "</div>");
     }
     AppendStacktrace(out, e["stacktrace"]);
+    // The minified frames the source maps were applied to, behind a toggle
+    // (an HTML <details>, so the page needs no script).
+    if (!e["raw_stacktrace"]["frames"].items().empty()) {
+      Append(out,
+             "<details class=\"raw\"><summary>Show minified "
+             "frames</summary>");
+      AppendStacktrace(out, e["raw_stacktrace"]);
+      Append(out, "</details>");
+    }
     Append(out, "</div>");
   }
+}
+
+// Sentry's processing errors (`errors`): source maps that were missing or
+// did not apply, and what normalization reported.
+void AppendProcessingErrors(std::string* out, const JsonValue& payload) {
+  std::span<const JsonValue> errors = payload["errors"].items();
+  if (errors.empty()) return;
+  Append(out,
+         "<h2>Processing errors</h2><table><tr><th>type</th><th>where</th>"
+         "<th>detail</th></tr>");
+  for (const JsonValue& e : errors) {
+    std::string where = Text(e["url"]);
+    if (where.empty()) where = Text(e["source"]);
+    if (where.empty()) where = Text(e["name"]);
+    std::string detail = Text(e["reason"]);
+    if (e["row"].is_number()) {
+      detail = Cat("line ", Text(e["row"]), ", column ", Text(e["column"]));
+    }
+    Append(out, "<tr><td>", Escape(Text(e["type"])),
+           "</td><td class=\"small\">", Escape(where),
+           "</td><td class=\"small\">", Escape(detail), "</td></tr>");
+  }
+  Append(out, "</table>");
 }
 
 void AppendMessage(std::string* out, const JsonValue& payload) {
@@ -374,6 +412,7 @@ void AppendEvent(std::string* out, const IssueView& v) {
   }
   const JsonValue& p = *payload;
   AppendException(out, p);
+  AppendProcessingErrors(out, p);
   AppendMessage(out, p);
   AppendThreads(out, p);
   AppendTags(out, s);

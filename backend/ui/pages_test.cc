@@ -164,6 +164,40 @@ TEST(RenderIssue, ShowsTheIssueAndItsLatestEvent) {
   EXPECT_THAT(html, Not(HasSubstr("<script")));
 }
 
+TEST(RenderIssue, SymbolicatedFramesWithTheMinifiedOnesBehindAToggle) {
+  const std::string html = RenderIssue(AnIssueView(R"({
+    "exception": {"values": [{"type": "Error", "value": "no items",
+      "stacktrace": {"frames": [{"filename": "src/app.js", "function":
+        "validateOrder", "lineno": 3, "colno": 11, "in_app": true,
+        "context_line": "    throw new Error();",
+        "data": {"sourcemap": "/srv/dist/app.min.js.map",
+                 "resolved_with": "debug-id", "symbolicated": true}}]},
+      "raw_stacktrace": {"frames": [{"filename": "/srv/dist/app.min.js",
+        "function": "r", "lineno": 1, "colno": 88, "in_app": true}]}}]},
+    "errors": [{"type": "js_no_source", "url": "/srv/runner.js"},
+               {"type": "js_invalid_sourcemap_location", "row": 9,
+                "column": 4, "source": "/srv/x.min.js"}]
+  })"));
+  const size_t original = html.find("src/app.js in <b>validateOrder</b>");
+  const size_t toggle = html.find(
+      "<details class=\"raw\"><summary>Show minified frames</summary>");
+  const size_t minified = html.find(
+      "/srv/dist/app.min.js in <b>r</b> at "
+      "line 1:88");
+  ASSERT_NE(original, std::string::npos);
+  ASSERT_NE(toggle, std::string::npos);
+  ASSERT_NE(minified, std::string::npos);
+  EXPECT_LT(original, toggle);
+  EXPECT_LT(toggle, minified);
+  EXPECT_THAT(html, HasSubstr("source map: /srv/dist/app.min.js.map "
+                              "(debug-id)"));
+  EXPECT_THAT(html, HasSubstr("<h2>Processing errors</h2>"));
+  EXPECT_THAT(html, HasSubstr("<tr><td>js_no_source</td><td class=\"small\">"
+                              "/srv/runner.js</td>"));
+  EXPECT_THAT(html, HasSubstr("line 9, column 4"));
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+}
+
 TEST(RenderIssue, ResolvedIssueOffersUnresolveAndIgnore) {
   IssueView v = AnIssueView("{}");
   v.issue.status = storage::IssueStatus::kResolved;
