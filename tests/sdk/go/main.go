@@ -2,8 +2,10 @@
 //
 // Environment: SENTRY_DSN (the relay's DSN), TERN_RELEASE. Sends a
 // breadcrumb trail, a user and a tag set, the *strconv.NumError that
-// parseQuantity gets from strconv.Atoi (with an attachment) and a warning
-// message, then flushes. sentry-go has no release-health sessions (no
+// checkOrder gets from strconv.Atoi (with an attachment) and a warning
+// message, then flushes. A Go error carries no stack trace: sentry-go takes
+// the stack where CaptureException is called, so checkOrder (not a closure)
+// captures it and is the culprit. sentry-go has no release-health sessions (no
 // session API in the SDK), so none is sent.
 // Prints one JSON line: {"sdk": version, "exception_id": ..., "message_id": ...}.
 package main
@@ -20,6 +22,20 @@ import (
 
 func parseQuantity(text string) (int, error) {
 	return strconv.Atoi(text)
+}
+
+// checkOrder reports the order's bad quantity on a hub of its own, whose
+// scope carries the order as an attachment.
+func checkOrder(hub *sentry.Hub, quantity string) *sentry.EventID {
+	hub.Scope().AddAttachment(&sentry.Attachment{
+		Filename:    "order.txt",
+		ContentType: "text/plain",
+		Payload:     []byte("order 4711: 3 items\n"),
+	})
+	if _, err := parseQuantity(quantity); err != nil {
+		return hub.CaptureException(err)
+	}
+	return nil
 }
 
 func main() {
@@ -42,17 +58,8 @@ func main() {
 		sentry.AddBreadcrumb(&sentry.Breadcrumb{Category: "matrix", Message: step, Level: sentry.LevelInfo})
 	}
 
-	var exceptionID, messageID *sentry.EventID
-	sentry.WithScope(func(scope *sentry.Scope) {
-		scope.AddAttachment(&sentry.Attachment{
-			Filename:    "order.txt",
-			ContentType: "text/plain",
-			Payload:     []byte("order 4711: 3 items\n"),
-		})
-		if _, err := parseQuantity("three"); err != nil {
-			exceptionID = sentry.CaptureException(err)
-		}
-	})
+	var messageID *sentry.EventID
+	exceptionID := checkOrder(sentry.CurrentHub().Clone(), "three")
 	sentry.WithScope(func(scope *sentry.Scope) {
 		scope.SetLevel(sentry.LevelWarning)
 		messageID = sentry.CaptureMessage("tern matrix message: order queue is full")

@@ -21,6 +21,10 @@ fn main() {
     options.release = Some(release.into());
     options.environment = Some("integration".into());
     options.shutdown_timeout = Duration::from_secs(15);
+    // Our frames are the in-app ones. Without this every frame the SDK does
+    // not know (sentry_panic's own, and rustc's `__rustc::rust_begin_unwind`)
+    // would count as in-app, and Sentry would blame the panic handler.
+    options.in_app_include = vec!["tern_sdk_rust"];
     let _guard = sentry::init((dsn, options));
     sentry::start_session();
 
