@@ -32,6 +32,11 @@ PACKAGES=(
   # integration tests' real Kafka broker (scripts/kafka/, docs/kafka.md):
   # Java 17 runs it, Maven fetches its jars, kcat produces/consumes/probes it
   openjdk-17-jre-headless maven kcat
+  # the SDK matrix compiles its sentry-java program (tests/sdk/java) with
+  # Maven: javac. Go (>= 1.25) and Rust (>= 1.89) for its sentry-go and
+  # sentry programs are newer than Debian 12's: they come from go.dev and
+  # rustup (docs/sdk-matrix.md)
+  openjdk-17-jdk-headless
   # the web UI's headless browser test (tests/browser/): playwright-core from
   # npm drives Debian's chromium, so no browser is downloaded at test time
   chromium

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs tern-relay's integration tests with real parts (tests/integration):
-# a real Kafka broker, the real sentry-python and @sentry/node SDKs, raw UDP.
+# a real Kafka broker, the real sentry-python and @sentry/node SDKs, raw UDP,
+# and the SDK matrix (test_sdk_matrix.py: Python, Node, Go, Java and Rust
+# SDKs, which it installs and builds itself under $TERN_CACHE/sdk; it needs
+# go, cargo, javac and mvn besides node and npm; docs/sdk-matrix.md).
 #
 #   scripts/integration.sh BUILD_DIR [pytest args...]
 #

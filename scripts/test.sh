@@ -10,7 +10,11 @@
 #                Chromium driving @sentry/browser and the web UI
 #   integration  scripts/integration.sh: the Release tern-relay and
 #                tern-backend against a real Kafka broker and PostgreSQL server,
-#                sentry-python, @sentry/node and raw UDP
+#                sentry-python, @sentry/node and raw UDP, and the SDK matrix
+#                (tests/integration/test_sdk_matrix.py, docs/sdk-matrix.md:
+#                sentry-python 1.x/2.x, @sentry/node 8/9/11, sentry-go,
+#                sentry-java, the Rust sentry crate; installed and built under
+#                $TERN_CACHE/sdk, offline after the first run)
 #   packaging    scripts/test-packaging.sh: the Debian packages built from a
 #                clean clone, lintian, installed, run, upgraded and purged in
 #                a debootstrap Debian 12 root
@@ -78,7 +82,7 @@ else
   status=1
 fi
 
-echo "== integration tests (real Kafka, PostgreSQL, sentry-python, @sentry/node, sentry-cli, UDP)"
+echo "== integration tests (real Kafka, PostgreSQL, sentry-python, @sentry/node, sentry-cli, UDP, the SDK matrix)"
 ilog=$(mktemp)
 ./scripts/integration.sh build 2>&1 | tee "$ilog" || status=1
 iline=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed$' "$ilog" | tail -n1 || true)
