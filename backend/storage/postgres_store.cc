@@ -873,10 +873,11 @@ class PostgresStoreImpl final : public Store {
                                std::string_view fingerprinting_rules,
                                std::string_view stacktrace_rules) override {
     Params p;
-    std::string sql = absl::StrCat(
-        "UPDATE projects SET fingerprinting_rules = ",
-        p.Add(fingerprinting_rules), ", stacktrace_rules = ",
-        p.Add(stacktrace_rules), " WHERE id = ", p.Add(project_id), "::bigint");
+    std::string sql =
+        absl::StrCat("UPDATE projects SET fingerprinting_rules = ",
+                     p.Add(fingerprinting_rules),
+                     ", stacktrace_rules = ", p.Add(stacktrace_rules),
+                     " WHERE id = ", p.Add(project_id), "::bigint");
     TERN_ASSIGN_OR_RETURN(Result r, Write(sql, p));
     if (r.Changed() == 0) return absl::NotFoundError("no such project");
     return absl::OkStatus();

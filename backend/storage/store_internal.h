@@ -128,8 +128,8 @@ EventSummary ReadEvent(const Row& r) {
 
 template <typename Row>
 Project ReadProject(const Row& r) {
-  return Project{r.Int(0), r.Text(1), r.Text(2), r.Int(3), r.Text(4),
-                 r.Text(5)};
+  return Project{r.Int(0), r.Text(1), r.Text(2),
+                 r.Int(3), r.Text(4), r.Text(5)};
 }
 
 template <typename Row>
