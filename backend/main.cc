@@ -46,6 +46,7 @@
 #include "backend/alerts/rule.h"
 #include "backend/alerts/sender.h"
 #include "backend/app/backend.h"
+#include "backend/grouping/enhancers.h"
 #include "backend/grouping/fingerprinting.h"
 #include "backend/grouping/grouping.h"
 #include "backend/storage/store.h"
@@ -64,7 +65,8 @@ constexpr char kUsage[] =
     "       tern-backend project create --name NAME [--config FILE]\n"
     "       tern-backend project list [--config FILE]\n"
     "       tern-backend project set-rules --project SLUG "
-    "--fingerprinting RULES_FILE [--config FILE]\n"
+    "[--fingerprinting RULES_FILE] [--stacktrace RULES_FILE] "
+    "[--config FILE]\n"
     "       tern-backend key disable KEY [--config FILE]\n"
     "       tern-backend key set KEY --settings JSON [--config FILE]\n"
     "       tern-backend cleanup --days N [--config FILE]\n"
@@ -96,6 +98,7 @@ struct Args {
   std::optional<std::string> project;
   std::optional<std::string> target;
   std::optional<std::string> fingerprinting;
+  std::optional<std::string> stacktrace;
   std::vector<std::string> scopes;
   std::vector<std::string> positional;
 };
@@ -130,6 +133,9 @@ std::optional<Args> ParseArgs(int argc, char** argv, int first) {
     } else if (a == "--fingerprinting") {
       if (!value(&v)) return std::nullopt;
       args.fingerprinting = v;
+    } else if (a == "--stacktrace") {
+      if (!value(&v)) return std::nullopt;
+      args.stacktrace = v;
     } else if (a == "--scope") {
       if (!value(&v)) return std::nullopt;
       args.scopes.push_back(v);
@@ -194,24 +200,48 @@ int Hash(const Args& args) {
   return 0;
 }
 
-// `project set-rules --project SLUG --fingerprinting FILE`: the project's
-// server-side fingerprinting rules (docs/grouping.md), checked with the
-// backend's parser first (Sentry's error message, line and column); an
-// empty file clears them. Consumers apply them within their project refresh.
-int SetProjectRules(const Args& args) {
-  if (args.positional.size() != 1 || !args.project || !args.fingerprinting) {
-    return Usage();
+// The text of a rules file, or nullopt (and a message) when unreadable.
+std::optional<std::string> ReadRulesFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    Fail(absl::StrCat("cannot read ", path));
+    return std::nullopt;
   }
-  std::ifstream in(*args.fingerprinting, std::ios::binary);
-  if (!in) return Fail(absl::StrCat("cannot read ", *args.fingerprinting));
   std::stringstream text;
   text << in.rdbuf();
-  const std::string rules = text.str();
-  if (absl::StatusOr<tern::grouping::FingerprintingRules> parsed =
-          tern::grouping::FingerprintingRules::Parse(rules);
-      !parsed.ok()) {
-    return Fail(
-        absl::StrCat(*args.fingerprinting, ": ", parsed.status().message()));
+  return text.str();
+}
+
+// `project set-rules --project SLUG [--fingerprinting FILE] [--stacktrace
+// FILE]`: the project's server-side fingerprinting and stack-trace rules
+// (docs/grouping.md), each checked with the backend's parser first
+// (Sentry's message, and where); an empty file clears them, a flag left out
+// keeps them. Consumers apply them within their project refresh.
+int SetProjectRules(const Args& args) {
+  if (args.positional.size() != 1 || !args.project ||
+      (!args.fingerprinting && !args.stacktrace)) {
+    return Usage();
+  }
+  std::optional<std::string> fingerprinting, stacktrace;
+  if (args.fingerprinting) {
+    fingerprinting = ReadRulesFile(*args.fingerprinting);
+    if (!fingerprinting) return 1;
+    if (absl::StatusOr<tern::grouping::FingerprintingRules> parsed =
+            tern::grouping::FingerprintingRules::Parse(*fingerprinting);
+        !parsed.ok()) {
+      return Fail(
+          absl::StrCat(*args.fingerprinting, ": ", parsed.status().message()));
+    }
+  }
+  if (args.stacktrace) {
+    stacktrace = ReadRulesFile(*args.stacktrace);
+    if (!stacktrace) return 1;
+    if (absl::StatusOr<tern::grouping::Enhancements> parsed =
+            tern::grouping::ParseProjectStacktraceRules(*stacktrace);
+        !parsed.ok()) {
+      return Fail(
+          absl::StrCat(*args.stacktrace, ": ", parsed.status().message()));
+    }
   }
   int code = 0;
   std::optional<Opened> o = Open(args, &code);
@@ -219,8 +249,9 @@ int SetProjectRules(const Args& args) {
   absl::StatusOr<tern::storage::Project> project =
       o->store->GetProjectBySlug(*args.project);
   if (!project.ok()) return Fail(project.status().message());
-  if (absl::Status s = o->store->SetProjectRules(project->id, rules,
-                                                 project->stacktrace_rules);
+  if (absl::Status s = o->store->SetProjectRules(
+          project->id, fingerprinting.value_or(project->fingerprinting_rules),
+          stacktrace.value_or(project->stacktrace_rules));
       !s.ok()) {
     return Fail(s.message());
   }

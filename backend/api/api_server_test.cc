@@ -526,7 +526,22 @@ TEST_F(ApiServerTest, ProjectDetailsAndFingerprintingRules) {
   r = Put("/api/0/projects/backend/", R"({"name":"x"})");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.Detail(),
-            "name: not a field that can be set (fingerprintingRules can)");
+            "name: not a field that can be set (fingerprintingRules and "
+            "groupingEnhancements can)");
+  // Stack-trace rules: stored when they parse; categories are refused.
+  r = Put("/api/0/projects/backend/",
+          R"({"groupingEnhancements":"stack.module:vendor.* -app\n"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["groupingEnhancements"].string(),
+            "stack.module:vendor.* -app\n");
+  EXPECT_EQ(store_->GetProjectBySlug("backend")->stacktrace_rules,
+            "stack.module:vendor.* -app\n");
+  r = Put("/api/0/projects/backend/",
+          R"({"groupingEnhancements":"family:native category=x"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(absl::StartsWith(ToAbsl(r.Detail()),
+                               "groupingEnhancements: rule line 1: "))
+      << r.Detail();
   EXPECT_EQ(Put("/api/0/projects/backend/", "[").status, 400);
   // Nothing of the refused bodies was stored.
   EXPECT_EQ(store_->GetProjectBySlug("backend")->fingerprinting_rules, rules);

@@ -19,7 +19,9 @@
 #include "backend/api/format.h"
 #include "backend/api/query.h"
 #include "backend/api/upload.h"
+#include "backend/grouping/enhancers.h"
 #include "backend/grouping/fingerprinting.h"
+#include "backend/grouping/grouping.h"
 #include "common/http_status.h"
 #include "common/status.h"
 #include "protocol/json_value.h"
@@ -346,6 +348,7 @@ Reply ApiHandler::ProjectDetails(const net::HttpRequest& req,
     }
     if (!body->is_object()) return Detail(400, "body: expected a JSON object");
     std::string fingerprinting = project->fingerprinting_rules;
+    std::string stacktrace = project->stacktrace_rules;
     for (const auto& [key, value] : body->members()) {
       if (key == "fingerprintingRules") {
         if (!value.is_string()) {
@@ -360,18 +363,31 @@ Reply ApiHandler::ProjectDetails(const net::HttpRequest& req,
                                           parsed.status().message()));
         }
         fingerprinting = std::string(value.string());
+      } else if (key == "groupingEnhancements") {
+        if (!value.is_string()) {
+          return Detail(400, "groupingEnhancements: expected a string");
+        }
+        absl::StatusOr<grouping::Enhancements> parsed =
+            grouping::ParseProjectStacktraceRules(value.string());
+        if (!parsed.ok()) {
+          return Detail(400, absl::StrCat("groupingEnhancements: ",
+                                          parsed.status().message()));
+        }
+        stacktrace = std::string(value.string());
       } else {
         return Detail(400, absl::StrCat(ToAbsl(key),
                                         ": not a field that can be set "
-                                        "(fingerprintingRules can)"));
+                                        "(fingerprintingRules and "
+                                        "groupingEnhancements can)"));
       }
     }
-    if (absl::Status st = store_->SetProjectRules(project->id, fingerprinting,
-                                                  project->stacktrace_rules);
+    if (absl::Status st =
+            store_->SetProjectRules(project->id, fingerprinting, stacktrace);
         !st.ok()) {
       return StoreError(st, "project");
     }
     project->fingerprinting_rules = std::move(fingerprinting);
+    project->stacktrace_rules = std::move(stacktrace);
   }
   Reply r;
   protocol::JsonWriter w(&r.body);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "backend/grouping/enhancers.h"
 #include "backend/grouping/fingerprinting.h"
 #include "backend/kafka/client.h"
 #include "backend/symbolicate/store_source.h"
@@ -26,8 +28,9 @@ constexpr absl::Duration kProjectRefresh = absl::Seconds(5);
 
 // A project's server-side rules, parsed once per change of their text.
 struct ProjectRules {
-  std::string fingerprinting_text;
+  std::string fingerprinting_text, stacktrace_text;
   grouping::FingerprintingRules fingerprinting;
+  std::optional<grouping::Enhancements> stacktrace;
 };
 
 // Errors that say the batch itself is wrong (an event the store cannot take),
@@ -82,6 +85,7 @@ struct Ingest::Impl {
       auto it = projects.find(id);
       if (it != projects.end() && it->second != nullptr) {
         g.fingerprinting = &it->second->fingerprinting;
+        if (it->second->stacktrace) g.stacktrace = &*it->second->stacktrace;
       }
       return g;
     });
@@ -97,23 +101,37 @@ struct Ingest::Impl {
     absl::flat_hash_map<int64_t, std::shared_ptr<const ProjectRules>> next;
     for (const storage::Project& p : *all) {
       std::shared_ptr<const ProjectRules>& slot = next[p.id];
-      if (p.fingerprinting_rules.empty()) continue;
-      auto old = projects.find(p.id);
-      if (old != projects.end() && old->second != nullptr &&
-          old->second->fingerprinting_text == p.fingerprinting_rules) {
-        slot = old->second;
+      if (p.fingerprinting_rules.empty() && p.stacktrace_rules.empty()) {
         continue;
       }
-      absl::StatusOr<grouping::FingerprintingRules> parsed =
-          grouping::FingerprintingRules::Parse(p.fingerprinting_rules);
-      if (!parsed.ok()) {
-        spdlog::warn("ingest: project {}: fingerprinting rules ignored: {}",
-                     p.slug, std::string(parsed.status().message()));
+      auto old = projects.find(p.id);
+      if (old != projects.end() && old->second != nullptr &&
+          old->second->fingerprinting_text == p.fingerprinting_rules &&
+          old->second->stacktrace_text == p.stacktrace_rules) {
+        slot = old->second;
         continue;
       }
       auto rules = std::make_shared<ProjectRules>();
       rules->fingerprinting_text = p.fingerprinting_rules;
-      rules->fingerprinting = *std::move(parsed);
+      rules->stacktrace_text = p.stacktrace_rules;
+      absl::StatusOr<grouping::FingerprintingRules> parsed =
+          grouping::FingerprintingRules::Parse(p.fingerprinting_rules);
+      if (parsed.ok()) {
+        rules->fingerprinting = *std::move(parsed);
+      } else {
+        spdlog::warn("ingest: project {}: fingerprinting rules ignored: {}",
+                     p.slug, std::string(parsed.status().message()));
+      }
+      if (!p.stacktrace_rules.empty()) {
+        absl::StatusOr<grouping::Enhancements> st =
+            grouping::ParseProjectStacktraceRules(p.stacktrace_rules);
+        if (st.ok()) {
+          rules->stacktrace = *std::move(st);
+        } else {
+          spdlog::warn("ingest: project {}: stack-trace rules ignored: {}",
+                       p.slug, std::string(st.status().message()));
+        }
+      }
       slot = std::move(rules);
     }
     projects = std::move(next);

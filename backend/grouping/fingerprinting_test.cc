@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "backend/grouping/enhancers.h"
 #include "backend/grouping/grouping.h"
 #include "gtest/gtest.h"
 #include "protocol/json_value.h"
@@ -307,6 +309,54 @@ TEST(FingerprintingGroupingTest, SentryFixtures) {
       EXPECT_EQ(with_rules->title, c["expected_title"].string());
     }
   }
+}
+
+// A project's stack-trace rules run after the built-in ones: `-group` takes
+// a frame out of the hash, `-app` moves it to the system variant.
+TEST(ProjectStacktraceRulesTest, ProjectRulesChangeTheHashes) {
+  auto event = [](const std::string& helper) {
+    return absl::StrCat(
+        R"({"platform":"python","exception":{"values":[{"type":"E",)"
+        R"("stacktrace":{"frames":[)"
+        R"({"function":"main","module":"app","filename":"app.py","in_app":true},)"
+        R"({"function":")",
+        helper,
+        R"(","module":"app.util","filename":"util.py","in_app":true},)"
+        R"({"function":"fail","module":"app","filename":"app.py","in_app":true}]}}]}})");
+  };
+  absl::StatusOr<Enhancements> rules =
+      ParseProjectStacktraceRules("stack.module:app.util -group\n");
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  ProjectGrouping project;
+  project.stacktrace = &*rules;
+  // Without the rule the helper's name is hashed; with it, it is not.
+  EXPECT_NE(Analyze(event("helper_a"))->hashes.ordered,
+            Analyze(event("helper_b"))->hashes.ordered);
+  EXPECT_EQ(Analyze(event("helper_a"), project)->hashes.ordered,
+            Analyze(event("helper_b"), project)->hashes.ordered);
+  EXPECT_NE(Analyze(event("helper_a"), project)->hashes.ordered,
+            Analyze(event("helper_a"))->hashes.ordered);
+
+  // -app on every frame: the app variant no longer contributes, the system
+  // one decides.
+  absl::StatusOr<Enhancements> not_app =
+      ParseProjectStacktraceRules("stack.module:app* -app\n");
+  ASSERT_TRUE(not_app.ok()) << not_app.status();
+  ProjectGrouping system;
+  system.stacktrace = &*not_app;
+  absl::StatusOr<GroupingHashes> h =
+      ComputeHashes(*protocol::ParseJson(event("helper_a")), system);
+  ASSERT_TRUE(h.ok());
+  ASSERT_FALSE(h->variants.empty());
+  for (const auto& [name, hash] : h->variants) {
+    if (name == "app") {
+      EXPECT_FALSE(hash.has_value());
+    }
+  }
+
+  // Categories are refused in project rules; syntax errors name the line.
+  EXPECT_FALSE(ParseProjectStacktraceRules("family:native category=x\n").ok());
+  EXPECT_FALSE(ParseProjectStacktraceRules("\ncategory:x -group\n").ok());
 }
 
 TEST(NormalizeSdkTagTest, SentrysTable) {

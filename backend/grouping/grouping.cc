@@ -44,6 +44,10 @@ class Strings {
     return kept_.emplace_back(std::move(s));
   }
 
+  // The project's own stack-trace rules for this pass, or null. (The pass's
+  // one context object, so it rides along with the strings.)
+  const Enhancements* custom = nullptr;
+
  private:
   std::deque<std::string> kept_;  // stable addresses
 };
@@ -342,7 +346,22 @@ Stack PrepareStack(const JsonValue& stacktrace, std::string_view event_platform,
     ex.mechanism = StrOr((*exception)["mechanism"], "type");
   }
   // +group/-group do not depend on the variant: both passes run once.
-  Enhancements::Default().Apply(&rule_frames, ex, &stack.group_override);
+  if (strings->custom == nullptr) {
+    Enhancements::Default().Apply(&rule_frames, ex, &stack.group_override);
+  } else {
+    // Sentry runs a project's rules after the built-in ones (its base):
+    // every modification first, then every +group/-group, where the last
+    // rule that touched a frame decides, so the project's rule wins.
+    Enhancements::Default().ApplyModifications(&rule_frames, ex);
+    strings->custom->ApplyModifications(&rule_frames, ex);
+    Enhancements::Default().UpdateContributions(rule_frames, ex,
+                                                &stack.group_override);
+    std::vector<std::optional<bool>> custom_group;
+    strings->custom->UpdateContributions(rule_frames, ex, &custom_group);
+    for (size_t i = 0; i < custom_group.size(); ++i) {
+      if (custom_group[i]) stack.group_override[i] = custom_group[i];
+    }
+  }
   for (size_t i = 0; i < stack.frames.size(); ++i) {
     stack.frames[i].in_app = rule_frames[i].in_app;
   }
@@ -1362,6 +1381,7 @@ absl::StatusOr<GroupingHashes> ComputeHashes(const JsonValue& event,
     return absl::InvalidArgumentError("event is not a JSON object");
   }
   Strings strings;
+  strings.custom = project.stacktrace;
   Variants variants = ComponentVariants(event, &strings);
   std::optional<std::vector<std::string>> fingerprint = Fingerprint(event);
   // A server-side rule overrides what the client sent (Sentry's
@@ -1451,6 +1471,27 @@ std::string HashesToJson(const GroupingHashes& hashes) {
   }
   w.EndObject();
   return out;
+}
+
+absl::StatusOr<Enhancements> ParseProjectStacktraceRules(
+    std::string_view text) {
+  // Categories are numbered per rule set, so a project rule could not read
+  // or set the built-in rules' categories: refused rather than misapplied.
+  for (size_t at = text.find("category"); at != std::string_view::npos;
+       at = text.find("category", at + 1)) {
+    const size_t after = at + 8;
+    if (after < text.size() && (text[after] == ':' || text[after] == '=') &&
+        (at == 0 || text[at - 1] == ' ' || text[at - 1] == '\n' ||
+         text[at - 1] == '\t' || text[at - 1] == '!')) {
+      size_t line = 1;
+      for (size_t i = 0; i < at; ++i) line += text[i] == '\n';
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rule line ", line,
+          ": category matchers and actions are not supported in project "
+          "rules"));
+    }
+  }
+  return Enhancements::Parse(text);
 }
 
 }  // namespace tern::grouping

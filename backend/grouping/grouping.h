@@ -44,12 +44,22 @@ struct GroupingHashes {
 };
 
 class FingerprintingRules;
+class Enhancements;
 
 // A project's own grouping configuration (server-side rules); null members
 // are none. Owned by the caller and read only.
 struct ProjectGrouping {
   const FingerprintingRules* fingerprinting = nullptr;
+  // Stack-trace rules applied after the built-in ones (their decisions win
+  // for the frames they match); from ParseProjectStacktraceRules.
+  const Enhancements* stacktrace = nullptr;
 };
+
+// A project's stack-trace rules (Sentry's grouping enhancements text):
+// Enhancements::Parse, and InvalidArgument ("rule line N: ...") for
+// `category:` matchers and `category=` actions, which project rules do not
+// support (categories are numbered per rule set).
+absl::StatusOr<Enhancements> ParseProjectStacktraceRules(std::string_view text);
 
 // Everything the backend stores about an event, from ONE parse.
 struct EventFacts {

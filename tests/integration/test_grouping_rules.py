@@ -112,4 +112,30 @@ def test_rules_from_the_cli_and_the_api_decide_the_grouping(
     assert titles.count("ConnectionTrouble: db-1 refused the connection") == 1, titles
     assert titles.count("ConnectionTrouble: db-2 timed out") == 1, titles
     assert "Connections: ConnectionTrouble" in titles
+
+    # Stack-trace rules from the CLI: the two raising functions leave the
+    # hash, so both troubles hash alike again (one new issue for both).
+    st = tmp_path / "stacktrace.txt"
+    st.write_text("stack.function:fail_in_* -group\n")
+    r = backend.cli("project", "set-rules", "--project", "e2e", "--stacktrace", str(st))
+    assert r.returncode == 0, r.stderr
+    assert backend.api("/api/0/projects/e2e/")["groupingEnhancements"] == st.read_text()
+    bad = tmp_path / "bad-st.txt"
+    bad.write_text("family:native category=x\n")
+    r = backend.cli("project", "set-rules", "--project", "e2e", "--stacktrace", str(bad))
+    assert r.returncode == 1 and "category" in r.stderr
+
+    def merged() -> bool:
+        with sentry(dsn(relay, project)):
+            capture(fail_in_a)
+            capture(fail_in_b)
+        grown = [i for i in backend.all_issues("e2e")
+                 if i["title"].startswith("ConnectionTrouble: ")]
+        return len(grown) == 3
+
+    wait_until(merged, 60, "both troubles in one new issue under the stack-trace rule",
+               interval=1)
+    newest = [i for i in backend.all_issues("e2e")
+              if i["title"].startswith("ConnectionTrouble: ")]
+    assert len(newest) == 3
     assert backend.stop() == 0
