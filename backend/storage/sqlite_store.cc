@@ -402,6 +402,14 @@ class Connection {
     s->BindAll(args...);
     return s;
   }
+  // Query for an INSERT ... RETURNING id: the new row's id.
+  template <typename... Args>
+  absl::StatusOr<int64_t> InsertId(std::string_view sql, const Args&... args) {
+    TERN_ASSIGN_OR_RETURN(std::unique_ptr<Stmt> s, Query(sql, args...));
+    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
+    return s->Int(0);
+  }
   // Query, for a statement that returns no row: the rows it changed.
   template <typename... Args>
   absl::StatusOr<int64_t> Run(std::string_view sql, const Args&... args) {
@@ -937,13 +945,11 @@ class SqliteStoreImpl final : public Store {
     Connection* c = writer_.get();
     absl::MutexLock lock(&c->mu());
     TERN_ASSIGN_OR_RETURN(
-        auto s, c->Query("INSERT INTO alert_rules (project_id, definition, "
-                         "created, updated) VALUES (?, ?, ?, ?) RETURNING id",
-                         project_id, definition_json, now, now));
-    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
-    return AlertRule{s->Int(0), project_id, std::string(definition_json), now,
-                     now};
+        const int64_t id,
+        c->InsertId("INSERT INTO alert_rules (project_id, definition, "
+                    "created, updated) VALUES (?, ?, ?, ?) RETURNING id",
+                    project_id, definition_json, now, now));
+    return AlertRule{id, project_id, std::string(definition_json), now, now};
   }
 
   absl::StatusOr<AlertRule> UpdateAlertRule(
@@ -1113,12 +1119,11 @@ class SqliteStoreImpl final : public Store {
     Connection* c = writer_.get();
     absl::MutexLock lock(&c->mu());
     TERN_ASSIGN_OR_RETURN(
-        auto s, c->Query("INSERT INTO api_tokens (token_hash, name, scopes, "
-                         "created) VALUES (?, ?, ?, ?) RETURNING id",
-                         token_hash, name, scopes, now));
-    TERN_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
-    return ApiToken{s->Int(0), std::string(name), std::string(scopes), now};
+        const int64_t id,
+        c->InsertId("INSERT INTO api_tokens (token_hash, name, scopes, "
+                    "created) VALUES (?, ?, ?, ?) RETURNING id",
+                    token_hash, name, scopes, now));
+    return ApiToken{id, std::string(name), std::string(scopes), now};
   }
 
   absl::StatusOr<ApiToken> FindApiToken(std::string_view token_hash) override {
@@ -1190,13 +1195,9 @@ class SqliteStoreImpl final : public Store {
     const int64_t bundle_id = s->Int(0);
     s.reset();
     TERN_ASSIGN_OR_RETURN(
-        auto blob, c->Query("INSERT INTO artifact_blobs (data) VALUES (?) "
-                            "RETURNING id",
-                            Blob{b.data}));
-    TERN_ASSIGN_OR_RETURN(row, blob->Step());
-    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
-    const int64_t blob_id = blob->Int(0);
-    blob.reset();
+        const int64_t blob_id,
+        c->InsertId("INSERT INTO artifact_blobs (data) VALUES (?) RETURNING id",
+                    Blob{b.data}));
     for (const ArtifactFile& f : b.files) {
       TERN_RETURN_IF_ERROR(
           c->Run("INSERT INTO artifact_files (project_id, bundle_id, blob_id, "
@@ -1272,24 +1273,17 @@ class SqliteStoreImpl final : public Store {
       if (row) return absl::AlreadyExistsError("release file exists");
     }
     TERN_ASSIGN_OR_RETURN(
-        auto blob, c->Query("INSERT INTO artifact_blobs (data) VALUES (?) "
-                            "RETURNING id",
-                            Blob{data}));
-    TERN_ASSIGN_OR_RETURN(bool row, blob->Step());
-    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
-    const int64_t blob_id = blob->Int(0);
-    blob.reset();
+        const int64_t blob_id,
+        c->InsertId("INSERT INTO artifact_blobs (data) VALUES (?) RETURNING id",
+                    Blob{data}));
     TERN_ASSIGN_OR_RETURN(
-        auto s, c->Query("INSERT INTO artifact_files (project_id, bundle_id, "
-                         "blob_id, path, type, url, debug_id, sourcemap, "
-                         "release, dist, created) VALUES (?, NULL, ?, '', ?, "
-                         "?, ?, ?, ?, ?, ?) RETURNING id",
-                         project_id, blob_id, f.type, f.url, f.debug_id,
-                         f.sourcemap, release, dist, now));
-    TERN_ASSIGN_OR_RETURN(row, s->Step());
-    if (!row) return absl::InternalError("INSERT ... RETURNING gave no id");
-    const int64_t id = s->Int(0);
-    s.reset();
+        const int64_t id,
+        c->InsertId("INSERT INTO artifact_files (project_id, bundle_id, "
+                    "blob_id, path, type, url, debug_id, sourcemap, "
+                    "release, dist, created) VALUES (?, NULL, ?, '', ?, "
+                    "?, ?, ?, ?, ?, ?) RETURNING id",
+                    project_id, blob_id, f.type, f.url, f.debug_id, f.sourcemap,
+                    release, dist, now));
     TERN_RETURN_IF_ERROR(tx.Commit());
     return id;
   }
