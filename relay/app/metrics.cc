@@ -152,12 +152,15 @@ std::string RenderMetrics(const Relay::Impl& r) {
       }
     }
     uint64_t datagrams = 0, truncated = 0, too_large = 0, errors = 0;
+    uint64_t wakeups = 0, recv_calls = 0;
     for (const auto& p : workers) {
       const net::UdpCounters& c = p->udp->counters();
       datagrams += c.datagrams.value();
       truncated += c.truncated.value();
       too_large += c.too_large.value();
       errors += c.recv_errors.value();
+      wakeups += c.wakeups.value();
+      recv_calls += c.recv_calls.value();
     }
     w.Counter("udp_datagrams", "UDP datagrams received", datagrams);
     w.Counter("udp_accepted", "UDP datagrams produced to Kafka", accepted);
@@ -175,6 +178,11 @@ std::string RenderMetrics(const Relay::Impl& r) {
     w.Sample({{"reason", "datagram_too_large"}},
              static_cast<double>(too_large));
     w.Counter("udp_receive_errors", "UDP socket receive errors", errors);
+    // datagrams / wakeups is the batch one loop turn (one spool commit) got.
+    w.Counter("udp_wakeups", "UDP socket wake-ups (loop turns that read it)",
+              wakeups);
+    w.Counter("udp_recv_calls", "recvmmsg calls on the UDP sockets",
+              recv_calls);
   }
 
   // Kafka.

@@ -30,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -155,6 +156,27 @@ class Producer {
   // workers, the hard limit is the local queue.
   absl::Status Produce(std::string_view topic, std::string_view key,
                        std::string_view value, DeliveryTag tag);
+
+  // One message of ProduceBatch(); the views need to live only for the call.
+  struct BatchMessage {
+    std::string_view topic;
+    std::string_view key;
+    std::string_view value;
+    DeliveryTag tag = 0;
+  };
+
+  // Produce() for many messages at once (a spool commit: one loop turn's
+  // records), with the same per-message contract: `results[i]` is what
+  // Produce() would have returned for `messages[i]`, and each OK message's
+  // tag comes back exactly once. Messages are grouped by topic and each
+  // group is one rd_kafka_produce_batch() call, which looks the topic up,
+  // takes the clock and checks for a fatal error once per group instead of
+  // once per message; within a topic the order is kept (so are per-key
+  // partition orders), across topics it is not. Once the local queue is full
+  // the rest of that group fails with Unavailable too. `results` must have
+  // messages.size() elements. Thread-safe; never blocks.
+  void ProduceBatch(std::span<const BatchMessage> messages,
+                    std::span<absl::Status> results);
 
   // False from the moment in-flight messages exceed the high watermark until
   // they drop below the low watermark. Lock-free (one atomic load);

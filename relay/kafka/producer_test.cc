@@ -266,6 +266,101 @@ TEST_F(ProducerTest, ProduceNeverBlocksWhenTheLocalQueueIsFull) {
   EXPECT_FALSE(p->Accepting());
 }
 
+// A batch over two topics: each topic's messages arrive in batch order, every
+// tag comes back once, and the counters count each message.
+TEST_F(ProducerTest, ProduceBatchKeepsOrderPerTopicAndEveryTag) {
+  constexpr char kOther[] = "outcomes";
+  ASSERT_TRUE(cluster_->CreateTopic(kOther, 1).ok());
+  auto p = MakeReady(Config());
+  ASSERT_NE(p, nullptr);
+  constexpr int kN = 100;
+  std::vector<std::string> keys, values;
+  for (int i = 0; i < kN; ++i) {
+    keys.push_back(absl::StrCat("key-", i));
+    values.push_back(absl::StrCat("value-", i, std::string(i, 'x')));
+  }
+  std::vector<Producer::BatchMessage> batch;
+  for (int i = 0; i < kN; ++i) {
+    // Alternating, as a spool commit's event and outcome records do.
+    batch.push_back({i % 2 == 0 ? kTopic : kOther, keys[i], values[i],
+                     static_cast<DeliveryTag>(1000 + i)});
+  }
+  std::vector<absl::Status> results(kN, absl::UnknownError("unset"));
+  p->ProduceBatch(batch, results);
+  for (int i = 0; i < kN; ++i) EXPECT_TRUE(results[i].ok()) << i;
+  ASSERT_TRUE(p->Flush(absl::Seconds(10)).ok());
+  for (int t = 0; t < 2; ++t) {
+    auto got = testing::ReadPartition(cluster_->bootstrap_servers(),
+                                      t == 0 ? kTopic : kOther, 0);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->size(), static_cast<size_t>(kN / 2));
+    for (int k = 0; k < kN / 2; ++k) {
+      EXPECT_EQ((*got)[k].key, keys[2 * k + t]);
+      EXPECT_EQ((*got)[k].value, values[2 * k + t]);
+    }
+  }
+  std::vector<DeliveryTag> tags;
+  {
+    std::lock_guard<std::mutex> l(rec_.mu);
+    for (const auto& [tag, status] : rec_.deliveries) {
+      EXPECT_TRUE(status.ok()) << status;
+      tags.push_back(tag);
+    }
+  }
+  std::sort(tags.begin(), tags.end());
+  ASSERT_EQ(tags.size(), static_cast<size_t>(kN));
+  for (int i = 0; i < kN; ++i) EXPECT_EQ(tags[i], 1000u + i);
+  const ProducerStats st = p->Stats();
+  EXPECT_EQ(st.produced, static_cast<uint64_t>(kN));
+  EXPECT_EQ(st.delivered, static_cast<uint64_t>(kN));
+  EXPECT_EQ(st.in_flight, 0);
+}
+
+// Per-message results as Produce() gives them: past the local queue's limit
+// the rest is Unavailable (and counted), a bad topic fails only its own
+// messages, and only accepted messages are in flight.
+TEST_F(ProducerTest, ProduceBatchFailsPerMessage) {
+  ProducerConfig c = Config();
+  c.queue_high_watermark = 3;
+  c.queue_low_watermark = 1;
+  c.queue_max_messages = 5;
+  c.close_timeout = absl::Milliseconds(50);
+  auto p = MakeReady(std::move(c));
+  ASSERT_NE(p, nullptr);
+  WarmUp(*p);
+  ASSERT_TRUE(cluster_->SetBrokerDown(1).ok());
+  const std::string value(100, 'v');
+  std::vector<Producer::BatchMessage> batch;
+  for (int i = 0; i < 8; ++i) {
+    batch.push_back({kTopic, "k", value, static_cast<DeliveryTag>(i)});
+    if (i == 3) batch.push_back({"", "k", value, 99});
+  }
+  std::vector<absl::Status> results(batch.size());
+  p->ProduceBatch(batch, results);
+  int ok = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].topic.empty()) {
+      EXPECT_EQ(results[i].code(), absl::StatusCode::kInvalidArgument);
+      continue;
+    }
+    if (results[i].ok()) {
+      ++ok;
+      // Accepted ones form a prefix of the topic's messages.
+      EXPECT_LE(batch[i].tag, 4u);
+    } else {
+      EXPECT_EQ(results[i].code(), absl::StatusCode::kUnavailable)
+          << results[i];
+      EXPECT_GE(batch[i].tag, 5u);
+    }
+  }
+  EXPECT_EQ(ok, 5);
+  const ProducerStats st = p->Stats();
+  EXPECT_EQ(st.queue_full, 3u);
+  EXPECT_EQ(st.produce_errors, 1u);
+  EXPECT_EQ(st.in_flight, 5);
+  EXPECT_FALSE(p->Accepting());
+}
+
 TEST_F(ProducerTest, FlushTimeoutSaysHowManyAreLeft) {
   ProducerConfig c = Config();
   c.close_timeout = absl::Milliseconds(50);

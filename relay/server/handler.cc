@@ -533,9 +533,9 @@ void RelayHandler::OnDatagram(std::string_view data, const sockaddr* peer) {
       return;
     }
   }
-  ip_scratch_ = net::IpToString(peer);
+  const std::string_view ip = peer_ip_.Get(peer);
   const absl::Time now = absl::Now();
-  ProcessDatagram(data, split, ip_scratch_, /*retry=*/false, now,
+  ProcessDatagram(data, split, ip, /*retry=*/false, now,
                   now + shared_->fetch_wait);
 }
 

@@ -237,7 +237,7 @@ class RelayHandler final : public net::HttpHandler {
   size_t held_datagram_bytes_ = 0;
   // Keys asked for since the last table install; asked again after it.
   absl::flat_hash_set<std::string> wanted_;
-  std::string ip_scratch_;  // a datagram's sender, as text
+  net::PeerIpText peer_ip_;  // a datagram's sender, as text
   HandlerCounters counters_;
 };
 

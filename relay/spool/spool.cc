@@ -520,8 +520,12 @@ void Spool::Collect() {
 bool Spool::ProduceRecord(Segment* seg, uint32_t index, const Record& r) {
   kafka::Producer* producer = producer_.load(std::memory_order_acquire);
   seg->state[index].store(kPending, std::memory_order_relaxed);
-  const absl::Status s =
-      producer->Produce(r.topic, r.key, r.value, TagFor(seg, index));
+  return NoteProduced(
+      seg, index,
+      producer->Produce(r.topic, r.key, r.value, TagFor(seg, index)));
+}
+
+bool Spool::NoteProduced(Segment* seg, uint32_t index, const absl::Status& s) {
   if (s.ok()) return true;
   if (absl::IsUnavailable(s)) {
     seg->state[index].store(kUnproduced, std::memory_order_relaxed);
@@ -801,19 +805,27 @@ absl::Status Writer::Commit() {
   seg->written.store(after, std::memory_order_release);
 
   kafka::Producer* producer = spool_->producer_.load(std::memory_order_acquire);
-  bool produce = producer != nullptr && producer->Accepting();
-  uint64_t only = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    const Pending& p = batch_records_[i];
-    if (produce) {
-      Record r;
-      r.topic = std::string_view(batch_).substr(p.topic_at, p.topic_len);
-      r.key = std::string_view(batch_).substr(p.key_at, p.key_len);
-      r.value = std::string_view(batch_).substr(p.value_at, p.value_len);
-      if (spool_->ProduceRecord(seg, base + i, r)) continue;
-      produce = false;  // the queue is full: the rest waits on disk too
+  uint64_t only = n;
+  if (producer != nullptr && producer->Accepting()) {
+    // The whole turn in one ProduceBatch (one librdkafka call per topic).
+    // Pending first: a delivery report may come back before it returns.
+    out_.resize(n);
+    results_.resize(n);
+    const std::string_view b(batch_);
+    for (uint32_t i = 0; i < n; ++i) {
+      const Pending& p = batch_records_[i];
+      out_[i].topic = b.substr(p.topic_at, p.topic_len);
+      out_[i].key = b.substr(p.key_at, p.key_len);
+      out_[i].value = b.substr(p.value_at, p.value_len);
+      out_[i].tag = TagFor(seg, base + i);
+      seg->state[base + i].store(kPending, std::memory_order_relaxed);
     }
-    ++only;
+    producer->ProduceBatch(out_, results_);
+    only = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      // A full queue leaves the record on disk for the replayer.
+      if (!spool_->NoteProduced(seg, base + i, results_[i])) ++only;
+    }
   }
   if (only > 0) {
     spool_->spooled_only_.fetch_add(only, std::memory_order_relaxed);

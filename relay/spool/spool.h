@@ -179,6 +179,10 @@ class Spool {
   // One fdatasync's latency into the histogram (any thread).
   void NoteFsync(absl::Duration took);
   bool ProduceRecord(Segment* seg, uint32_t index, const Record& r);
+  // The record's state after its produce returned `s` (its state was set to
+  // pending before): false when it stays on disk for the replayer (the
+  // queue is full), true when produced or dropped for good.
+  bool NoteProduced(Segment* seg, uint32_t index, const absl::Status& s);
 
   const SpoolOptions options_;
   int lock_fd_ = -1;
@@ -275,6 +279,9 @@ class Writer final : public pipeline::MessageSink {
   std::string batch_;
   std::vector<Pending> batch_records_;
   int64_t batch_first_ms_ = 0;
+  // Commit()'s produce batch and its results, kept warm between turns.
+  std::vector<kafka::Producer::BatchMessage> out_;
+  std::vector<absl::Status> results_;
 };
 
 }  // namespace tern::relay::spool

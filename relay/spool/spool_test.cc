@@ -429,5 +429,51 @@ TEST_F(SpoolTest, SpoolsOnlyWhileTheProducerIsFullThenReplays) {
   EXPECT_GT(spool_->Stats().replayed, 250u);
 }
 
+// One turn's commit goes to the producer as one batch; when the local queue
+// fills in the middle of it, exactly the records past the limit stay on disk
+// only, and the replayer delivers them later: each record once.
+TEST_F(SpoolTest, ACommitBatchThatFillsTheQueueKeepsTheRestOnDisk) {
+  StartCluster();
+  Open(Options());
+  kafka::ProducerConfig c;
+  c.bootstrap_servers = cluster_->bootstrap_servers();
+  c.linger_ms = 1;
+  c.queue_high_watermark = 15;
+  c.queue_low_watermark = 5;
+  c.queue_max_messages = 20;
+  c.properties["reconnect.backoff.ms"] = "10";
+  c.properties["reconnect.backoff.max.ms"] = "100";
+  Spool* sp = spool_.get();
+  c.on_delivery = [sp](kafka::DeliveryTag t, const absl::Status& st) {
+    sp->OnDelivery(t, st);
+  };
+  c.log = [](kafka::LogSeverity, std::string_view) {};
+  auto p = kafka::Producer::Create(std::move(c));
+  ASSERT_TRUE(p.ok());
+  producer_ = *std::move(p);
+  ASSERT_TRUE(WaitFor([&] { return producer_->Ready(); }));
+  spool_->Start(producer_.get());
+  auto w = spool_->NewWriter();
+  ASSERT_TRUE(cluster_->SetBrokerDown(1).ok());
+  Write(*w, 30, "b", /*per_turn=*/30);
+  EXPECT_EQ(spool_->Stats().appended, 30u);
+  EXPECT_EQ(spool_->Stats().spooled_only, 10u);
+  EXPECT_EQ(producer_->Stats().produced, 20u);
+  EXPECT_EQ(producer_->Stats().queue_full, 10u);
+  ASSERT_TRUE(cluster_->SetBrokerUp(1).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        w->Tick();
+        return spool_->Stats().records == 0;
+      },
+      absl::Seconds(30)));
+  std::vector<std::string> got = Consumed();
+  std::sort(got.begin(), got.end());
+  std::vector<std::string> want;
+  for (int i = 0; i < 30; ++i) want.push_back(absl::StrCat("b-", i));
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+}
+
 }  // namespace
 }  // namespace tern::relay::spool
