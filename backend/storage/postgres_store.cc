@@ -239,35 +239,44 @@ constexpr size_t kRowsPerInsert = 500;
 // batch fail on every retry and stall the consumer, so text is made valid
 // first: NULs are dropped and each invalid byte becomes U+FFFD. SQLite stores
 // the bytes as they are. Valid text (nearly all of it) is returned as is.
-std::string ValidUtf8(std::string value) {
-  auto valid_at = [&](size_t i) -> size_t {  // length of a valid sequence
-    const auto* s = reinterpret_cast<const unsigned char*>(value.data());
-    size_t n = value.size();
-    unsigned char c = s[i];
-    if (c == 0) return 0;
-    if (c < 0x80) return 1;
-    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    if (len == 0 || c > 0xF4 || i + len > n) return 0;
-    for (size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return 0;
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF.
-    if (c == 0xE0 && s[i + 1] < 0xA0) return 0;
-    if (c == 0xED && s[i + 1] >= 0xA0) return 0;
-    if (c == 0xF0 && s[i + 1] < 0x90) return 0;
-    if (c == 0xF4 && s[i + 1] >= 0x90) return 0;
-    return len;
-  };
+// The length of the valid sequence at value[i], 0 when it is not valid.
+size_t ValidUtf8At(std::string_view value, size_t i) {
+  const auto* s = reinterpret_cast<const unsigned char*>(value.data());
+  size_t n = value.size();
+  unsigned char c = s[i];
+  if (c == 0) return 0;
+  if (c < 0x80) return 1;
+  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+  if (len == 0 || c > 0xF4 || i + len > n) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((s[i + k] & 0xC0) != 0x80) return 0;
+  }
+  // Overlong forms, surrogates and code points past U+10FFFF.
+  if (c == 0xE0 && s[i + 1] < 0xA0) return 0;
+  if (c == 0xED && s[i + 1] >= 0xA0) return 0;
+  if (c == 0xF0 && s[i + 1] < 0x90) return 0;
+  if (c == 0xF4 && s[i + 1] >= 0x90) return 0;
+  return len;
+}
+
+// How many leading bytes of `value` are valid text (all of them, nearly
+// always).
+size_t ValidUtf8Prefix(std::string_view value) {
   size_t i = 0;
   while (i < value.size()) {
-    size_t len = valid_at(i);
+    size_t len = ValidUtf8At(value, i);
     if (len == 0) break;
     i += len;
   }
+  return i;
+}
+
+std::string ValidUtf8(std::string value) {
+  size_t i = ValidUtf8Prefix(value);
   if (i == value.size()) return value;
   std::string out = value.substr(0, i);
   while (i < value.size()) {
-    size_t len = valid_at(i);
+    size_t len = ValidUtf8At(value, i);
     if (len > 0) {
       out.append(value, i, len);
       i += len;
@@ -377,7 +386,14 @@ class CopyRows {
     Int32(1);
     data_.push_back(v ? 1 : 0);
   }
-  void AddText(std::string_view v) { AddBytes(ValidUtf8(std::string(v))); }
+  // Valid text (nearly all) goes in without a copy of its own.
+  void AddText(std::string_view v) {
+    if (ValidUtf8Prefix(v) == v.size()) {
+      AddBytes(v);
+    } else {
+      AddBytes(ValidUtf8(std::string(v)));
+    }
+  }
   void AddBytes(std::string_view v) {
     Int32(static_cast<int32_t>(v.size()));
     data_.append(v);

@@ -96,6 +96,19 @@ struct Producer::Impl {
     }
   }
 
+  // Checks `topic`'s length and writes it NUL-terminated into `topic_z`
+  // (librdkafka wants C strings). The caller counts a bad name per message.
+  static absl::Status TopicName(std::string_view topic,
+                                char (&topic_z)[kMaxTopicLength + 1]) {
+    if (topic.empty() || topic.size() > kMaxTopicLength) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kafka: bad topic name length ", topic.size(), " (1..249)"));
+    }
+    std::memcpy(topic_z, topic.data(), topic.size());
+    topic_z[topic.size()] = '\0';
+    return absl::OkStatus();
+  }
+
   // What Produce() returns for a failed enqueue, counted (any thread).
   absl::Status ProduceError(rd_kafka_resp_err_t err, std::string_view topic,
                             size_t bytes) {
@@ -355,14 +368,11 @@ Producer::~Producer() {
 absl::Status Producer::Produce(std::string_view topic, std::string_view key,
                                std::string_view value, DeliveryTag tag) {
   Impl& s = *impl_;
-  if (topic.empty() || topic.size() > kMaxTopicLength) {
-    s.produce_errors.fetch_add(1, std::memory_order_relaxed);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kafka: bad topic name length ", topic.size(), " (1..249)"));
-  }
   char topic_z[kMaxTopicLength + 1];
-  std::memcpy(topic_z, topic.data(), topic.size());
-  topic_z[topic.size()] = '\0';
+  if (absl::Status bad = Impl::TopicName(topic, topic_z); !bad.ok()) {
+    s.produce_errors.fetch_add(1, std::memory_order_relaxed);
+    return bad;
+  }
 
   // Counted before the enqueue: the delivery report may run on the delivery
   // thread before rd_kafka_producev even returns here.
@@ -402,17 +412,12 @@ void Producer::ProduceBatch(std::span<const BatchMessage> messages,
         group.push_back(static_cast<uint32_t>(j));
       }
     }
-    if (topic.empty() || topic.size() > kMaxTopicLength) {
-      for (uint32_t j : group) {
-        s.produce_errors.fetch_add(1, std::memory_order_relaxed);
-        results[j] = absl::InvalidArgumentError(absl::StrCat(
-            "kafka: bad topic name length ", topic.size(), " (1..249)"));
-      }
+    char topic_z[kMaxTopicLength + 1];
+    if (absl::Status bad = Impl::TopicName(topic, topic_z); !bad.ok()) {
+      s.produce_errors.fetch_add(group.size(), std::memory_order_relaxed);
+      for (uint32_t j : group) results[j] = bad;
       continue;
     }
-    char topic_z[kMaxTopicLength + 1];
-    std::memcpy(topic_z, topic.data(), topic.size());
-    topic_z[topic.size()] = '\0';
     // An existing topic handle comes back with one more reference (the same
     // lookup rd_kafka_producev makes per message).
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(s.rk, topic_z, nullptr);
