@@ -214,8 +214,10 @@ absl::Status CheckSchemaVersion(int64_t version, int64_t latest);
 absl::StatusOr<std::pair<Project, ProjectKey>> NewProject(
     std::string_view name);
 
-// zstd at level 1: event JSON shrinks 3-5x at a few hundred MB/s, and the
-// consumer's thread is the one paying for it.
+// One zstd frame with the content size, at zstd's fast level -1: the
+// consumer's thread pays for it per event, and on small events level 1's
+// extra ratio cost ~70% more CPU (docs/storage.md). Any zstd frame reads
+// back, so rows written at other levels stay readable.
 std::string CompressPayload(std::string_view json);
 // DataLoss when `blob` is not a zstd frame (a corrupt row).
 absl::StatusOr<std::string> DecompressPayload(std::string_view blob);
