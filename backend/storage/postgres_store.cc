@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "backend/storage/store_internal.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace tern::storage {
 namespace {
@@ -239,24 +240,10 @@ constexpr size_t kRowsPerInsert = 500;
 // batch fail on every retry and stall the consumer, so text is made valid
 // first: NULs are dropped and each invalid byte becomes U+FFFD. SQLite stores
 // the bytes as they are. Valid text (nearly all of it) is returned as is.
-// The length of the valid sequence at value[i], 0 when it is not valid.
+// The length of the valid sequence at value[i], 0 when it is not valid or
+// is NUL (PostgreSQL refuses NUL in text too).
 size_t ValidUtf8At(std::string_view value, size_t i) {
-  const auto* s = reinterpret_cast<const unsigned char*>(value.data());
-  size_t n = value.size();
-  unsigned char c = s[i];
-  if (c == 0) return 0;
-  if (c < 0x80) return 1;
-  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-  if (len == 0 || c > 0xF4 || i + len > n) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((s[i + k] & 0xC0) != 0x80) return 0;
-  }
-  // Overlong forms, surrogates and code points past U+10FFFF.
-  if (c == 0xE0 && s[i + 1] < 0xA0) return 0;
-  if (c == 0xED && s[i + 1] >= 0xA0) return 0;
-  if (c == 0xF0 && s[i + 1] < 0x90) return 0;
-  if (c == 0xF4 && s[i + 1] >= 0x90) return 0;
-  return len;
+  return value[i] == '\0' ? 0 : Utf8SequenceLength(value.substr(i));
 }
 
 // How many leading bytes of `value` are valid text (all of them, nearly

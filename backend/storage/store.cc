@@ -83,7 +83,7 @@ namespace internal {
 
 // zstd's fast level -1 rather than 1: on a 2 KiB event, level 1 spends most
 // of its ~8.5 us entropy-coding literals; -1 takes ~5 us (the ingest path
-// 1.13-1.16x events per CPU-second) for a 25% bigger blob (docs/storage.md).
+// ~1.08x events per CPU-second) for 20-33% bigger blobs (docs/storage.md).
 constexpr int kPayloadLevel = -1;
 
 std::string CompressPayload(std::string_view json) {
