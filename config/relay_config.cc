@@ -267,6 +267,10 @@ absl::Status DecodeRoot(Decoder& d, const YamlNode& root, RelayConfig* out) {
   TERN_RETURN_IF_ERROR(m.Field("workers", [&](const YamlNode& n, auto p) {
     return d.Uint(n, p, 0, 1024, &out->workers);
   }));
+  TERN_RETURN_IF_ERROR(
+      m.Field("background_nice", [&](const YamlNode& n, auto p) {
+        return d.Uint(n, p, 0, 19, &out->background_nice);
+      }));
   TERN_RETURN_IF_ERROR(m.Field("limits", [&](const YamlNode& n, auto p) {
     return DecodeLimits(d, n, p, &out->limits);
   }));

@@ -214,6 +214,11 @@ struct RelayConfig {
   ListenConfig listen;
   // Worker threads, each with its own loop and sockets; 0 = one per core.
   uint64_t workers = 0;
+  // Nice value added to the process's own for its background threads
+  // (librdkafka's, the Kafka delivery thread, the spool thread, the control
+  // loop), so a worker preempts them at once; the workers keep the
+  // process's priority. 0..19; 0 = all threads alike.
+  uint64_t background_nice = 10;
   LimitsConfig limits;
   TimeoutsConfig timeouts;
   KafkaConfig kafka;

@@ -23,6 +23,7 @@ void ExpectDocumentedDefaults(const RelayConfig& c) {
   ASSERT_TRUE(c.listen.udp.has_value());
   EXPECT_EQ(c.listen.udp->ToString(), "127.0.0.1:3000");
   EXPECT_EQ(c.workers, 0u);
+  EXPECT_EQ(c.background_nice, 10u);
   EXPECT_EQ(c.limits.max_header_bytes, 16u * 1024);
   EXPECT_EQ(c.limits.max_headers, 100u);
   EXPECT_EQ(c.limits.max_event_size, 1u * 1024 * 1024);
@@ -137,6 +138,10 @@ TEST(RelayConfig, EveryKeyCanBeSet) {
       {"listen:\n  udp:\n",
        [](const RelayConfig& c) { return !c.listen.udp.has_value(); }},
       {"workers: 4", [](const RelayConfig& c) { return c.workers == 4; }},
+      {"background_nice: 0",
+       [](const RelayConfig& c) { return c.background_nice == 0; }},
+      {"background_nice: 19",
+       [](const RelayConfig& c) { return c.background_nice == 19; }},
       {"limits: {max_header_bytes: 32KiB}",
        [](const RelayConfig& c) {
          return c.limits.max_header_bytes == 32 * 1024;
@@ -339,6 +344,10 @@ TEST(RelayConfig, ValidationErrorsNameFileLineAndKey) {
       {"workers: 2.5\n", "t.yml:1:10: workers: expected a whole number"},
       {"workers: 5000\n",
        "t.yml:1:10: workers: must be between 0 and 1024, got 5000"},
+      {"background_nice: 20\n",
+       "t.yml:1:18: background_nice: must be between 0 and 19, got 20"},
+      {"background_nice: -1\n",
+       "t.yml:1:18: background_nice: expected a whole number"},
       {"metrics:\n  enabled: yes please\n",
        "t.yml:2:12: metrics.enabled: expected true or false, got \"yes "
        "please\""},

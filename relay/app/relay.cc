@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status.h"
+#include "common/thread_priority.h"
 #include "config/projects.h"
 #include "net/http_server.h"
 #include "net/port_check.h"
@@ -132,7 +133,20 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
   r.config = std::move(config);
   const config::RelayConfig& c = r.config;
 
+  // Background threads run this much below the workers (background_nice).
+  // Computed once here, on the thread that creates the relay: each thread
+  // then sets this absolute value, however deep its creator's chain.
+  const int background_nice =
+      std::min(19, ThisThreadNice() + static_cast<int>(c.background_nice));
+  auto lower = [background_nice] {
+    if (absl::Status s = LowerThisThreadPriorityTo(background_nice); !s.ok()) {
+      spdlog::warn("background_nice: {}", std::string(s.message()));
+    }
+  };
+
   r.control = std::make_unique<net::Worker>("tern-control");
+  // Queued before anything else, so it is the loop's first closure.
+  r.control->Post(lower);
   if (c.quotas.redis.has_value()) {
     // Before the first table: its counters are made shared.
     r.leaser = std::make_unique<quota_redis::RedisLeaser>(*c.quotas.redis,
@@ -146,8 +160,11 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
   // The spool first: a directory the relay cannot use stops it before any
   // socket is bound, and its backlog is found before anything is produced.
   kafka::ProducerConfig pc = ProducerConfigFrom(c.kafka);
+  pc.on_thread_start = lower;
   if (c.spool.enabled) {
-    auto spool = spool::Spool::Open(SpoolOptionsFrom(c.spool));
+    spool::SpoolOptions so = SpoolOptionsFrom(c.spool);
+    so.on_thread_start = lower;
+    auto spool = spool::Spool::Open(std::move(so));
     if (!spool.ok()) return spool.status();
     r.spool = std::move(*spool);
     spool::Spool* sp = r.spool.get();

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -23,6 +24,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/thread_priority.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "relay/app/relay_test_harness.h"
@@ -262,6 +264,37 @@ TEST(RelayRobustnessTest, SlowHeadersGet408WhileOthersAreServed) {
   // Cut off long before the headers were complete (they would take
   // header_size / 10 seconds at this pace).
   EXPECT_LT(sent, header_size);
+}
+
+// background_nice: every background thread of the relay runs that much
+// below the thread that created it, the workers at its own priority.
+TEST(RelayRobustnessTest, BackgroundThreadsRunBelowTheWorkers) {
+  const int base = ThisThreadNice();
+  const int want = std::min(19, base + 7);
+  auto h = RelayHarness::Start([](config::RelayConfig& c) {
+    c.workers = 2;
+    c.background_nice = 7;
+  });
+  ASSERT_TRUE(h.ok()) << h.status();
+  // The control loop lowers itself in its first closure; give it a turn.
+  std::vector<ThreadInfo> threads;
+  ASSERT_TRUE(WaitFor([&] {
+    threads = ListThreads();
+    return std::any_of(threads.begin(), threads.end(), [&](const auto& t) {
+      return t.name == "tern-control" && t.nice == want;
+    });
+  }));
+  std::map<std::string, std::vector<int>> nice_by_name;
+  for (const ThreadInfo& t : threads) nice_by_name[t.name].push_back(t.nice);
+  EXPECT_THAT(nice_by_name["tern-worker-0"], ::testing::ElementsAre(base));
+  EXPECT_THAT(nice_by_name["tern-worker-1"], ::testing::ElementsAre(base));
+  EXPECT_THAT(nice_by_name["tern-kafka-dr"], ::testing::ElementsAre(want));
+  EXPECT_THAT(nice_by_name["tern-spool"], ::testing::ElementsAre(want));
+  EXPECT_THAT(nice_by_name["tern-control"], ::testing::ElementsAre(want));
+  // The mock cluster's own librdkafka threads share these names and keep
+  // the test's priority; the relay's producer adds its own, lowered.
+  EXPECT_THAT(nice_by_name["rdk:main"], ::testing::Contains(want));
+  EXPECT_EQ(ThisThreadNice(), base);
 }
 
 TEST(RelayRobustnessTest, ShutdownFinishesRequestsInFlightAndDeliversThem) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status.h"
+#include "common/thread_priority.h"
 #include "relay/kafka/watermark.h"
 
 namespace tern::relay::kafka {
@@ -227,6 +228,22 @@ struct Producer::Impl {
     static_cast<Impl*>(opaque)->OnDelivery(m);
   }
 
+  // librdkafka's on_thread_start interceptor: runs on each of its threads
+  // (main, brokers, background) as it starts.
+  static rd_kafka_resp_err_t ThreadStartThunk(rd_kafka_t*,
+                                              rd_kafka_thread_type_t,
+                                              const char*, void* ic_opaque) {
+    static_cast<Impl*>(ic_opaque)->config.on_thread_start();
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+
+  // on_new interceptor: the only place an on_thread_start one can be added.
+  static rd_kafka_resp_err_t OnNewThunk(rd_kafka_t* rk, const rd_kafka_conf_t*,
+                                        void* ic_opaque, char*, size_t) {
+    return rd_kafka_interceptor_add_on_thread_start(
+        rk, "tern-thread-start", ThreadStartThunk, ic_opaque);
+  }
+
   static void ErrorThunk(rd_kafka_t*, int err, const char* reason,
                          void* opaque) {
     static_cast<Impl*>(opaque)->OnError(err, reason);
@@ -333,6 +350,15 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
   rd_kafka_conf_set_dr_msg_cb(conf.get(), Impl::DeliveryReportThunk);
   rd_kafka_conf_set_error_cb(conf.get(), Impl::ErrorThunk);
   rd_kafka_conf_set_log_cb(conf.get(), Impl::LogThunk);
+  if (impl->config.on_thread_start) {
+    const rd_kafka_resp_err_t ic = rd_kafka_conf_interceptor_add_on_new(
+        conf.get(), "tern-thread-start", Impl::OnNewThunk, impl.get());
+    if (ic != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::InternalError(
+          absl::StrCat("kafka: cannot add the thread-start interceptor: ",
+                       rd_kafka_err2str(ic)));
+    }
+  }
 
   char err[512];
   // rd_kafka_new takes the conf only on success.
@@ -343,7 +369,11 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
   }
   conf.release();
   Impl* raw = impl.get();
-  impl->delivery_thread = std::thread([raw] { raw->Run(); });
+  impl->delivery_thread = std::thread([raw] {
+    NameThisThread("tern-kafka-dr");
+    if (raw->config.on_thread_start) raw->config.on_thread_start();
+    raw->Run();
+  });
   return std::unique_ptr<Producer>(new Producer(std::move(impl)));
 }
 

@@ -15,11 +15,11 @@
 // queue's mutex); that is the one lock a request still takes, and it is held
 // only for the enqueue.
 //
-// One background thread ("delivery thread") serves librdkafka's delivery
-// reports and error events (rd_kafka_poll), keeps the counters, calls the
-// optional per-message DeliveryCallback, logs delivery failures as one
-// summary line per interval (never one line per message) and checks the
-// cluster's metadata until Ready().
+// One background thread ("delivery thread", named tern-kafka-dr) serves
+// librdkafka's delivery reports and error events (rd_kafka_poll), keeps the
+// counters, calls the optional per-message DeliveryCallback, logs delivery
+// failures as one summary line per interval (never one line per message) and
+// checks the cluster's metadata until Ready().
 //
 // librdkafka's headers are included only in relay/kafka/*.cc; this header
 // holds no librdkafka type.
@@ -99,6 +99,11 @@ struct ProducerConfig {
   DeliveryCallback on_delivery;
   // Optional; see LogFunction.
   LogFunction log;
+  // Optional: runs first on every thread the producer starts (librdkafka's
+  // own, through an on_thread_start interceptor, and the delivery thread),
+  // on that thread. The relay lowers their priority here (background_nice).
+  // Must be thread-safe and quick; it cannot fail the producer.
+  std::function<void()> on_thread_start;
 
   // How often delivery failures and client errors are summarised in the log.
   absl::Duration failure_log_interval = absl::Seconds(10);

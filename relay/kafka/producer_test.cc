@@ -1,5 +1,7 @@
 #include "relay/kafka/producer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -12,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/thread_priority.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "relay/kafka/mock_cluster.h"
@@ -124,6 +127,39 @@ TEST_F(ProducerTest, ReadsBackExactlyWhatWasProducedInOrder) {
   EXPECT_EQ(st.failed, 0u);
   EXPECT_EQ(st.in_flight, 0);
   EXPECT_TRUE(st.accepting);
+}
+
+TEST_F(ProducerTest, OnThreadStartRunsOnEveryThreadItStarts) {
+  const int main_nice = ThisThreadNice();
+  const int target = std::min(19, main_nice + 3);
+  std::mutex mu;
+  std::vector<pid_t> started;
+  ProducerConfig c = Config();
+  c.on_thread_start = [&] {
+    ASSERT_TRUE(LowerThisThreadPriorityTo(target).ok());
+    std::lock_guard<std::mutex> l(mu);
+    started.push_back(gettid());
+  };
+  auto p = MakeReady(std::move(c));
+  ASSERT_NE(p, nullptr);
+  WarmUp(*p);
+  std::vector<ThreadInfo> threads = ListThreads();
+  std::lock_guard<std::mutex> l(mu);
+  std::vector<std::string> names;
+  for (pid_t tid : started) {
+    auto it = std::find_if(threads.begin(), threads.end(),
+                           [tid](const ThreadInfo& t) { return t.tid == tid; });
+    // librdkafka may retire a thread (e.g. a bootstrap broker's) early.
+    if (it == threads.end()) continue;
+    EXPECT_EQ(it->nice, target) << it->name;
+    names.push_back(it->name);
+  }
+  // librdkafka's main thread, a broker thread and our delivery thread.
+  EXPECT_THAT(names, ::testing::Contains("tern-kafka-dr"));
+  EXPECT_THAT(names, ::testing::Contains("rdk:main"));
+  EXPECT_THAT(names, ::testing::Contains(::testing::StartsWith("rdk:broker")));
+  // The thread that created the producer keeps its priority.
+  EXPECT_EQ(ThisThreadNice(), main_nice);
 }
 
 TEST_F(ProducerTest, IsIdempotentWithAcksAllAndZstdByDefault) {
