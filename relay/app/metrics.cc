@@ -229,9 +229,6 @@ std::string RenderMetrics(const Relay::Impl& r) {
               s.recovered);
     w.Counter("spool_corrupt_bytes", "damaged bytes skipped at start",
               s.corrupt_bytes);
-    w.Counter("spool_writeback_bytes",
-              "segment bytes whose write-back started ahead of an fdatasync",
-              s.writeback_bytes);
     w.Family("spool_dropped",
              "records (or requests' records) the spool refused or lost, by "
              "reason",

@@ -51,7 +51,6 @@ struct Segment {
   bool recovered = false;
   // Spool thread only.
   uint64_t synced = 0;
-  uint64_t written_back = 0;    // write-back started up to here (whole pages)
   Segment* next_new = nullptr;  // the writers' lock-free stack
 
   Segment() : state(new std::atomic<uint8_t>[kMaxRecordsPerSegment]) {
@@ -418,7 +417,6 @@ void Spool::Run() {
       SyncDirty(/*final_only=*/false);
     } else {
       SyncDirty(/*final_only=*/true);
-      if (options_.fsync == FsyncMode::kInterval) WriteBackSteps();
     }
     if (now - last_disk_check_ >= kDiskCheckEvery) {
       last_disk_check_ = now;
@@ -466,29 +464,6 @@ void Spool::SyncDirty(bool final_only) {
       ::close(seg->fd);
       seg->fd = -1;
     }
-  }
-}
-
-void Spool::WriteBackSteps() {
-  if (options_.writeback_step_bytes == 0) return;
-  // Whole pages only: the page a writer appends to next stays out of
-  // write-back, so its write() never waits for that page's I/O.
-  constexpr uint64_t kPage = 4096;
-  for (Segment* seg : segments_list_) {
-    if (seg->fd < 0 || seg->sealed.load(std::memory_order_acquire)) continue;
-    const uint64_t written = seg->written.load(std::memory_order_acquire);
-    const uint64_t from =
-        std::max(seg->written_back, seg->synced & ~(kPage - 1));
-    const uint64_t to = written & ~(kPage - 1);
-    if (to <= from || to - from < options_.writeback_step_bytes) continue;
-    // Advisory: an error here shows up again in the next fdatasync, which
-    // is what counts (and is counted).
-    if (::sync_file_range(seg->fd, static_cast<off_t>(from),
-                          static_cast<off_t>(to - from),
-                          SYNC_FILE_RANGE_WRITE) == 0) {
-      writeback_bytes_.fetch_add(to - from, std::memory_order_relaxed);
-    }
-    seg->written_back = to;
   }
 }
 
@@ -672,7 +647,6 @@ SpoolStats Spool::Stats() const {
     s.fsync_buckets[i] = cum;
   }
   s.fsync_count = fsync_count_.load(std::memory_order_relaxed);
-  s.writeback_bytes = writeback_bytes_.load(std::memory_order_relaxed);
   s.fsync_seconds_sum =
       static_cast<double>(fsync_ns_sum_.load(std::memory_order_relaxed)) / 1e9;
   return s;

@@ -13,8 +13,8 @@
 //  * the producer's delivery thread calls OnDelivery() per message: one
 //    atomic store and one atomic decrement.
 //  * one spool thread (Start, named tern-spool) owns the list of segments:
-//    it adopts new ones from a lock-free stack, starts their write-back in
-//    steps and fdatasyncs them every spool.fsync_interval,
+//    it adopts new ones from a lock-free stack, fdatasyncs them every
+//    spool.fsync_interval,
 //    watches free disk space, deletes fully acknowledged segments and
 //    replays records that are on disk but not in Kafka (after an outage or
 //    a restart), oldest segment first, while the producer has room.
@@ -72,13 +72,6 @@ struct SpoolOptions {
   // many messages are in flight, so fresh traffic keeps the room between it
   // and the producer's high watermark.
   int64_t replay_window = 10000;
-  // Under kInterval, the spool thread starts the kernel's write-back of a
-  // segment's whole pages (sync_file_range, SYNC_FILE_RANGE_WRITE) on each
-  // 10 ms turn once this many bytes are new, so the periodic fdatasync
-  // finds little left to write and holds the file system's journal for
-  // less time; a worker's append meanwhile waits less (docs/spool.md).
-  // 0: off. Durability is unchanged: only the fdatasync counts.
-  uint64_t writeback_step_bytes = 256 << 10;
   // Optional: runs first on the spool thread (the relay lowers its priority
   // there, background_nice).
   std::function<void()> on_thread_start;
@@ -124,8 +117,6 @@ struct SpoolStats {
   std::array<uint64_t, kFsyncBucketsMs.size() + 1> fsync_buckets{};
   uint64_t fsync_count = 0;
   double fsync_seconds_sum = 0;
-  // Bytes whose write-back the spool thread started ahead of an fdatasync.
-  uint64_t writeback_bytes = 0;
 };
 
 class Writer;
@@ -184,7 +175,6 @@ class Spool {
   void Run();
   void AdoptNew();
   void SyncDirty(bool final_only);
-  void WriteBackSteps();
   void CheckDisk();
   void Collect();
   void Replay();
@@ -226,7 +216,6 @@ class Spool {
   std::array<std::atomic<uint64_t>, kFsyncBucketsMs.size() + 1> fsync_hist_{};
   std::atomic<uint64_t> fsync_count_{0};
   std::atomic<uint64_t> fsync_ns_sum_{0};
-  std::atomic<uint64_t> writeback_bytes_{0};
 
   // Segments opened by writers, not yet adopted by the spool thread.
   std::atomic<Segment*> new_head_{nullptr};

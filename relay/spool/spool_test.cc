@@ -201,76 +201,22 @@ TEST_F(SpoolTest, WritesAheadAndKeepsEverythingWithoutAProducer) {
   EXPECT_EQ(st.bytes, fs::file_size(files[0]));
 }
 
-// Writes `n` records of `size` bytes each, ten per turn.
-void WriteBig(Writer& w, int n, size_t size) {
-  pipeline::MessageMeta meta;
-  meta.project_id = 1;
-  meta.received = absl::Now();
-  const std::string value(size, 'v');
-  for (int i = 0; i < n; ++i) {
-    ASSERT_TRUE(w.Send(kTopic, absl::StrCat(i), value, meta).ok());
-    if ((i + 1) % 10 == 0 || i + 1 == n) {
-      ASSERT_TRUE(w.Commit().ok());
-    }
-  }
-}
-
-TEST_F(SpoolTest, StartsWriteBackInWholePageStepsBetweenSyncs) {
+// on_thread_start runs on the spool thread, which is named, before its
+// first turn.
+TEST_F(SpoolTest, NamesItsThreadAndRunsOnThreadStartThere) {
   StartCluster();
   SpoolOptions o = Options();
-  // The spool thread's first turn counts as a sync turn (with nothing to
-  // sync yet); after it, no fdatasync within the test.
-  o.fsync_interval = absl::Hours(1);
-  o.writeback_step_bytes = 8192;
   std::atomic<pid_t> spool_tid{0};
   o.on_thread_start = [&] { spool_tid = gettid(); };
   Open(o);
   StartProducer();
-  // Past that first turn before anything is written, so every byte below is
-  // left to the write-back steps.
-  absl::SleepFor(absl::Milliseconds(100));
-  auto w = spool_->NewWriter();
-  WriteBig(*w, 200, 1000);
-  const auto files = SegmentFiles(dir_);
-  ASSERT_EQ(files.size(), 1u);
-  const uint64_t size = fs::file_size(files[0]);
-  // The thread catches up to within one step and the page being appended.
-  ASSERT_TRUE(WaitFor([&] {
-    return spool_->Stats().writeback_bytes + 8192 + 4096 > size;
-  })) << spool_->Stats().writeback_bytes
-      << " of " << size;
-  const SpoolStats st = spool_->Stats();
-  EXPECT_EQ(st.writeback_bytes % 4096, 0u);
-  EXPECT_LE(st.writeback_bytes, size);
-  EXPECT_EQ(st.fsync_count, 0u);
-  // on_thread_start ran on the spool thread, which is named.
-  ASSERT_NE(spool_tid.load(), 0);
+  ASSERT_TRUE(WaitFor([&] { return spool_tid.load() != 0; }));
+  EXPECT_NE(spool_tid.load(), gettid());
   bool named = false;
   for (const ThreadInfo& t : ListThreads()) {
     if (t.tid == spool_tid.load()) named = t.name == "tern-spool";
   }
   EXPECT_TRUE(named);
-}
-
-TEST_F(SpoolTest, NoWriteBackStepsWhenOffOrUnderFsyncNever) {
-  for (FsyncMode mode : {FsyncMode::kInterval, FsyncMode::kNever}) {
-    SCOPED_TRACE(static_cast<int>(mode));
-    TearDown();
-    SetUp();
-    StartCluster();
-    SpoolOptions o = Options();
-    o.fsync = mode;
-    o.fsync_interval = absl::Hours(1);
-    o.writeback_step_bytes = mode == FsyncMode::kInterval ? 0 : 8192;
-    Open(o);
-    StartProducer();
-    auto w = spool_->NewWriter();
-    WriteBig(*w, 200, 1000);
-    // Twenty of the spool thread's turns.
-    absl::SleepFor(absl::Milliseconds(200));
-    EXPECT_EQ(spool_->Stats().writeback_bytes, 0u);
-    EXPECT_GT(spool_->Stats().appended, 0u);
-  }
 }
 
 TEST_F(SpoolTest, DeliversAndDeletesSegmentsOnceAcknowledged) {
