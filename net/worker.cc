@@ -1,6 +1,5 @@
 #include "net/worker.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -9,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/thread_priority.h"
 
 namespace tern::net {
 
@@ -37,7 +37,7 @@ absl::Status Worker::Start() {
   started_ = true;
   thread_ = std::thread([this] {
     loop_thread_id_.store(std::this_thread::get_id());
-    pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+    NameThisThread(name_);
     uv_run(loop_.get(), UV_RUN_DEFAULT);
   });
   return absl::OkStatus();
