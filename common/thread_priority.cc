@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -17,15 +16,14 @@
 namespace tern {
 
 int ThisThreadNice() {
-  // getpriority may legitimately return -1, so errno tells errors apart; for
-  // the calling thread it cannot fail.
-  errno = 0;
+  // For the calling thread getpriority cannot fail, so -1 is a nice value.
   return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
 }
 
 absl::Status LowerThisThreadPriorityTo(int nice) {
   if (nice > 19) nice = 19;
-  if (nice < -20 || nice <= ThisThreadNice()) return absl::OkStatus();
+  // Also covers nice < -20: no thread is below -20.
+  if (nice <= ThisThreadNice()) return absl::OkStatus();
   if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0) {
     return absl::InternalError(
         absl::StrCat("setpriority(", nice, "): ", std::strerror(errno)));
@@ -43,29 +41,24 @@ std::vector<ThreadInfo> ListThreads() {
   if (dir == nullptr) return out;
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    const std::string base = absl::StrCat("/proc/self/task/", e->d_name);
-    std::ifstream stat(base + "/stat");
+    std::ifstream stat(absl::StrCat("/proc/self/task/", e->d_name, "/stat"));
     std::string line;
     if (!std::getline(stat, line)) continue;
     // "tid (comm) state ..." where comm may hold spaces and parentheses: the
-    // fields after the last ')' are fixed, nice being the 19th field overall,
-    // so the 17th after the state.
+    // fields after the last ')' are fixed, and nice (field 19 of the line)
+    // is the 17th of them.
     const size_t close = line.rfind(')');
     const size_t open = line.find('(');
     if (close == std::string::npos || open == std::string::npos) continue;
     std::istringstream rest(line.substr(close + 2));
     std::string field;
-    int nice = 0;
-    bool ok = true;
-    for (int i = 3; i <= 19 && ok; ++i) {
-      ok = static_cast<bool>(rest >> field);
-      if (ok && i == 19) nice = std::atoi(field.c_str());
-    }
-    if (!ok) continue;
+    int read = 0;
+    while (read < 17 && rest >> field) ++read;
+    if (read < 17) continue;
     ThreadInfo t;
     t.tid = static_cast<pid_t>(std::atoi(e->d_name));
     t.name = line.substr(open + 1, close - open - 1);
-    t.nice = nice;
+    t.nice = std::atoi(field.c_str());
     out.push_back(std::move(t));
   }
   closedir(dir);

@@ -135,9 +135,10 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Create(
 
   // Background threads run this much below the workers (background_nice).
   // Computed once here, on the thread that creates the relay: each thread
-  // then sets this absolute value, however deep its creator's chain.
+  // then sets this absolute value (capped at 19 by the call), however deep
+  // its creator's chain.
   const int background_nice =
-      std::min(19, ThisThreadNice() + static_cast<int>(c.background_nice));
+      ThisThreadNice() + static_cast<int>(c.background_nice);
   auto lower = [background_nice] {
     if (absl::Status s = LowerThisThreadPriorityTo(background_nice); !s.ok()) {
       spdlog::warn("background_nice: {}", std::string(s.message()));

@@ -14,10 +14,10 @@
 //    atomic store and one atomic decrement.
 //  * one spool thread (Start, named tern-spool) owns the list of segments:
 //    it adopts new ones from a lock-free stack, fdatasyncs them every
-//    spool.fsync_interval,
-//    watches free disk space, deletes fully acknowledged segments and
-//    replays records that are on disk but not in Kafka (after an outage or
-//    a restart), oldest segment first, while the producer has room.
+//    spool.fsync_interval, watches free disk space, deletes fully
+//    acknowledged segments and replays records that are on disk but not in
+//    Kafka (after an outage or a restart), oldest segment first, while the
+//    producer has room.
 //
 // Record states (one byte each, per segment): unproduced (on disk only),
 // pending (handed to the producer), acked, failed (the producer gave up on
