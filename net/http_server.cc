@@ -273,7 +273,11 @@ class HttpServer::Impl {
   std::unique_ptr<char[]> read_slab;
   uv_tcp_t listener;
   bool listening = false;
-  bool stopping = false;
+  // Set by StopAccepting() on the caller's thread, before the drain runs on
+  // the loop, so every response written after it returns carries
+  // `Connection: close` (an acquire load per response; x86 makes it a plain
+  // load).
+  std::atomic<bool> stopping{false};
   uint16_t port = 0;
   HttpConnection* conns = nullptr;
   size_t conn_count = 0;
@@ -611,7 +615,8 @@ void HttpConnection::Respond(int status, std::span<const HttpHeader> headers,
   if (closed_) return;
   responder_ = nullptr;
   in_flight_ = false;
-  bool close = close_after || !keep_alive_ || server_->stopping;
+  bool close = close_after || !keep_alive_ ||
+               server_->stopping.load(std::memory_order_acquire);
   std::string out;
   out.reserve(128 + body.size());
   absl::StrAppend(&out, "HTTP/1.1 ", status, " ", AV(ReasonPhrase(status)),
@@ -861,7 +866,7 @@ void HttpConnection::OnClose(uv_handle_t* h) {
 
 void HttpServer::Impl::OnConnection(uv_stream_t* listener, int status) {
   auto* self = static_cast<Impl*>(listener->data);
-  if (status < 0 || self->stopping) return;
+  if (status < 0 || self->stopping.load(std::memory_order_relaxed)) return;
   uv_loop_t* loop = self->worker->loop();
   if (self->conn_count >= self->options.max_connections) {
     // Accept and close at once: leaving it in the backlog would only delay
@@ -952,6 +957,7 @@ absl::Status HttpServer::Listen(std::string_view host, uint16_t port) {
 uint16_t HttpServer::port() const { return impl_->port; }
 
 void HttpServer::StopAccepting() {
+  impl_->stopping.store(true, std::memory_order_release);
   impl_->worker->Post([impl = impl_.get()] { impl->Drain(); });
 }
 
